@@ -1,0 +1,1 @@
+"""The deduplicator stage of the marsad pipeline."""

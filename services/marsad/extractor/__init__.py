@@ -1,0 +1,1 @@
+"""The extractor stage of the marsad pipeline."""

@@ -1,0 +1,1 @@
+"""The facts stage of the marsad pipeline."""

@@ -1,0 +1,1 @@
+"""The ner stage of the marsad pipeline."""

@@ -1,0 +1,1 @@
+"""The normaliser stage of the marsad pipeline."""

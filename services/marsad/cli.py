@@ -1,0 +1,305 @@
+"""The ``marsad`` command: the one entry point, where logging and settings are set up.
+
+Run ``marsad --help`` for the commands: ``broker``, ``worker``, ``publish``,
+``tail``, ``process``, ``bench``, ``demo`` and the model commands (``ner``,
+``ner-train``, ``ner-eval``, ``facts-eval``, ``dedup-eval`` …).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from marsad.settings import Settings
+
+log = logging.getLogger("marsad")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# --- commands -------------------------------------------------------------------
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the embedded broker in the foreground until interrupted."""
+    from marsad.broker import start_broker
+
+    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
+    proc = start_broker(host or "127.0.0.1", int(port or 9092), cert=args.cert, key=args.key)
+    print(f"embedded broker (tansu, in-memory) on {host}:{port}; Ctrl-C stops it", flush=True)
+    if args.create_topics:
+        from marsad.topics import ALL_TOPICS, ensure_topics
+
+        asyncio.run(ensure_topics(settings, ALL_TOPICS))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the pipeline's topics."""
+    from marsad.topics import ALL_TOPICS, ensure_topics
+
+    created = asyncio.run(ensure_topics(settings, ALL_TOPICS))
+    print("created: " + (", ".join(created) or "nothing (all exist)"))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the selected processors as a Faust worker."""
+    from marsad.runtime import select_stages
+    from marsad.worker import run_worker
+
+    return run_worker(settings, select_stages(args.stage), loglevel=settings.log_level.lower())
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish raw articles from a JSONL file."""
+    from marsad.console import publish
+
+    sent = asyncio.run(
+        publish(settings, args.file, rate=args.rate, limit=args.limit, progress=not args.quiet)
+    )
+    print(f"published {sent} article(s) to {settings.topic('articles.raw')}", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a topic readably."""
+    from marsad.console import tail
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail(
+                settings,
+                args.topic,
+                from_beginning=not args.latest,
+                limit=args.limit,
+                idle_timeout=args.idle_timeout,
+                raw=args.json,
+            )
+        )
+    return 0
+
+
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the three stages in-process on JSONL and print every message they produce."""
+    from marsad.console import final_topics, read_lines
+    from marsad.pipeline import Pipeline
+    from marsad.runtime import STAGE_NAMES, build_stage, make_codec
+
+    codec = make_codec(settings)
+    pipeline = Pipeline([build_stage(n, settings, codec) for n in STAGE_NAMES], codec)
+    keep = set(final_topics()) if args.final_only else None
+    out = sys.stdout.buffer
+    for line in read_lines(args.file):
+        for msg in pipeline.run(line):
+            if keep is not None and msg.topic not in keep:
+                continue
+            record = {"topic": settings.topic(msg.topic), "key": msg.key, "value": msg.value}
+            out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure per-stage and end-to-end throughput."""
+    from marsad.bench import run_bench
+
+    return run_bench(settings, args)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Start broker and workers, publish the seeds and show the enriched events."""
+    from marsad.broker import start_broker, wait_for_port
+    from marsad.console import publish, seed_file, tail
+    from marsad.topics import DEADLETTER, DUPLICATES, ENRICHED
+
+    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        try:
+            wait_for_port(host, int(port), timeout=0.5)
+            print(f"using the broker already at {host}:{port}", file=sys.stderr)
+        except Exception:
+            children.append(start_broker(host, int(port)))
+            print(f"started the embedded broker on {host}:{port}", file=sys.stderr)
+        env = dict(os.environ)
+        worker = subprocess.Popen(  # noqa: S603 - our own entry point
+            [sys.executable, "-m", "marsad", "worker", "all"], env=env
+        )
+        children.append(worker)
+        seeds = args.file or str(seed_file())
+        n = asyncio.run(publish(settings, seeds, progress=True))
+        print(
+            f"published {n} seed article(s); metrics on http://{settings.metrics_host}:"
+            f"{settings.metrics_port}/metrics — waiting for the workers…",
+            file=sys.stderr,
+        )
+
+        async def show() -> int:
+            seen = 0
+            for topic in (ENRICHED, DUPLICATES, DEADLETTER):
+                seen += await tail(settings, topic, idle_timeout=args.idle_timeout)
+            return seen
+
+        deadline = time.monotonic() + args.timeout
+        total = 0
+        while time.monotonic() < deadline:
+            total = asyncio.run(_count_final(settings))
+            if total >= n:
+                break
+            time.sleep(1)
+        asyncio.run(show())
+        print(f"\n{total} of {n} article(s) came out of the pipeline", file=sys.stderr)
+        if args.once:
+            return 0 if total >= n else 1
+        print("pipeline keeps running; Ctrl-C stops it", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):
+            worker.wait()
+        return 0
+    finally:
+        for child in reversed(children):
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+async def _count_final(settings: Settings) -> int:
+    """Count the messages on the subscriber topics (end offsets)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from marsad.console import final_topics
+    from marsad.topics import kafka_client_options
+
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
+    await consumer.start()
+    try:
+        tps = []
+        for t in final_topics():
+            parts = consumer.partitions_for_topic(settings.topic(t))
+            if parts is None:
+                await consumer._client.force_metadata_update()  # topic metadata not cached yet
+                parts = consumer.partitions_for_topic(settings.topic(t)) or set()
+            tps += [TopicPartition(settings.topic(t), p) for p in parts]
+        if not tps:
+            return 0
+        ends = await consumer.end_offsets(tps)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+# --- parser -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``marsad`` command."""
+    parser = argparse.ArgumentParser(
+        prog="marsad",
+        description="Arabic news articles in, enriched deduplicated events out. "
+        "Configuration comes from MARSAD_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (tansu)")
+    p.add_argument("--cert", help="TLS certificate (PEM)")
+    p.add_argument("--key", help="TLS private key (PEM)")
+    p.add_argument("--create-topics", action="store_true", help="create the topics once up")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("topics", help="create the pipeline's topics (idempotent)")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("worker", help="run processors as a Faust worker")
+    p.add_argument("stage", choices=["all", "normaliser", "extractor", "deduplicator"])
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("publish", help="publish raw articles (JSONL, .jsonl.gz or -)")
+    p.add_argument("file")
+    p.add_argument("--rate", type=float, help="articles per second at most")
+    p.add_argument("--limit", type=int, help="stop after N articles")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("tail", help="print a topic readably")
+    p.add_argument("topic", help="logical topic, e.g. events.enriched")
+    p.add_argument("--latest", action="store_true", help="only new messages")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--idle-timeout", type=float, help="stop after N idle seconds")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("process", help="run the pipeline in-process: JSONL in, messages out")
+    p.add_argument("file", nargs="?", default="-", help="JSONL file or - (stdin)")
+    p.add_argument("--final-only", action="store_true",
+                   help="only events.enriched, articles.duplicates and articles.deadletter")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("bench", help="per-stage and end-to-end throughput")
+    p.add_argument("--data", default="../shared/data/ant/articles.jsonl.gz")
+    p.add_argument("--limit", type=int, default=3000, help="articles to use")
+    p.add_argument("--broker", action="store_true", help="also measure through the broker")
+    p.add_argument("--broker-limit", type=int, default=2000)
+    p.add_argument("--json-out", default="bench-results.json")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("demo", help="broker + workers + seeds, then show the events")
+    p.add_argument("--file", help="JSONL to publish instead of seeds/articles.jsonl")
+    p.add_argument("--once", action="store_true", help="exit once the seeds came out")
+    p.add_argument("--timeout", type=float, default=180.0)
+    p.add_argument("--idle-timeout", type=float, default=2.0)
+    p.set_defaults(func=cmd_demo)
+
+    for module in (
+        "marsad.normaliser.commands",
+        "marsad.extractor.ner.commands",
+        "marsad.extractor.facts.commands",
+        "marsad.deduplicator.commands",
+    ):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError:
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``marsad`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    _configure_logging(settings.log_level)
+    try:
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ConnectionError, FileNotFoundError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The deduplicator stage: ``articles.extracted`` -> ``events.enriched`` or ``articles.duplicates``.
+
+Asks the pure core (:mod:`marsad.deduplicator.core`) whether the article's
+matching text was seen before, exactly or nearly, and publishes either the
+enriched event of a new story or a duplicate notice pointing at the article
+it repeats.  The core keeps its state in the mapping it is given: a dict in
+batch mode, Faust tables backed by changelog topics in the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from marsad.codec import Codec
+from marsad.deduplicator.core import DedupConfig, Deduplicator
+from marsad.stage import Incoming, Outgoing, Stage
+from marsad.topics import DUPLICATES, ENRICHED, EXTRACTED
+
+_META = ("id", "source", "url", "title", "published_at", "published_at_error")
+
+
+class DeduplicatorStage(Stage):
+    """One decision per article: a new story, or a duplicate of one seen before.
+
+    Args:
+        codec: Codec with a validator for ``articles.extracted``.
+        config: Thresholds of the near-duplicate search.
+        store: Where the core remembers articles (must survive restarts in the stream).
+        deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
+    """
+
+    name = "deduplicator"
+    source = EXTRACTED
+
+    def __init__(
+        self,
+        codec: Codec,
+        config: DedupConfig,
+        store: MutableMapping[str, Any] | None = None,
+        *,
+        deadletter_original_bytes: int = 262_144,
+    ) -> None:
+        super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
+        self.core = Deduplicator(config, {} if store is None else store)
+
+    def process(self, msg: Incoming) -> list[Outgoing]:
+        """Decide whether one extracted article is new."""
+        article = self.codec.decode(EXTRACTED, msg.value)
+        norm = article["normalisation"]
+        decision = self.core.decide(
+            article["id"],
+            norm["matching"],
+            source=article["source"],
+            published_at=article["published_at"],
+        )
+        meta: dict[str, Any] = {"schema_version": 1, **{k: article[k] for k in _META}}
+        story = {
+            "cluster_id": decision.cluster_id,
+            "article_count": decision.cluster_size,
+            "sources": list(decision.sources),
+        }
+        if decision.kind == "duplicate" and decision.duplicate_of is not None:
+            notice = {
+                **meta,
+                "duplicate_of": decision.duplicate_of,
+                "story": story,
+                "dedup": decision.to_json(),
+            }
+            return [Outgoing(DUPLICATES, article["id"], notice)]
+        event = {
+            **meta,
+            "text": article["text"],
+            "display_text": norm["display"],
+            "title_display": article["title_display"],
+            "entities": article["entities"],
+            "facts": article["facts"],
+            "story": story,
+            "dedup": decision.to_json(),
+        }
+        return [Outgoing(ENRICHED, article["id"], event)]

@@ -1,0 +1,80 @@
+"""Building the stages from settings, shared by the workers, ``process`` and ``bench``.
+
+Models and lexicons are loaded here, at start-up, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+from marsad.codec import Codec
+from marsad.settings import Settings
+from marsad.stage import Stage
+from marsad.topics import ALL_TOPICS
+
+log = logging.getLogger(__name__)
+
+#: Processor names in stream order.
+STAGE_NAMES: tuple[str, ...] = ("normaliser", "extractor", "deduplicator")
+
+
+def make_codec(settings: Settings) -> Codec:
+    """Return a codec with validators for every topic."""
+    return Codec(ALL_TOPICS, max_bytes=settings.max_message_bytes)
+
+
+def build_stage(
+    name: str,
+    settings: Settings,
+    codec: Codec,
+    *,
+    dedup_store: MutableMapping[str, Any] | None = None,
+) -> Stage:
+    """Construct one processor, loading whatever model it needs.
+
+    Args:
+        name: ``normaliser``, ``extractor`` or ``deduplicator``.
+        settings: The service settings.
+        codec: Shared codec.
+        dedup_store: State of the deduplicator (a Faust table in the stream).
+
+    Raises:
+        ValueError: For an unknown stage name.
+    """
+    keep = settings.deadletter_original_bytes
+    if name == "normaliser":
+        from marsad.normaliser.stage import NormaliserStage
+
+        return NormaliserStage(
+            codec, profile=settings.normaliser_profile, deadletter_original_bytes=keep
+        )
+    if name == "extractor":
+        from marsad.extractor.ner import load_recogniser
+        from marsad.extractor.stage import ExtractorStage
+
+        recogniser = load_recogniser(settings.ner_backend)
+        return ExtractorStage(
+            codec, recogniser, ner_backend=settings.ner_backend, deadletter_original_bytes=keep
+        )
+    if name == "deduplicator":
+        from marsad.deduplicator.core import DedupConfig
+        from marsad.deduplicator.stage import DeduplicatorStage
+
+        config = DedupConfig(
+            threshold=settings.dedup_threshold,
+            shingle=settings.dedup_shingle,
+            permutations=settings.dedup_permutations,
+        )
+        return DeduplicatorStage(codec, config, dedup_store, deadletter_original_bytes=keep)
+    raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
+
+
+def select_stages(selection: str) -> tuple[str, ...]:
+    """Turn ``all`` or a stage name into the stage names to run."""
+    if selection == "all":
+        return STAGE_NAMES
+    if selection not in STAGE_NAMES:
+        raise ValueError(f"unknown stage {selection!r}; choose all or {', '.join(STAGE_NAMES)}")
+    return (selection,)

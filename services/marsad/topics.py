@@ -1,0 +1,110 @@
+"""Topic names of the pipeline and their creation with the Kafka admin client.
+
+The embedded broker (tansu) does not auto-create topics, and a production
+cluster should not either, so every worker creates the topics it needs at
+start-up; creating a topic that exists already is not an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from marsad.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RAW = "articles.raw"
+NORMALISED = "articles.normalised"
+EXTRACTED = "articles.extracted"
+ENRICHED = "events.enriched"
+DUPLICATES = "articles.duplicates"
+DEADLETTER = "articles.deadletter"
+
+#: Every logical topic, in the order the stream passes them.
+ALL_TOPICS: tuple[str, ...] = (RAW, NORMALISED, EXTRACTED, ENRICHED, DUPLICATES, DEADLETTER)
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """Return the aiokafka keyword arguments for connection and security settings."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        opts["ssl_context"] = create_ssl_context(
+            cafile=settings.ssl_cafile,
+            certfile=settings.ssl_certfile,
+            keyfile=settings.ssl_keyfile,
+        )
+    if settings.security_protocol.startswith("SASL"):
+        opts["sasl_mechanism"] = settings.sasl_mechanism
+        opts["sasl_plain_username"] = settings.sasl_username
+        opts["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
+    return opts
+
+
+async def ensure_topics(
+    settings: Settings,
+    names: tuple[str, ...] = ALL_TOPICS,
+    *,
+    attempts: int = 30,
+    backoff_seconds: float = 1.0,
+) -> list[str]:
+    """Create the pipeline's topics if they are missing, retrying while the broker is down.
+
+    Args:
+        settings: Connection, prefix, partition and replication settings.
+        names: Logical topic names to create.
+        attempts: How many times to try reaching the broker before giving up.
+        backoff_seconds: First wait between attempts; doubles up to 10 s.
+
+    Returns:
+        The physical names of the topics that were created by this call.
+
+    Raises:
+        ConnectionError: The broker could not be reached after ``attempts`` tries.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    wanted = [settings.topic(n) for n in names]
+    wait = backoff_seconds
+    for attempt in range(1, attempts + 1):
+        admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t not in existing]
+            if missing:
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            name=t,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                        )
+                        for t in missing
+                    ]
+                )
+                log.info("created topics %s", ", ".join(missing))
+            return missing
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if attempt == attempts:
+                raise ConnectionError(
+                    f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+                ) from exc
+            log.warning(
+                "Kafka at %s not reachable (%s); retry %d/%d in %.1f s",
+                settings.bootstrap_servers, exc, attempt, attempts, wait,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 10.0)
+        finally:
+            await admin.close()
+    return []

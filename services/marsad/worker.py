@@ -1,0 +1,262 @@
+"""Faust wiring shared by the three agents: the app, the batch loop, producing, the worker.
+
+Each agent reads raw bytes (no Faust serializer, so a malformed message reaches
+our codec and becomes a dead letter instead of an error inside Faust), hands
+every message to its :class:`~marsad.stage.Stage`, produces the results and
+waits until the broker has them before Faust acknowledges the batch
+(``take_events`` acks after the loop body): at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from marsad.codec import Codec
+from marsad.http import HealthState, HttpEndpoint
+from marsad.metrics import Metrics
+from marsad.runtime import make_codec
+from marsad.settings import Settings
+from marsad.stage import Incoming, Outgoing, Stage
+from marsad.topics import ALL_TOPICS, DEADLETTER, DUPLICATES, ENRICHED, ensure_topics
+
+log = logging.getLogger(__name__)
+
+#: Header carrying the raw message's timestamp (ms) through the stages, for
+#: end-to-end latency; values stay free of wall-clock fields so that the broker
+#: path and ``marsad process`` produce identical records.
+RAW_TS_HEADER = "marsad-raw-ts"
+_FINAL_TOPICS = frozenset({ENRICHED, DUPLICATES, DEADLETTER})
+_OUTCOME = {ENRICHED: "unique", DUPLICATES: "duplicate", DEADLETTER: "deadletter"}
+
+
+@dataclass
+class WorkerRuntime:
+    """What the agents of one worker process share."""
+
+    settings: Settings
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    health: HealthState = field(default_factory=HealthState)
+    codec: Codec | None = None
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.registry)
+
+
+def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:
+    """Build the Faust app for the selected stages.
+
+    Each selection gets its own consumer group (``marsad-normaliser``,
+    ``marsad-all`` …): Faust's partition assignor expects every member of a
+    group to run the same agents.
+    """
+    group = "all" if len(stages) > 1 else stages[0]
+    broker_credentials = None
+    if settings.security_protocol != "PLAINTEXT":
+        broker_credentials = _credentials(settings)
+    return faust.App(
+        f"{settings.app_id}-{group}",
+        broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials,
+        store="memory://",
+        web_enabled=False,  # our own endpoint serves /metrics, /health and /ready only
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+    )
+
+
+def _credentials(settings: Settings) -> Any:
+    """Map TLS/SASL settings to Faust credentials (secrets never logged)."""
+    from aiokafka.helpers import create_ssl_context
+
+    ssl_context = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        ssl_context = create_ssl_context(
+            cafile=settings.ssl_cafile,
+            certfile=settings.ssl_certfile,
+            keyfile=settings.ssl_keyfile,
+        )
+    if settings.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+    return faust.SASLCredentials(
+        username=settings.sasl_username or "",
+        password=password,
+        mechanism=settings.sasl_mechanism,
+        ssl_context=ssl_context,
+    )
+
+
+def _raw_timestamp_ms(message: Any) -> int | None:
+    """Return the raw article's timestamp in ms from our header or the message itself."""
+    headers = message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:
+        if key == RAW_TS_HEADER and value:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    ts = message.timestamp
+    return int(ts * 1000) if ts else None
+
+
+async def produce(
+    app: faust.App, runtime: WorkerRuntime, outputs: list[tuple[Outgoing, int | None]]
+) -> None:
+    """Send every output and wait until the broker acknowledged all of them.
+
+    A failed send is retried with backoff for as long as it takes: returning
+    before the broker has the output would let Faust acknowledge an input
+    whose result is lost.
+    """
+    settings, codec, metrics = runtime.settings, runtime.codec, runtime.metrics
+    assert codec is not None
+
+    async def send(out: Outgoing, raw_ts: int | None) -> Any:
+        headers = [(RAW_TS_HEADER, str(raw_ts).encode())] if raw_ts is not None else None
+        return await app.producer.send(
+            settings.topic(out.topic),
+            out.key.encode("utf-8"),
+            codec.encode(out.value),
+            None,
+            None,
+            headers,
+        )
+
+    todo = outputs
+    wait = 0.5
+    while todo:
+        futures = []
+        for out, raw_ts in todo:
+            try:
+                futures.append(await send(out, raw_ts))
+            except Exception as exc:  # broker gone: keep the output, retry below
+                futures.append(asyncio.get_running_loop().create_future())
+                futures[-1].set_exception(exc)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [todo[i] for i, r in enumerate(results) if isinstance(r, BaseException)]
+        if failed:
+            log.warning(
+                "%d of %d messages not acknowledged by Kafka (%s); retrying in %.1f s",
+                len(failed), len(todo),
+                next(r for r in results if isinstance(r, BaseException)), wait,
+            )
+            runtime.health.set(False, "producer cannot reach Kafka")
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 10.0)
+        elif todo is not outputs:
+            runtime.health.set(True, "producer recovered")
+        todo = failed
+    now_ms = time.time() * 1000
+    for out, raw_ts in outputs:
+        if out.topic in _FINAL_TOPICS and raw_ts is not None:
+            metrics.end_to_end_seconds.observe(max(0.0, (now_ms - raw_ts) / 1000))
+
+
+def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
+    """Define the Faust agent that runs ``stage`` on its input topic."""
+    settings, metrics = runtime.settings, runtime.metrics
+    topic = app.topic(
+        settings.topic(stage.source), key_serializer="raw", value_serializer="raw"
+    )
+    processing = metrics.processing_seconds.labels(stage.name)
+    received = metrics.messages_in.labels(stage.name)
+
+    async def agent(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.batch_size, within=settings.batch_wait_seconds
+        ):
+            metrics.batch_size.labels(stage.name).observe(len(events))
+            outputs: list[tuple[Outgoing, int | None]] = []
+            for event in events:
+                m = event.message
+                incoming = Incoming(
+                    value=m.value, key=m.key, topic=m.topic, partition=m.partition, offset=m.offset
+                )
+                started = time.perf_counter()
+                results = stage.handle(incoming)
+                processing.observe(time.perf_counter() - started)
+                received.inc()
+                raw_ts = _raw_timestamp_ms(m)
+                for out in results:
+                    outcome = _OUTCOME.get(out.topic, "ok")
+                    metrics.messages_out.labels(stage.name, outcome).inc()
+                    if out.topic == DEADLETTER:
+                        metrics.deadletters.labels(stage.name, out.value["reason"]).inc()
+                        log.warning(
+                            "%s dead-lettered %s[%d]@%d: %s (%s)", stage.name, m.topic,
+                            m.partition, m.offset, out.value["reason"], out.value["detail"][:200],
+                        )
+                    outputs.append((out, raw_ts))
+                # Long batches of CPU work would starve heartbeats and fetches.
+                await asyncio.sleep(0)
+            await produce(app, runtime, outputs)
+
+    app.agent(topic, name=stage.name)(agent)
+
+
+def build_app(runtime: WorkerRuntime, stages: Sequence[str]) -> faust.App:
+    """Create the app and attach the agents of the selected stages."""
+    from marsad.deduplicator import agent as dedup_agent
+    from marsad.extractor import agent as extractor_agent
+    from marsad.normaliser import agent as normaliser_agent
+
+    runtime.codec = make_codec(runtime.settings)
+    app = create_app(runtime.settings, stages)
+    registrars = {
+        "normaliser": normaliser_agent.register,
+        "extractor": extractor_agent.register,
+        "deduplicator": dedup_agent.register,
+    }
+    for name in stages:
+        registrars[name](app, runtime)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(app: faust.App, assigned: Any, **_: Any) -> None:
+        runtime.health.set(True, f"{len(assigned)} partitions assigned")
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(app: faust.App, revoked: Any, **_: Any) -> None:
+        runtime.health.set(False, "rebalancing")
+
+    return app
+
+
+def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "info") -> int:
+    """Create topics, start the HTTP endpoint and run a Faust worker until stopped."""
+    runtime = WorkerRuntime(settings)
+    app = build_app(runtime, stages)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    endpoint = None
+    if settings.metrics_port:
+        endpoint = HttpEndpoint(
+            runtime.registry, runtime.health, settings.metrics_host, settings.metrics_port
+        )
+        loop.run_until_complete(endpoint.start())
+    runtime.health.set(False, "creating topics")
+    loop.run_until_complete(ensure_topics(settings, ALL_TOPICS))
+    runtime.health.set(False, "joining consumer group")
+    worker = faust.Worker(app, loglevel=loglevel, loop=loop, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        if endpoint is not None and not loop.is_closed():
+            loop.run_until_complete(endpoint.stop())
+    return 0

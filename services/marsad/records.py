@@ -5,10 +5,7 @@ classes mirror them for the type checker, and ``tests/contract`` checks that
 their keys and required keys match the schemas exactly.
 """
 
-from __future__ import annotations
-
 from typing import Any, NotRequired, TypedDict
-
 
 class RawArticle(TypedDict):
     """A message on ``articles.raw``: only ``text`` is required."""
@@ -20,7 +17,6 @@ class RawArticle(TypedDict):
     title: NotRequired[str | None]
     published_at: NotRequired[str | None]
 
-
 class _Meta(TypedDict):
     schema_version: int
     id: str
@@ -30,14 +26,12 @@ class _Meta(TypedDict):
     published_at: str | None
     published_at_error: str | None
 
-
 class NormalisedArticle(_Meta):
     """A message on ``articles.normalised``."""
 
     text: str
     title_display: str | None
     normalisation: dict[str, Any]
-
 
 class ExtractedArticle(NormalisedArticle):
     """A message on ``articles.extracted``; offsets point into ``text``."""
@@ -46,14 +40,12 @@ class ExtractedArticle(NormalisedArticle):
     facts: dict[str, Any]
     extractor: dict[str, str]
 
-
 class Story(TypedDict):
     """The story cluster an article belongs to."""
 
     cluster_id: str
     article_count: int
     sources: list[str]
-
 
 class EnrichedEvent(_Meta):
     """A message on ``events.enriched``: one per unique article."""
@@ -66,14 +58,12 @@ class EnrichedEvent(_Meta):
     story: Story
     dedup: dict[str, Any]
 
-
 class DuplicateNotice(_Meta):
     """A message on ``articles.duplicates``."""
 
     duplicate_of: str
     story: Story
     dedup: dict[str, Any]
-
 
 class Origin(TypedDict):
     """Where a dead-lettered message was read."""
@@ -82,7 +72,6 @@ class Origin(TypedDict):
     partition: int
     offset: int
     key_b64: str | None
-
 
 class DeadLetter(TypedDict):
     """A message on ``articles.deadletter``."""
@@ -96,7 +85,6 @@ class DeadLetter(TypedDict):
     original_b64: str
     original_size: int
     original_truncated: bool
-
 
 #: Logical topic -> record type, for the contract test and documentation.
 RECORDS: dict[str, type] = {

@@ -1,0 +1,62 @@
+"""Schemas are the source of truth: well-formed, versioned, matched by the records in code."""
+
+from __future__ import annotations
+
+import typing
+
+import orjson
+import pytest
+from jsonschema import Draft202012Validator
+
+from marsad.codec import default_schema_dir, load_schemas, schema_id
+from marsad.records import RECORDS
+from marsad.topics import ALL_TOPICS
+
+SCHEMAS = load_schemas()
+
+
+@pytest.mark.parametrize("sid", sorted(SCHEMAS))
+def test_schema_is_valid_2020_12_with_id_and_version(sid: str) -> None:
+    doc = SCHEMAS[sid]
+    assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(doc)
+    assert ".v1.json" in sid
+    assert doc.get("version", "").startswith("1.")
+
+
+def test_one_schema_per_topic() -> None:
+    files = {p.name for p in default_schema_dir().glob("*.json")}
+    assert files == {f"{t}.v1.json" for t in ALL_TOPICS}
+
+
+@pytest.mark.parametrize("topic", ALL_TOPICS)
+def test_record_keys_match_schema(topic: str) -> None:
+    schema = SCHEMAS[schema_id(topic)]
+    record = RECORDS[topic]
+    hints = typing.get_type_hints(record)
+    assert set(hints) == set(schema["properties"]), topic
+    required = set(record.__required_keys__)  # type: ignore[attr-defined]
+    assert required == set(schema.get("required", [])), topic
+
+
+def test_every_ref_resolves() -> None:
+    refs: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.append(node["$ref"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(SCHEMAS)
+    for ref in refs:
+        assert ref.split("#")[0] in SCHEMAS, ref
+
+
+def test_raw_schema_requires_only_text() -> None:
+    raw = orjson.loads((default_schema_dir() / "articles.raw.v1.json").read_bytes())
+    assert raw["required"] == ["text"]

@@ -1,0 +1,247 @@
+"""``marsad bench``: throughput of each stage and of the whole pipeline, with baselines.
+
+Machines here are noisy, so every figure comes with a baseline measured in the
+same process on the same articles (the camel-tools chain for the normaliser,
+a bare JSON decode/encode for every stage, raw aiokafka for the broker path)
+and the ratio between the two is what to compare across runs.  Benchmarks
+report; they never fail a build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import itertools
+import logging
+import platform
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from marsad.pipeline import Pipeline
+from marsad.runtime import STAGE_NAMES, build_stage, make_codec
+from marsad.settings import Settings
+from marsad.stage import Incoming, Stage
+
+log = logging.getLogger(__name__)
+
+
+def load_articles(path: str, limit: int) -> list[bytes]:
+    """Read the first ``limit`` lines of a JSONL(.gz) corpus as raw messages."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return [line.rstrip(b"\n") for line in itertools.islice(f, limit) if line.strip()]
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def time_stage(stage: Stage, inputs: list[bytes]) -> tuple[float, list[bytes]]:
+    """Run a stage over encoded inputs; return seconds and the encoded outputs for the next stage."""
+    codec = stage.codec
+    outputs: list[bytes] = []
+    started = time.perf_counter()
+    for i, value in enumerate(inputs):
+        for out in stage.handle(Incoming(value=value, topic=stage.source, offset=i)):
+            if out.topic != "articles.deadletter":
+                outputs.append(codec.encode(out.value))
+    return time.perf_counter() - started, outputs
+
+
+def time_json_baseline(inputs: list[bytes]) -> float:
+    """Seconds for a bare decode + encode of the same messages: the framework floor."""
+    started = time.perf_counter()
+    for value in inputs:
+        orjson.dumps(orjson.loads(value))
+    return time.perf_counter() - started
+
+
+def bench_stages(settings: Settings, articles: list[bytes]) -> list[dict[str, Any]]:
+    """Per-stage articles/s on the given raw articles, each next to its JSON baseline."""
+    codec = make_codec(settings)
+    rows = []
+    inputs = articles
+    mb = sum(len(a) for a in articles) / 1e6
+    for name in STAGE_NAMES:
+        stage = build_stage(name, settings, codec)
+        # One warm-up pass over a few articles loads lazy lexicons and models.
+        time_stage(stage, inputs[:20])
+        stage = build_stage(name, settings, codec) if name == "deduplicator" else stage
+        seconds, outputs = time_stage(stage, inputs)
+        base = time_json_baseline(inputs)
+        rows.append({
+            "stage": name,
+            "articles": len(inputs),
+            "seconds": round(seconds, 3),
+            "articles_per_s": round(_rate(len(inputs), seconds), 1),
+            "mb_per_s": round(mb / seconds, 2) if seconds else None,
+            "json_baseline_per_s": round(_rate(len(inputs), base), 1),
+            "ratio_to_json_baseline": round(base / seconds, 4) if seconds else None,
+        })
+        inputs = outputs
+    pipe = Pipeline([build_stage(n, settings, codec) for n in STAGE_NAMES], codec)
+    started = time.perf_counter()
+    for a in articles:
+        for _ in pipe.run(a):
+            pass
+    seconds = time.perf_counter() - started
+    rows.append({
+        "stage": "pipeline (in-process)",
+        "articles": len(articles),
+        "seconds": round(seconds, 3),
+        "articles_per_s": round(_rate(len(articles), seconds), 1),
+        "mb_per_s": round(mb / seconds, 2),
+    })
+    return rows
+
+
+def bench_cores(articles: list[bytes]) -> dict[str, Any]:
+    """The pure cores' own benchmarks (normaliser vs camel-tools, NER, facts, dedup)."""
+    from marsad.normaliser import core as ncore
+
+    texts = [orjson.loads(a).get("text") or "" for a in articles]
+    results: dict[str, Any] = {}
+    for name, fn in (
+        ("normaliser", lambda: ncore.bench(texts)),
+        ("ner", lambda: _optional("marsad.extractor.ner", texts)),
+        ("facts", lambda: _optional("marsad.extractor.facts",
+                                    [(t, None) for t in texts])),
+        ("deduplicator", lambda: _optional("marsad.deduplicator.core",
+                                           [ncore.fold(t) for t in texts])),
+    ):
+        try:
+            results[name] = fn()
+        except Exception as exc:  # a missing bench must not hide the others
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+def _optional(module: str, data: Any) -> Any:
+    mod = __import__(module, fromlist=["bench"])
+    return mod.bench(data)
+
+
+async def _raw_kafka_baseline(settings: Settings, articles: list[bytes]) -> float:
+    """Seconds to produce and consume the articles with bare aiokafka: the broker's floor."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5,
+                                max_request_size=8_388_608)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers,
+                                auto_offset_reset="earliest", group_id=None)
+    await producer.start()
+    await consumer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, a) for a in articles]
+        await asyncio.gather(*futures)
+        got = 0
+        while got < len(articles):
+            batch = await consumer.getmany(timeout_ms=1000)
+            got += sum(len(v) for v in batch.values())
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
+    """End-to-end articles/s through the embedded broker and a ``worker all`` process."""
+    import os
+
+    from marsad.broker import start_broker, wait_for_port
+    from marsad.console import publish
+    from marsad.cli import _count_final
+
+    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
+    broker = None
+    try:
+        wait_for_port(host, int(port), timeout=0.5)
+    except Exception:
+        broker = start_broker(host, int(port))
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    run_settings = settings.model_copy(update={"topic_prefix": prefix})
+    env = {**os.environ, "MARSAD_TOPIC_PREFIX": prefix, "MARSAD_METRICS_PORT": "0",
+           "MARSAD_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "MARSAD_LOG_LEVEL": "WARNING"}
+    tmp = Path(f"/tmp/marsad-bench-{prefix}jsonl")  # noqa: S108 - scratch file for publish
+    tmp.write_bytes(b"\n".join(articles) + b"\n")
+    worker = subprocess.Popen([sys.executable, "-m", "marsad", "worker", "all"], env=env)  # noqa: S603
+    try:
+        baseline = asyncio.run(_raw_kafka_baseline(settings, articles))
+        # Wait for the worker to join its group before the clock starts.
+        asyncio.run(publish(run_settings, str(tmp), limit=1, progress=False))
+        deadline = time.monotonic() + 120
+        while asyncio.run(_count_final(run_settings)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        started = time.perf_counter()
+        asyncio.run(publish(run_settings, str(tmp), progress=False))
+        deadline = time.monotonic() + 1800
+        done = 0
+        while time.monotonic() < deadline:
+            done = asyncio.run(_count_final(run_settings)) - 1
+            if done >= len(articles):
+                break
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+        return {
+            "articles": len(articles),
+            "completed": done,
+            "seconds": round(seconds, 2),
+            "articles_per_s": round(_rate(done, seconds), 1),
+            "raw_aiokafka_per_s": round(_rate(len(articles), baseline), 1),
+            "ratio_to_raw_aiokafka": round(baseline / seconds, 4),
+        }
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        tmp.unlink(missing_ok=True)
+        if broker is not None:
+            broker.terminate()
+
+
+def print_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
+    """Print rows as an aligned text table."""
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols))
+
+
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the benchmarks, print tables and write the JSON report."""
+    articles = load_articles(args.data, args.limit)
+    print(f"{len(articles)} articles from {args.data} ({sum(map(len, articles)) / 1e6:.1f} MB)")
+    report: dict[str, Any] = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "stages": bench_stages(settings, articles),
+    }
+    print("\nPer stage, in-process (one core), each next to a bare JSON decode+encode:")
+    print_table(report["stages"], ["stage", "articles", "seconds", "articles_per_s", "mb_per_s",
+                                   "json_baseline_per_s", "ratio_to_json_baseline"])
+    report["cores"] = bench_cores(articles)
+    print("\nPure cores:")
+    for name, figures in report["cores"].items():
+        print(f"  {name}: {orjson.dumps(figures).decode()}")
+    if args.broker:
+        report["broker"] = bench_broker(settings, articles[: args.broker_limit])
+        print("\nEnd to end through the embedded broker (worker all, one process):")
+        print_table([report["broker"]], list(report["broker"]))
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(f"\npeak RSS of this process: {report['peak_rss_mb']} MB")
+    Path(args.json_out).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    print(f"written to {args.json_out}")
+    return 0

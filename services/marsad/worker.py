@@ -187,6 +187,9 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                 incoming = Incoming(
                     value=m.value, key=m.key, topic=m.topic, partition=m.partition, offset=m.offset
                 )
+                # Table writes find their changelog partition through the current
+                # event; take_events does not set it for each event of a batch.
+                stream._set_current_event(event)
                 started = time.perf_counter()
                 results = stage.handle(incoming)
                 processing.observe(time.perf_counter() - started)
@@ -204,6 +207,7 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                     outputs.append((out, raw_ts))
                 # Long batches of CPU work would starve heartbeats and fetches.
                 await asyncio.sleep(0)
+            stream._set_current_event(None)
             await produce(app, runtime, outputs)
 
     app.agent(topic, name=stage.name)(agent)

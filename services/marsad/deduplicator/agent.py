@@ -23,8 +23,7 @@ def register(app: faust.App, runtime: WorkerRuntime) -> None:
     table = app.Table(
         "dedup-state",
         partitions=runtime.settings.partitions,
-        key_serializer="json",  # str keys come back as str after recovery
-        value_serializer="json",
+        key_type=str,  # keys come back as str after recovery from the changelog
     )
     attach(app, runtime, build_stage("deduplicator", runtime.settings, runtime.codec,
                                      dedup_store=table))

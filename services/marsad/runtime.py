@@ -43,6 +43,14 @@ def build_stage(
     Raises:
         ValueError: For an unknown stage name.
     """
+    stage = _construct(name, settings, codec, dedup_store)
+    stage.time_limit_seconds = settings.article_time_limit_seconds
+    return stage
+
+
+def _construct(
+    name: str, settings: Settings, codec: Codec, dedup_store: MutableMapping[str, Any] | None
+) -> Stage:
     keep = settings.deadletter_original_bytes
     if name == "normaliser":
         from marsad.normaliser.stage import NormaliserStage

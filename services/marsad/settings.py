@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         1_000_000, ge=1024, description="Raw messages larger than this are dead-lettered unread."
     )
+    article_time_limit_seconds: float = Field(
+        10.0, gt=0, description="Longest time one article may take in a stage (then: timeout)."
+    )
     deadletter_original_bytes: int = Field(
         262_144, ge=0, description="How much of a bad message's bytes a dead letter keeps."
     )

@@ -10,9 +10,14 @@ message becomes a dead letter with a reason code.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import signal
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from marsad.codec import Codec, DecodeError
@@ -49,12 +54,46 @@ class Rejected(DecodeError):
         self.article_id = article_id
 
 
+class StageTimeout(Exception):
+    """Raised inside a stage when one message takes longer than the per-article limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with :class:`StageTimeout` after ``seconds`` of wall time.
+
+    A pathological article (a megabyte of one letter, a regular expression that
+    backtracks) must not stall its partition.  The cores are synchronous Python,
+    so the only way to stop them from outside is a signal; ``SIGALRM`` is
+    delivered to the main thread, where the Faust worker and ``marsad process``
+    run.  Elsewhere (no limit possible) the block runs unguarded.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    armed = True
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        if armed:
+            raise StageTimeout(f"over the limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Stage(ABC):
     """Base of the three processors.
 
     Args:
         codec: Codec with validators for the stage's input topic.
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
+        time_limit_seconds: Longest time one message may take (``None``: no limit).
     """
 
     #: Name used in metrics, logs and dead letters.
@@ -62,14 +101,27 @@ class Stage(ABC):
     #: Logical input topic.
     source: str = ""
 
-    def __init__(self, codec: Codec, *, deadletter_original_bytes: int = 262_144) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        *,
+        deadletter_original_bytes: int = 262_144,
+        time_limit_seconds: float | None = 10.0,
+    ) -> None:
         self.codec = codec
         self.deadletter_original_bytes = deadletter_original_bytes
+        self.time_limit_seconds = time_limit_seconds
 
     def handle(self, msg: Incoming) -> list[Outgoing]:
         """Process one message; bad input yields a dead letter instead of raising."""
         try:
-            return self.process(msg)
+            with time_limit(self.time_limit_seconds):
+                return self.process(msg)
+        except StageTimeout as exc:
+            log.warning(
+                "%s gave up on %s[%d]@%d: %s", self.name, msg.topic, msg.partition, msg.offset, exc
+            )
+            return [self.deadletter(msg, "timeout", str(exc))]
         except Rejected as exc:
             return [self.deadletter(msg, exc.reason, exc.detail, exc.article_id)]
         except DecodeError as exc:

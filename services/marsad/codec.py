@@ -112,6 +112,10 @@ class Codec:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError("invalid_utf8", str(exc)) from None
+        if data.startswith(b"\xef\xbb\xbf"):
+            # A UTF-8 byte-order mark is what some Windows tools write first; it
+            # carries no meaning, and JSON parsers refuse it.
+            data = data[3:]
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

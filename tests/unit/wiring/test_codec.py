@@ -84,3 +84,8 @@ def test_any_bytes_decode_or_fail_with_a_known_reason(data: bytes) -> None:
 
 def test_encode_keeps_arabic_readable(codec: Codec) -> None:
     assert codec.encode({"text": "مرصد"}) == '{"text":"مرصد"}'.encode()
+
+
+def test_utf8_bom_is_tolerated(codec: Codec) -> None:
+    value = codec.decode("articles.raw", b"\xef\xbb\xbf" + '{"text": "نص"}'.encode())
+    assert value["text"] == "نص"

@@ -14,6 +14,7 @@ import uuid
 import orjson
 import pytest
 
+from marsad.normaliser.stage import derive_article_id
 from marsad.pipeline import Pipeline
 from marsad.runtime import STAGE_NAMES, build_stage, make_codec
 from marsad.settings import Settings
@@ -90,28 +91,23 @@ def test_broker_path(
         asyncio.run(produce(settings, [(None, p) for _, p, _ in sendable]))
         outputs = asyncio.run(consume(settings, list(FINAL), expected=len(sendable), timeout=180))
     assert len(outputs) == len(sendable), log_path.read_text()[-3000:]
-    # Map every output back to the raw offset it came from.
-    codec_ids: dict[str, int] = {}
+    # Map every output back to the raw offset it came from: dead letters name it,
+    # processed articles carry their (given or derived) id as key.
+    offset_of_id: dict[str, int] = {}
     for offset, (_, payload, _) in enumerate(sendable):
         try:
             value = orjson.loads(payload.removeprefix(b"\xef\xbb\xbf"))
         except orjson.JSONDecodeError:
             continue
-        if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
-            codec_ids.setdefault(value["id"], offset)
+        if isinstance(value, dict) and isinstance(value.get("text"), str):
+            offset_of_id.setdefault(value.get("id") or derive_article_id(value["text"]), offset)
     seen: dict[int, str] = {}
     for o in outputs:
-        v = o["value"]
         if o["topic"] == "articles.deadletter":
-            seen[v["origin"]["offset"]] = v["reason"]
-        elif o["key"] in codec_ids:
-            seen[codec_ids[o["key"]]] = "ok"
+            seen[o["value"]["origin"]["offset"]] = o["value"]["reason"]
         else:
-            seen[-1 - len(seen)] = "ok"  # derived id: counted, matched below by totals
-    failures = [(name, seen.get(i), sorted(exp)) for i, (name, _, exp) in enumerate(sendable)
-                if i in seen and seen[i] not in exp]
+            seen[offset_of_id[o["key"]]] = "ok"
+    assert set(seen) == set(range(len(sendable)))
+    failures = [(name, seen[i], sorted(exp)) for i, (name, _, exp) in enumerate(sendable)
+                if seen[i] not in exp]
     assert not failures
-    assert sum(1 for v in seen.values() if v == "ok") == sum(
-        1 for _, _, exp in sendable if exp == frozenset({"ok"})
-    ) + sum(1 for i, (_, _, exp) in enumerate(sendable) if "ok" in exp and len(exp) > 1
-            and seen.get(i) == "ok")

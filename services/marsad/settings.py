@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     dedup_shingle: int = Field(5, ge=1, description="Words per shingle.")
     dedup_permutations: int = Field(128, ge=8, description="MinHash permutations.")
 
+    data_dir: str = Field("var", description="Where Faust keeps local files (relative to cwd).")
     log_level: str = "INFO"
 
     def topic(self, name: str) -> str:

@@ -66,6 +66,7 @@ def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:
         broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
         broker_credentials=broker_credentials,
         store="memory://",
+        datadir=f"{settings.data_dir}/{{appid}}",
         web_enabled=False,  # our own endpoint serves /metrics, /health and /ready only
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -53,7 +53,7 @@ async def ensure_topics(
     settings: Settings,
     names: tuple[str, ...] = ALL_TOPICS,
     *,
-    attempts: int = 30,
+    attempts: int | None = 30,
     backoff_seconds: float = 1.0,
 ) -> list[str]:
     """Create the pipeline's topics if they are missing, retrying while the broker is down.
@@ -61,7 +61,8 @@ async def ensure_topics(
     Args:
         settings: Connection, prefix, partition and replication settings.
         names: Logical topic names to create.
-        attempts: How many times to try reaching the broker before giving up.
+        attempts: How many times to try reaching the broker before giving up
+            (``None``: keep trying, as a worker waiting for its broker does).
         backoff_seconds: First wait between attempts; doubles up to 10 s.
 
     Returns:
@@ -75,14 +76,16 @@ async def ensure_topics(
 
     wanted = [settings.topic(n) for n in names]
     wait = backoff_seconds
-    for attempt in range(1, attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         admin = AIOKafkaAdminClient(**kafka_client_options(settings))
         try:
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [t for t in wanted if t not in existing]
             if missing:
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [
                         NewTopic(
                             name=t,
@@ -92,19 +95,24 @@ async def ensure_topics(
                         for t in missing
                     ]
                 )
+                # The admin client returns per-topic error codes instead of raising;
+                # 36 (TOPIC_ALREADY_EXISTS) means another worker won the race.
+                for entry in getattr(response, "topic_errors", None) or []:
+                    name, code = entry[0], entry[1]
+                    if code not in (0, 36):
+                        raise KafkaError(f"creating topic {name} failed with error code {code}")
                 log.info("created topics %s", ", ".join(missing))
             return missing
         except (KafkaConnectionError, KafkaError, OSError) as exc:
-            if attempt == attempts:
+            if attempts is not None and attempt >= attempts:
                 raise ConnectionError(
                     f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
                 ) from exc
             log.warning(
-                "Kafka at %s not reachable (%s); retry %d/%d in %.1f s",
-                settings.bootstrap_servers, exc, attempt, attempts, wait,
+                "Kafka at %s not reachable (%s); attempt %d, retrying in %.1f s",
+                settings.bootstrap_servers, exc, attempt, wait,
             )
             await asyncio.sleep(wait)
             wait = min(wait * 2, 10.0)
         finally:
             await admin.close()
-    return []

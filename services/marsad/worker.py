@@ -253,8 +253,8 @@ def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "in
             runtime.registry, runtime.health, settings.metrics_host, settings.metrics_port
         )
         loop.run_until_complete(endpoint.start())
-    runtime.health.set(False, "creating topics")
-    loop.run_until_complete(ensure_topics(settings, ALL_TOPICS))
+    runtime.health.set(False, "waiting for Kafka to create topics")
+    loop.run_until_complete(ensure_topics(settings, ALL_TOPICS, attempts=None))
     runtime.health.set(False, "joining consumer group")
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, quiet=True, redirect_stdouts=False)
     try:

@@ -1,0 +1,65 @@
+"""Reading ANT articles and folding them into matching text, for evaluation and benchmarks.
+
+The deduplicator itself receives the normaliser's matching text; this module
+only rebuilds that text offline.  It uses ``marsad.normaliser.core.fold``
+when the normaliser provides it, else the camel-tools chain it is defined to
+equal (normalize_unicode, arclean, dediac, alef, alef maksura, teh marbuta).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ANT = Path("../shared/data/ant/articles.jsonl.gz")
+
+
+@lru_cache(maxsize=1)
+def load_fold() -> Callable[[str], str]:
+    """The folding function of the normaliser, or the camel-tools chain it equals."""
+    try:
+        from marsad.normaliser.core import fold  # type: ignore[import-not-found, unused-ignore]
+
+        return fold  # type: ignore[no-any-return, unused-ignore]
+    except ImportError:
+        logger.info("marsad.normaliser.core.fold not available; folding with camel-tools")
+    from camel_tools.utils.charmap import CharMapper
+    from camel_tools.utils.dediac import dediac_ar
+    from camel_tools.utils.normalize import (
+        normalize_alef_ar,
+        normalize_alef_maksura_ar,
+        normalize_teh_marbuta_ar,
+        normalize_unicode,
+    )
+
+    arclean = CharMapper.builtin_mapper("arclean")
+
+    def camel_fold(text: str) -> str:
+        text = arclean.map_string(normalize_unicode(text))
+        text = normalize_alef_ar(dediac_ar(text))
+        return str(normalize_teh_marbuta_ar(normalize_alef_maksura_ar(text)))
+
+    return camel_fold
+
+
+def read_articles(path: Path = DEFAULT_ANT, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the articles of a (gzipped) JSONL file in file order.
+
+    Args:
+        path: ``.jsonl`` or ``.jsonl.gz`` file.
+        limit: Stop after this many articles.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if limit is not None and i >= limit:
+                return
+            if line.strip():
+                yield json.loads(line)

@@ -1,0 +1,344 @@
+"""Event-level merging: many reports of one happening become one merged event.
+
+Article deduplication only joins copies of the same text.  Twenty outlets
+writing their own report of one attack are twenty unique articles, but one
+event: this module links the events the extractor found in them when they
+have the same type, the same place, the same main actor and the same date
+(or, when a report gives no date, when it comes within ``window_days`` of
+the merged event), and keeps per-source casualty figures with a consensus.
+
+Like the article core, :class:`EventMerger` keeps all its state in one
+injected mapping (``str`` keys, JSON values, written back on every change),
+bounded by a time window:
+
+========================  ==================================================
+``k:<merge key>``         ids of the merged events with this key
+``e:<event id>``          one merged event (see :meth:`MergedEvent.to_json`)
+``w:<hour>``              event ids last touched in that hour (eviction)
+``m:``                    highest hour seen and the hours still held
+========================  ==================================================
+
+Casualty consensus: a source often updates its toll during the day, so each
+source counts with the highest figure it gave; the consensus is the median
+of those per-source figures (rounded half up), which one outlier outlet
+cannot move, with the minimum and maximum alongside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from marsad.deduplicator.core import parse_time
+
+logger = logging.getLogger(__name__)
+
+_HOUR = 3600.0
+_META = "m:"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an event happened.
+
+    Attributes:
+        name: Canonical (folded) name as the extractor gives it.
+        geonames_id: GeoNames id when the place was linked.
+        country: ISO 3166 alpha-2 country code when known.
+    """
+
+    name: str
+    geonames_id: int | None = None
+    country: str | None = None
+
+    def key(self) -> str:
+        """Identity of the place for merging: the GeoNames id when linked, else the name."""
+        if self.geonames_id is not None:
+            return f"g{self.geonames_id}"
+        return f"n{self.country or ''}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The place as a JSON object."""
+        return {"name": self.name, "geonames_id": self.geonames_id, "country": self.country}
+
+
+@dataclass(frozen=True, slots=True)
+class EventReport:
+    """One event as one article reports it (built from the extractor's facts).
+
+    Attributes:
+        article_id: The reporting article.
+        source: Its outlet.
+        published_at: Its ISO 8601 publication time.
+        type: Event type (``attack``, ``meeting`` …).
+        place: Where, if the extractor found it.
+        date: ISO date (``YYYY-MM-DD``) of the event, if the extractor resolved it.
+        actors: Canonical names of the actors, main actor first.
+        targets: Canonical names of the targets.
+        casualties: Counts by kind (``killed``, ``injured`` …).
+    """
+
+    article_id: str
+    source: str | None
+    published_at: str | None
+    type: str
+    place: Place | None = None
+    date: str | None = None
+    actors: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    casualties: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(
+        cls, event: Mapping[str, Any], *, article_id: str, source: str | None,
+        published_at: str | None,
+    ) -> EventReport:
+        """Build a report from an event object of the extractor's facts.
+
+        Accepts ``place`` as an object with ``canonical``/``name``,
+        ``geonames_id`` and ``country``; ``actors``/``targets`` as strings or
+        entity objects with ``canonical``; ``date`` as a string or an object
+        with ``value``; ``casualties`` as ``{kind: int}``.
+        """
+        place_obj = event.get("place")
+        place = None
+        if isinstance(place_obj, Mapping):
+            name = str(place_obj.get("matching") or place_obj.get("canonical")
+                       or place_obj.get("name") or "")
+            gid = place_obj.get("geonames_id")
+            place = Place(name, int(gid) if gid is not None else None, place_obj.get("country"))
+        date = event.get("date")
+        if isinstance(date, Mapping):
+            date = date.get("value")
+        return cls(
+            article_id=article_id,
+            source=source,
+            published_at=published_at,
+            type=str(event.get("type") or "event"),
+            place=place,
+            date=str(date)[:10] if date else None,
+            actors=_names(event.get("actors")),
+            targets=_names(event.get("targets")),
+            casualties={str(k): int(v) for k, v in (event.get("casualties") or {}).items()
+                        if isinstance(v, int) and not isinstance(v, bool) and v >= 0},
+        )
+
+
+def _names(items: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in items or ():
+        name = item.get("matching") or item.get("canonical") if isinstance(item, Mapping) else item
+        if name:
+            out.append(str(name))
+    return tuple(out)
+
+
+def merge_key(report: EventReport) -> str | None:
+    """The key reports must share to be merged: type, place and main actor.
+
+    The date is compared after the key (a missing date may still match by
+    time), so it is not part of it.  A report without a place cannot be
+    told apart from other events of its type and is never merged.
+    """
+    if report.place is None:
+        return None
+    actor = report.actors[0] if report.actors else ""
+    return f"{report.type}|{report.place.key()}|{actor}"
+
+
+@dataclass(frozen=True, slots=True)
+class MergedEvent:
+    """One real-world event with every report of it.
+
+    Attributes:
+        event_id: Stable id (from the first report's article and key).
+        record: The stored JSON record (see :meth:`to_json`).
+        is_new: True when this report created the event.
+    """
+
+    event_id: str
+    record: Mapping[str, Any]
+    is_new: bool
+
+    @property
+    def report_count(self) -> int:
+        """Number of articles that reported the event."""
+        return int(self.record["report_count"])
+
+    def casualty_consensus(self, kind: str) -> int | None:
+        """Consensus figure of one casualty kind, or None if nobody gave one."""
+        entry = self.record["casualties"].get(kind)
+        return None if entry is None else int(entry["consensus"])
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON object described by ``schemas/defs/dedup.v1.json#/$defs/merged_event``."""
+        out = {"event_id": self.event_id, **self.record, "is_new": self.is_new}
+        out["first_seen"] = _iso(float(self.record["first_seen"]))
+        out["last_seen"] = _iso(float(self.record["last_seen"]))
+        return out
+
+
+class EventMerger:
+    """Links event reports of the same happening across articles.
+
+    Args:
+        store: All state (a dict, or a Faust table in the stream).
+        window_days: How far apart in time two reports without a common date may be.
+        max_articles: Most article ids kept on one merged event (counts stay exact).
+        clock: Processing time, used when a report has no ``published_at``.
+    """
+
+    def __init__(
+        self,
+        store: MutableMapping[str, Any] | None = None,
+        *,
+        window_days: float = 3.0,
+        max_articles: int = 50,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if window_days <= 0:
+            raise ValueError(f"window_days must be positive, got {window_days}")
+        self.store: MutableMapping[str, Any] = {} if store is None else store
+        self.window_days = window_days
+        self.max_articles = max_articles
+        self.clock = clock
+
+    def add(self, report: EventReport) -> MergedEvent | None:
+        """Merge one report into its event (created when new).
+
+        Returns:
+            The merged event after this report, or None when the report has no
+            merge key (no place).
+        """
+        key = merge_key(report)
+        if key is None:
+            return None
+        ts = parse_time(report.published_at)
+        ts = self.clock() if ts is None else ts
+        hour = self._advance(ts)
+        ids: list[str] = list(self.store.get("k:" + key) or ())
+        found: tuple[str, dict[str, Any]] | None = None
+        for eid in ids:
+            rec = self.store.get("e:" + eid)
+            if rec is not None and self._same_happening(rec, report, ts):
+                found = (eid, rec)
+                break
+        if found is None:
+            eid = _event_id(key, report)
+            rec = {
+                "type": report.type,
+                "place": report.place.to_json() if report.place else None,
+                "date": report.date,
+                "actors": list(report.actors),
+                "targets": list(report.targets),
+                "first_seen": ts,
+                "last_seen": ts,
+                "report_count": 0,
+                "sources": [],
+                "articles": [],
+                "casualties": {},
+            }
+            ids = [i for i in ids if ("e:" + i) in self.store] + [eid]
+            self.store["k:" + key] = ids
+            is_new = True
+        else:
+            eid, rec = found
+            is_new = False
+        if report.article_id in rec["articles"]:
+            return MergedEvent(eid, rec, is_new=False)  # redelivered report
+        rec = _merged(rec, report, ts, self.max_articles)
+        self.store["e:" + eid] = rec
+        self._remember_hour(hour, eid)
+        return MergedEvent(eid, rec, is_new)
+
+    def _same_happening(self, rec: Mapping[str, Any], report: EventReport, ts: float) -> bool:
+        if rec["date"] and report.date:
+            return bool(rec["date"] == report.date)
+        window = self.window_days * 86_400.0
+        return float(rec["first_seen"]) - window <= ts <= float(rec["last_seen"]) + window
+
+    def _advance(self, ts: float) -> int:
+        hour = math.floor(ts / _HOUR)
+        meta = self.store.get(_META) or {"top": hour, "hours": []}
+        top = max(int(meta["top"]), hour)
+        cutoff = top - math.ceil(self.window_days * 24)
+        hours = list(meta["hours"])
+        keep = [h for h in hours if h >= cutoff]
+        for h in hours:
+            if h < cutoff:
+                self._evict_hour(h, cutoff * _HOUR)
+        bucket = max(hour, cutoff)
+        if bucket not in keep:
+            keep = sorted([*keep, bucket])
+        if top != meta["top"] or keep != hours:
+            self.store[_META] = {"top": top, "hours": keep}
+        return bucket
+
+    def _remember_hour(self, hour: int, eid: str) -> None:
+        key = f"w:{hour}"
+        ids = list(self.store.get(key) or ())
+        if eid not in ids:
+            self.store[key] = [*ids, eid]
+
+    def _evict_hour(self, hour: int, cutoff_ts: float) -> None:
+        for eid in self.store.pop(f"w:{hour}", None) or ():
+            rec = self.store.get("e:" + eid)
+            # An event touched again later sits in a later hour too: keep it.
+            if rec is not None and float(rec["last_seen"]) < cutoff_ts:
+                del self.store["e:" + eid]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _event_id(key: str, report: EventReport) -> str:
+    raw = f"{key}|{report.date or ''}|{report.article_id}".encode()
+    return "v" + hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def _merged(rec: Mapping[str, Any], report: EventReport, ts: float, max_articles: int
+            ) -> dict[str, Any]:
+    """A new record with one more report in it (the old one is left unchanged)."""
+    out = dict(rec)
+    out["report_count"] = int(rec["report_count"]) + 1
+    out["first_seen"] = min(float(rec["first_seen"]), ts)
+    out["last_seen"] = max(float(rec["last_seen"]), ts)
+    out["articles"] = [*rec["articles"], report.article_id][-max_articles:]
+    if report.source is not None and report.source not in rec["sources"]:
+        out["sources"] = [*rec["sources"], report.source]
+    if not out["date"] and report.date:
+        out["date"] = report.date
+    out["actors"] = _union(rec["actors"], report.actors)
+    out["targets"] = _union(rec["targets"], report.targets)
+    casualties = dict(rec["casualties"])
+    source = report.source or report.article_id
+    for kind, count in report.casualties.items():
+        entry = casualties.get(kind) or {"by_source": {}}
+        by_source = dict(entry["by_source"])
+        by_source[source] = max(count, int(by_source.get(source, 0)))
+        figures = sorted(by_source.values())
+        casualties[kind] = {
+            "consensus": _median(figures),
+            "min": figures[0],
+            "max": figures[-1],
+            "by_source": by_source,
+        }
+    out["casualties"] = casualties
+    return out
+
+
+def _median(figures: list[int]) -> int:
+    # Round half up: with two sources saying 4 and 5, "5" is the safer toll.
+    return math.floor(statistics.median(figures) + 0.5)
+
+
+def _union(old: list[str], new: tuple[str, ...]) -> list[str]:
+    return [*old, *(n for n in new if n not in old)]

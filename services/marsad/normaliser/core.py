@@ -1,0 +1,312 @@
+"""The normaliser core: display text, matching text, offsets, tokens, language flag.
+
+Pure functions with no stream-processing imports.  Entry points:
+:func:`normalise` for an article (or a title), :func:`fold` for any string that
+must be compared with matching texts (lexicons, queries), :func:`camel_chain`
+as the reference the matching text is tested against, and :func:`bench`.
+
+Pipeline of :func:`normalise`:
+
+1. display text (:mod:`.display`): boilerplate lines, HTML, invisible
+   characters and tatweel removed, whitespace tidied, digits made ASCII,
+   NFKC (camel's ``normalize_unicode``); diacritics, hamza forms and «…» kept;
+2. glued-word repair (:mod:`.glue`) inserts spaces;
+3. matching text (:mod:`.folding`): the camel-tools chain as one table;
+4. tokens, sentences, script ratio (:mod:`.tokens`).
+
+Every step records runs of an :class:`~.offsets.OffsetMap`, composed so both
+views map straight back to the original.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from marsad.normaliser import dates, display, folding, glue, tokens
+from marsad.normaliser.offsets import MapBuilder, OffsetMap
+
+NORMALISER_VERSION = "1.0.0"
+
+# Below this share of Arabic letters among letters an article is not Arabic.
+MIN_SCRIPT_RATIO = 0.5
+EMPTY_TEXT = "empty_text"
+NOT_ARABIC = "not_arabic"
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "EMPTY_TEXT",
+    "NORMALISER_VERSION",
+    "NOT_ARABIC",
+    "Normalised",
+    "OffsetMap",
+    "Profile",
+    "bench",
+    "camel_chain",
+    "fold",
+    "normalise",
+    "parse_published_at",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Which folds the matching text applies on top of camel's arclean cleaning.
+
+    Attributes:
+        alef: Alef with hamza/madda and alef wasla -> bare alef.
+        alef_maksura: Alef maksura -> yeh.
+        teh_marbuta: Teh marbuta -> heh.
+        dediac: Remove diacritics (arclean's own removal included).
+        glue: Repair glued words (in the display text, hence also the matching text).
+    """
+
+    alef: bool = True
+    alef_maksura: bool = True
+    teh_marbuta: bool = True
+    dediac: bool = True
+    glue: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> Profile:
+        """Parse a comma-separated profile.
+
+        ``"default"`` (or an empty string) means every fold; ``"none"`` means
+        arclean only; otherwise the listed folds are on and the others off,
+        e.g. ``"alef,dediac"``.  ``"default,-teh_marbuta"`` removes one fold
+        from the default.
+
+        Raises:
+            ValueError: On an unknown fold name.
+        """
+        names = {f.name for f in fields(cls)}
+        items = [s.strip().lower() for s in spec.split(",") if s.strip()]
+        if not items or items == ["default"]:
+            return cls()
+        base = dict.fromkeys(names, False)
+        for item in items:
+            if item == "default":
+                base = dict.fromkeys(names, True)
+            elif item == "none":
+                base = dict.fromkeys(names, False)
+            elif item.startswith("-") and item[1:] in names:
+                base[item[1:]] = False
+            elif item.lstrip("+") in names:
+                base[item.lstrip("+")] = True
+            else:
+                raise ValueError(
+                    f"unknown normalisation fold {item!r}; expected one of "
+                    f"{', '.join(sorted(names))}, 'default' or 'none'"
+                )
+        return cls(**base)
+
+    @property
+    def spec(self) -> str:
+        """The canonical comma-separated form (``parse(p.spec) == p``)."""
+        on = [f.name for f in fields(self) if getattr(self, f.name)]
+        return ",".join(on) if on else "none"
+
+    @property
+    def _folds(self) -> tuple[bool, bool, bool, bool]:
+        return (self.alef, self.alef_maksura, self.teh_marbuta, self.dediac)
+
+
+DEFAULT_PROFILE = Profile()
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Both views of one text, with their maps back to the original.
+
+    Attributes:
+        display: Clean text for readers and for NER (diacritics kept).
+        matching: Folded text for search, NER features and dedup.
+        display_map: Display offsets -> original offsets.
+        matching_map: Matching offsets -> original offsets.
+        sentences: Sentence spans in ``display``.
+        tokens: Token spans in ``display``.
+        script_ratio: Share of Arabic letters among the letters of ``display``.
+        reject_reason: None, ``"empty_text"`` or ``"not_arabic"``.
+        glue_splits: Spaces inserted by glued-word repair.
+        profile: The profile the matching text was folded with.
+        version: The normaliser version.
+    """
+
+    display: str
+    matching: str
+    display_map: OffsetMap
+    matching_map: OffsetMap
+    sentences: tuple[tuple[int, int], ...]
+    tokens: tuple[tuple[int, int], ...]
+    script_ratio: float
+    reject_reason: str | None
+    glue_splits: int = 0
+    profile: Profile = field(default=DEFAULT_PROFILE)
+    version: str = NORMALISER_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ``normalisation`` object published on ``articles.normalised``."""
+        return {
+            "version": self.version,
+            "profile": self.profile.spec,
+            "display": self.display,
+            "matching": self.matching,
+            "display_map": self.display_map.to_json(),
+            "matching_map": self.matching_map.to_json(),
+            "sentences": [list(s) for s in self.sentences],
+            "tokens": [list(t) for t in self.tokens],
+            "script_ratio": round(self.script_ratio, 4),
+            "reject_reason": self.reject_reason,
+            "glue_splits": self.glue_splits,
+        }
+
+
+def fold(text: str, profile: Profile = DEFAULT_PROFILE) -> str:
+    """Return the matching form of any string (lexicon entries, queries, titles).
+
+    With the default profile this equals :func:`camel_chain` for every input.
+    """
+    return folding.fold(text, *profile._folds)
+
+
+def camel_chain(text: str) -> str:
+    """The camel-tools reference chain the matching text is defined by."""
+    from camel_tools.utils.dediac import dediac_ar
+    from camel_tools.utils.normalize import (
+        normalize_alef_ar,
+        normalize_alef_maksura_ar,
+        normalize_teh_marbuta_ar,
+        normalize_unicode,
+    )
+
+    s = normalize_unicode(text)
+    s = _arclean()(s)
+    s = dediac_ar(s)
+    s = normalize_alef_ar(s)
+    s = normalize_alef_maksura_ar(s)
+    return str(normalize_teh_marbuta_ar(s))
+
+
+_ARCLEAN: list[Any] = []
+
+
+def _arclean() -> Any:
+    """Return camel's arclean mapper, built once."""
+    if not _ARCLEAN:
+        from camel_tools.utils.charmap import CharMapper
+
+        _ARCLEAN.append(CharMapper.builtin_mapper("arclean"))
+    return _ARCLEAN[0]
+
+
+def _insert_spaces(text: str, at: list[int]) -> tuple[str, OffsetMap]:
+    """Insert a space at each offset; return the text and its map to ``text``."""
+    pieces: list[str] = []
+    b = MapBuilder()
+    prev = 0
+    for pos in at:
+        pieces.append(text[prev:pos])
+        b.add(pos - prev, prev, pos - prev)
+        pieces.append(" ")
+        b.add(1, pos, 0)
+        prev = pos
+    pieces.append(text[prev:])
+    b.add(len(text) - prev, prev, len(text) - prev)
+    return "".join(pieces), b.build()
+
+
+def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
+    """Normalise an article body or a title.
+
+    Args:
+        text: The original text as published.
+        profile: Folds of the matching text.
+
+    Returns:
+        The :class:`Normalised` views; ``reject_reason`` says whether the
+        wiring should dead-letter the article.
+    """
+    disp, dmap = display.build_display(text)
+    splits: list[int] = glue.find_splits(disp) if profile.glue else []
+    if splits:
+        disp, gmap = _insert_spaces(disp, splits)
+        dmap = gmap.compose(dmap)
+    matching, mmap = folding.fold_with_map(disp, *profile._folds)
+    matching_map = dmap if mmap is None else mmap.compose(dmap)
+    ratio, letters = tokens.script_ratio(disp)
+    reason: str | None = None
+    if letters == 0:
+        reason = EMPTY_TEXT
+    elif ratio < MIN_SCRIPT_RATIO:
+        reason = NOT_ARABIC
+    return Normalised(
+        display=disp,
+        matching=matching,
+        display_map=dmap,
+        matching_map=matching_map,
+        sentences=tokens.sentences(disp),
+        tokens=tokens.tokenize(disp),
+        script_ratio=ratio,
+        reject_reason=reason,
+        glue_splits=len(splits),
+        profile=profile,
+    )
+
+
+def parse_published_at(value: str | None) -> tuple[str | None, str | None]:
+    """Parse ``published_at`` to UTC ISO 8601; see :func:`.dates.parse_published_at`."""
+    return dates.parse_published_at(value)
+
+
+def load() -> None:
+    """Load every table and lexicon now (otherwise done on first use)."""
+    display.load_rules()
+    glue.load_lexicon()
+    folding.fold_table()
+    unicodedata.is_normalized("NFKC", "")
+
+
+def _rate(n: float, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def bench(articles: Sequence[str]) -> dict[str, Any]:
+    """Time the normaliser against the camel-tools chain on the same texts, one core.
+
+    Args:
+        articles: Article texts.
+
+    Returns:
+        ``{"articles", "mb", "camel": {...}, "fold": {...}, "normalise": {...},
+        "speedup_fold", "speedup_normalise"}`` where each timing has
+        ``seconds``, ``articles_per_s`` and ``mb_per_s``; ``fold`` is the
+        matching text alone, ``normalise`` the full result (display, glue
+        repair, matching, both offset maps, tokens, sentences).
+    """
+    load()
+    _arclean()
+    mb = sum(len(a.encode("utf-8")) for a in articles) / 1e6
+    out: dict[str, Any] = {"articles": len(articles), "mb": round(mb, 3)}
+
+    def timed(fn: Any) -> dict[str, float]:
+        t0 = time.perf_counter()
+        for a in articles:
+            fn(a)
+        s = time.perf_counter() - t0
+        return {
+            "seconds": round(s, 3),
+            "articles_per_s": round(_rate(len(articles), s), 1),
+            "mb_per_s": round(_rate(mb, s), 2),
+        }
+
+    out["camel"] = timed(camel_chain)
+    out["fold"] = timed(fold)
+    out["normalise"] = timed(normalise)
+    out["speedup_fold"] = round(_rate(out["camel"]["seconds"], out["fold"]["seconds"]), 1)
+    out["speedup_normalise"] = round(
+        _rate(out["camel"]["seconds"], out["normalise"]["seconds"]), 1
+    )
+    return out

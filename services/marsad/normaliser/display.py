@@ -1,0 +1,219 @@
+"""The display view: what a reader should see, with an offset map to the original.
+
+One compiled regex finds every stretch that needs more than a character copy
+(boilerplate lines, HTML tags and entities, whitespace runs other than a single
+space, invisible characters and tatweel, space before a comma); the text
+between those stretches is copied in one piece through a 1:1 translate table
+(Eastern Arabic and Persian digits -> ASCII) and only re-segmented when NFKC
+would change it.  The character rules live in ``data/display_chars.json`` and
+the boilerplate lines in ``data/boilerplate.txt``.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+from marsad.normaliser.folding import UNICODE_CHAR_FIX
+from marsad.normaliser.offsets import MapBuilder, OffsetMap
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """Compiled display rules."""
+
+    master: re.Pattern[str]
+    digits: dict[int, int]
+    invisible: frozenset[str]
+    paragraph: frozenset[str]
+    block_tags: frozenset[str]
+
+
+def _data_text(name: str) -> str:
+    return resources.files("marsad.normaliser").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _char_class(ranges: list[list[str]]) -> str:
+    return "".join(
+        re.escape(chr(int(lo, 16))) + ("" if lo == hi else "-" + re.escape(chr(int(hi, 16))))
+        for lo, hi, *_ in ranges
+    )
+
+
+@functools.cache
+def load_rules() -> _Rules:
+    """Load and compile the display rules (cached; call early to pay the cost at start-up)."""
+    spec = json.loads(_data_text("display_chars.json"))
+    invisible = _char_class(spec["invisible"])
+    boiler = [
+        line.strip()
+        for line in _data_text("boilerplate.txt").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    digits: dict[int, int] = {}
+    for lo, hi, *_ in spec["digits"]:
+        for i, cp in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
+            digits[cp] = ord("0") + i
+    boiler_alt = "|".join(f"(?:{b})" for b in boiler) or "(?!)"
+    master = re.compile(
+        # 1. a whole boilerplate line, with its line break
+        rf"(?P<boiler>(?m:^)[ \t\u00a0]*(?:{boiler_alt})[ \t\u00a0]*(?:\r?\n|\Z))"
+        # 2. HTML: script/style bodies, comments, tags, entities
+        r"|(?P<script><(script|style)\b[^>]*>.*?</\3\s*>)"
+        r"|(?P<comment><!--.*?-->)"
+        r"|(?P<tag></?(?P<tagname>[a-zA-Z][a-zA-Z0-9]{0,15})\b(?:[^<>\"']|\"[^\"]*\"|'[^']*'){0,2000}/?>)"
+        r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)"
+        # 3. space before a comma-like mark that is followed by a space (or the end)
+        r"|(?P<prepunct>(?<=\w)[ \u00a0]+(?=[\u060c\u061b\u061f,;!?](?:\s|\Z)))"
+        # 4. whitespace (with any invisible characters inside) unless a lone space
+        rf"|(?P<space>(?! (?![\s{invisible}]))[\s{invisible}]*\s[\s{invisible}]*)"
+        # 5. invisible characters and tatweel on their own
+        rf"|(?P<invisible>[{invisible}]+)",
+        re.IGNORECASE | re.DOTALL,
+    )
+    inv: set[str] = set()
+    for lo, hi, *_ in spec["invisible"]:
+        inv.update(chr(c) for c in range(int(lo, 16), int(hi, 16) + 1))
+    return _Rules(
+        master=master,
+        digits=digits,
+        invisible=frozenset(inv),
+        paragraph=frozenset(chr(int(c, 16)) for c in spec["paragraph_breaks"]),
+        block_tags=frozenset(spec["block_tags"]),
+    )
+
+
+# Base letter plus the combining marks that follow it: the unit NFKC works on.
+_SEGMENT_RE = re.compile(r"(?s).[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]*")
+
+
+class _Emitter:
+    """Collect display pieces and their runs, keeping whitespace tidy."""
+
+    __slots__ = ("b", "last", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.b = MapBuilder()
+        self.last = "\n"  # the start of the text behaves like after a paragraph break
+
+    def text(self, s: str, orig_start: int, orig_len: int) -> None:
+        if s:
+            self.pieces.append(s)
+            self.b.add(len(s), orig_start, orig_len)
+            self.last = s[-1]
+
+    def _drop_last_char(self) -> None:
+        b = self.b
+        was_copy = b._vl[-1] == b._ol[-1]
+        self.pieces[-1] = self.pieces[-1][:-1]
+        b._vl[-1] -= 1
+        b._vpos -= 1
+        if was_copy:
+            b._ol[-1] -= 1
+        if b._vl[-1] == 0:
+            self.pieces.pop()
+            b._os.pop()
+            b._vl.pop()
+            b._ol.pop()
+
+    def space(self, s: str, orig_start: int, orig_len: int) -> None:
+        r"""Emit a separator (" " or "\\n") unless the previous output already separates."""
+        if self.last == "\n" or (self.last == " " and s == " "):
+            return
+        if self.last == " " and s == "\n":
+            # A paragraph break right after a space: the break wins.
+            self._drop_last_char()
+        self.text(s, orig_start, orig_len)
+
+
+def _copy(em: _Emitter, text: str, start: int, end: int, rules: _Rules) -> None:
+    """Copy ``text[start:end]`` (no structural characters inside) to the display."""
+    if em.last in " \n" and text[start] == " ":
+        # A lone space after a separator we already emitted (or at the start).
+        start += 1
+        if start == end:
+            return
+    chunk = text[start:end].translate(rules.digits)
+    if unicodedata.is_normalized("NFKC", chunk) and "\ufdfc" not in chunk and "\ufdfd" not in chunk:
+        em.text(chunk, start, end - start)
+        return
+    # Rare path: NFKC changes something (presentation forms, ligatures, composed
+    # hamza); normalise per letter+marks segment so each change is one block run.
+    for m in _SEGMENT_RE.finditer(chunk):
+        seg = m.group()
+        out = seg
+        if not unicodedata.is_normalized("NFKC", seg) or seg[0] in "\ufdfc\ufdfd":
+            out = unicodedata.normalize("NFKC", seg.translate(UNICODE_CHAR_FIX))
+            out = "".join(c for c in out if c not in rules.invisible).translate(rules.digits)
+            # NFKC may yield spaces (e.g. the bismillah ligature); keep them single.
+            out = re.sub(r"\s+", " ", out)
+        em.text(out, start + m.start(), len(seg))
+
+
+def build_display(text: str) -> tuple[str, OffsetMap]:
+    r"""Return the display text of ``text`` and its map back to ``text``.
+
+    Args:
+        text: The original article text (or title) as the publisher wrote it.
+
+    Returns:
+        ``(display, map)``; ``display`` has no leading/trailing whitespace,
+        single spaces between words and ``\\n`` between paragraphs.
+    """
+    rules = load_rules()
+    em = _Emitter()
+    pos = 0
+    for m in rules.master.finditer(text):
+        start, end = m.span()
+        if start > pos:
+            _copy(em, text, pos, start, rules)
+        kind = m.lastgroup
+        if kind == "space":
+            s = m.group()
+            sep = "\n" if any(c in rules.paragraph for c in s) else " "
+            em.space(sep, start, end - start)
+        elif kind == "boiler" or kind == "script" or kind == "comment":
+            em.space("\n", start, end - start) if kind == "boiler" else em.space(" ", start, 0)
+        elif kind == "tag" or kind == "tagname":
+            name = (m.group("tagname") or "").lower()
+            if name in rules.block_tags:
+                em.space("\n", start, end - start)
+        elif kind == "entity":
+            value = html.unescape(m.group())
+            if value.isspace() or value in rules.invisible:
+                if value.isspace():
+                    em.space("\n" if value in rules.paragraph else " ", start, end - start)
+            else:
+                value = unicodedata.normalize("NFKC", value.translate(UNICODE_CHAR_FIX))
+                em.text(value.translate(rules.digits), start, end - start)
+        # "prepunct" and "invisible": dropped
+        pos = end
+    if pos < len(text):
+        _copy(em, text, pos, len(text), rules)
+    display = "".join(em.pieces)
+    stripped = display.rstrip()
+    if len(stripped) != len(display):
+        # Trailing separators are never content.
+        return stripped, _truncate(em.b.build(), len(stripped))
+    return display, em.b.build()
+
+
+def _truncate(m: OffsetMap, length: int) -> OffsetMap:
+    """Cut a map down to its first ``length`` view characters."""
+    b = MapBuilder()
+    for vs, os_, vl, ol in m.runs():
+        if vs >= length:
+            break
+        if vs + vl <= length:
+            b.add(vl, os_, ol)
+        elif vl == ol:
+            b.add(length - vs, os_, length - vs)
+        else:
+            b.add(length - vs, os_, ol)
+    return b.build()

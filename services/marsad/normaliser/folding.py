@@ -1,0 +1,185 @@
+"""The matching-text fold: camel-tools' cleaning chain as one translate table.
+
+The reference chain is ``normalize_unicode`` (NFKC plus two ligature fixes),
+``CharMapper.builtin_mapper('arclean')``, ``dediac_ar``,
+``normalize_alef_ar``, ``normalize_alef_maksura_ar`` and
+``normalize_teh_marbuta_ar``.  After NFKC every later step is a per-character
+map or deletion, so they compose into a single ``str.translate`` table built
+from camel's own ``arclean_map.json`` (so the two cannot drift apart): two C
+passes instead of a Python loop per character.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from importlib import resources
+from typing import Any
+
+from marsad.normaliser.offsets import MapBuilder, OffsetMap
+
+# camel's _UNICODE_CHAR_FIX, applied before NFKC: U+FDFC RIAL SIGN and
+# U+FDFD BISMILLAH ligature spelled out (NFKC leaves both as they are).
+UNICODE_CHAR_FIX: dict[int, str] = {
+    0xFDFC: "\u0631\u064a\u0627\u0644",  # reh yeh alef lam
+    0xFDFD: (
+        "\u0628\u0633\u0645 \u0627\u0644\u0644\u0647 "  # bism allah
+        # al-rahman al-rahim
+        "\u0627\u0644\u0631\u062d\u0645\u0646 \u0627\u0644\u0631\u062d\u064a\u0645"
+    ),
+}
+_CHAR_FIX_RE = re.compile("[\ufdfc\ufdfd]")  # rial sign, bismillah ligature
+
+# dediac_ar's set: fathatan..sukun (U+064B-0652) and superscript alef (U+0670).
+AR_DIACRITICS: frozenset[str] = frozenset(
+    [chr(c) for c in range(0x064B, 0x0653)] + ["\u0670"]
+)
+# normalize_alef_ar: alef with hamza below/above, alef wasla, alef madda -> bare alef.
+_ALEF_VARIANTS = "\u0625\u0623\u0671\u0622"
+_ALEF = "\u0627"
+_ALEF_MAKSURA, _YEH = "\u0649", "\u064a"
+_TEH_MARBUTA, _HEH = "\u0629", "\u0647"
+
+
+class _DeleteUnknown(dict[int, Any]):
+    """Translate table whose unlisted characters are deleted (arclean's default '')."""
+
+    def __missing__(self, key: int) -> None:
+        # Cache the miss so each unknown character costs one Python call per run.
+        self[key] = None
+        return None
+
+
+def _expand_key(key: str) -> list[str]:
+    """Expand an arclean map key: a single character or a ``a-b`` range."""
+    if len(key) == 3 and key[1] == "-":
+        return [chr(c) for c in range(ord(key[0]), ord(key[2]) + 1)]
+    return [key]
+
+
+@functools.cache
+def _arclean_map() -> dict[str, str | None]:
+    """Load camel-tools' arclean character map (None = keep the character)."""
+    ref = resources.files("camel_tools.utils").joinpath("charmaps/arclean_map.json")
+    data = json.loads(ref.read_text(encoding="utf-8"))
+    out: dict[str, str | None] = {}
+    for key, value in data["charMap"].items():
+        for ch in _expand_key(key):
+            out[ch] = value
+    return out
+
+
+def _post(s: str, alef: bool, alef_maksura: bool, teh_marbuta: bool, dediac: bool) -> str:
+    """Apply the per-character steps that follow arclean in the camel chain."""
+    if dediac:
+        s = "".join(c for c in s if c not in AR_DIACRITICS)
+    if alef:
+        s = "".join(_ALEF if c in _ALEF_VARIANTS else c for c in s)
+    if alef_maksura:
+        s = s.replace(_ALEF_MAKSURA, _YEH)
+    if teh_marbuta:
+        s = s.replace(_TEH_MARBUTA, _HEH)
+    return s
+
+
+@functools.cache
+def fold_table(
+    alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True, dediac: bool = True
+) -> dict[int, Any]:
+    """Return the translate table equal to arclean followed by the chosen folds.
+
+    Without ``dediac`` the Arabic diacritics (which arclean itself deletes)
+    are kept, so a profile can opt out of diacritic removal entirely.
+    """
+    table: dict[int, Any] = _DeleteUnknown()
+    for ch, value in _arclean_map().items():
+        keep = value is None or (not dediac and ch in AR_DIACRITICS)
+        out = ch if keep else str(value)
+        out = _post(out, alef, alef_maksura, teh_marbuta, dediac)
+        table[ord(ch)] = None if out == "" else (ord(out) if len(out) == 1 else out)
+    return table
+
+
+@functools.cache
+def _safe_class(
+    alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True, dediac: bool = True
+) -> re.Pattern[str]:
+    """Regex of runs of characters the fold maps one-to-one with NFKC leaving them alone.
+
+    Everything else (deleted, expanded, NFKC-changed or combining characters)
+    takes the slow, per-segment path that records block runs.
+    """
+    table = fold_table(alef, alef_maksura, teh_marbuta, dediac)
+    safe = []
+    for cp, value in list(table.items()):
+        ch = chr(cp)
+        if value is None or (isinstance(value, str) and len(value) != 1):
+            continue
+        if unicodedata.combining(ch) or unicodedata.category(ch).startswith("M"):
+            continue
+        if unicodedata.normalize("NFKC", ch) != ch:
+            continue
+        safe.append(cp)
+    safe.sort()
+    ranges: list[str] = []
+    i = 0
+    while i < len(safe):
+        j = i
+        while j + 1 < len(safe) and safe[j + 1] == safe[j] + 1:
+            j += 1
+        lo, hi = re.escape(chr(safe[i])), re.escape(chr(safe[j]))
+        ranges.append(lo if i == j else f"{lo}-{hi}")
+        i = j + 1
+    return re.compile("[^" + "".join(ranges) + "]+")
+
+
+def fold(text: str, alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True,
+         dediac: bool = True) -> str:
+    """Return the matching form of ``text`` (equal to the camel-tools chain by construction)."""
+    if "\ufdfc" in text or "\ufdfd" in text:  # rial sign / bismillah ligature
+        text = text.translate(UNICODE_CHAR_FIX)
+    text = unicodedata.normalize("NFKC", text)
+    return text.translate(fold_table(alef, alef_maksura, teh_marbuta, dediac))
+
+
+def fold_with_map(
+    text: str, alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True,
+    dediac: bool = True,
+) -> tuple[str, OffsetMap | None]:
+    """Fold ``text`` and return the map from the folded text back to ``text``.
+
+    Returns:
+        ``(folded, map)``; ``map`` is None when the fold kept every character
+        in place (the folded text is then offset-compatible with ``text``).
+    """
+    flags = (alef, alef_maksura, teh_marbuta, dediac)
+    unsafe = _safe_class(*flags)
+    if unsafe.search(text) is None:
+        return text.translate(fold_table(*flags)), None
+    pieces: list[str] = []
+    b = MapBuilder()
+    pos = 0
+    for m in unsafe.finditer(text):
+        start = m.start()
+        # The character before an unsafe stretch may compose with it under
+        # NFKC (alef + combining hamza -> one letter), so fold them together.
+        if start > pos:
+            chunk = text[pos : start - 1]
+            if chunk:
+                pieces.append(fold(chunk, *flags))
+                b.add(len(chunk), pos, len(chunk))
+            seg_start = start - 1
+        else:
+            seg_start = start
+        seg = text[seg_start : m.end()]
+        out = fold(seg, *flags)
+        pieces.append(out)
+        b.add(len(out), seg_start, len(seg))
+        pos = m.end()
+    if pos < len(text):
+        chunk = text[pos:]
+        pieces.append(fold(chunk, *flags))
+        b.add(len(chunk), pos, len(chunk))
+    return "".join(pieces), b.build()

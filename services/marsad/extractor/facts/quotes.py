@@ -1,0 +1,138 @@
+"""Quotes: words between quotation marks and reported speech after قال/أضاف/أكد … أن.
+
+The speaker is the entity named right after the speech verb (``وقال الوزير
+فلان``), an entity just before it (``فلان قال``), or a title phrase
+(``وأضاف الرئيس الفرنسي أن``) resolved to the most recent person with that
+title.  A bare ``وأضاف أن`` continues the previous speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from marsad.extractor.facts import lexicon
+from marsad.extractor.facts.entities import EntityIndex
+from marsad.extractor.facts.model import Quote, Span
+from marsad.extractor.facts.text import ALEF_LAM, Doc, fold
+
+# «…» GUILLEMETS, “…” CURLY DOUBLE QUOTES, "…" straight quotes.
+_QUOTE_RE = re.compile(r"\u00ab([^\u00ab\u00bb]{1,2000})\u00bb|\u201c([^\u201c\u201d]{1,2000})\u201d"
+                       r"|\"([^\"]{1,2000})\"")
+ANNA = frozenset({"\u0627\u0646"})  # أن / إن after folding (ALEF NOON)
+_MIN_WORDS = 2  # «داعش»-style single scare-quoted words are names, not quotes
+_VERB_WINDOW = 6
+
+
+@dataclass(slots=True)
+class _Speaker:
+    entity: str | None
+    span: Span | None
+
+
+def _tok_at(doc: Doc, offset: int) -> int:
+    for k, t in enumerate(doc.tokens):
+        if t.end > offset:
+            return k
+    return len(doc.tokens)
+
+
+def resolve_title(doc: Doc, phrase: Span, ents: EntityIndex) -> str | None:
+    """Person entity whose title starts like ``phrase``, most recently mentioned before it."""
+    head = fold(phrase.text).split()
+    if not head:
+        return None
+    best: tuple[int, str] | None = None
+    for m in ents.mentions:
+        if m.type != "PERS" or m.span.start > phrase.start:
+            continue
+        title = ents.entities[m.entity].title
+        if not title:
+            continue
+        words = fold(title).split()
+        if not words or words[0] != head[0]:
+            continue
+        if best is None or m.span.start > best[0]:
+            best = (m.span.start, m.entity)
+    return best[1] if best else None
+
+
+def _speaker_after_verb(doc: Doc, v: int, limit: int, ents: EntityIndex) -> _Speaker | None:
+    toks = doc.tokens
+    for k in range(v + 1, min(limit, v + _VERB_WINDOW)):
+        m = ents.by_token.get(k)
+        if m is not None and m.type in ("PERS", "ORG"):
+            return _Speaker(m.entity, m.span)
+        if toks[k].form in ANNA or not toks[k].form.isalpha():
+            break
+    # A title phrase between verb and أن: "وأضاف الرئيس الفرنسي أن".
+    j = v + 1
+    while j < min(limit, v + _VERB_WINDOW) and toks[j].form.isalpha() \
+            and toks[j].form not in ANNA and toks[j].form not in lexicon.function_words():
+        j += 1
+    if j > v + 1 and toks[v + 1].form.startswith(ALEF_LAM):
+        span = Span(toks[v + 1].start, toks[j - 1].end, doc.text[toks[v + 1].start:toks[j - 1].end])
+        return _Speaker(resolve_title(doc, span, ents), span)
+    return None
+
+
+def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
+    """Direct and reported quotes, in text order."""
+    toks = doc.tokens
+    verbs = lexicon.speech_verbs()
+    out: list[Quote] = []
+    last: _Speaker | None = None
+    last_sent = -10
+    verb_at: dict[int, tuple[int, _Speaker | None]] = {}
+    for v, tok in enumerate(toks):
+        if not any(k in verbs for k in tok.keys[:2]):
+            continue
+        lo, hi = doc.sent_tokens[tok.sent]
+        sp = _speaker_after_verb(doc, v, hi, ents)
+        if sp is None:
+            before = [m for m in ents.mentions if lo <= m.i and m.j <= v and v - m.j <= 3
+                      and m.type in ("PERS", "ORG")]
+            if before:
+                sp = _Speaker(before[-1].entity, before[-1].span)
+        if sp is None and last is not None and tok.sent - last_sent <= 2:
+            sp = last  # "وأضاف أن": the previous speaker goes on
+        if sp is not None:
+            last, last_sent = sp, tok.sent
+        verb_at[v] = (tok.sent, sp)
+        # Reported speech: verb [speaker] أن/إن … to the end of the sentence.
+        k = v + 1
+        while k < hi and k - v <= _VERB_WINDOW and toks[k].form not in ANNA:
+            k += 1
+        if k < hi and toks[k].form in ANNA and k + 1 < hi:
+            s, e = toks[k + 1].start, toks[hi - 1].end
+            if toks[hi - 1].form in (".", "!", "?", "\u061f") and hi - 2 > k:
+                e = toks[hi - 2].end
+            vspan = Span(tok.start, tok.end, tok.form and doc.text[tok.start:tok.end])
+            out.append(Quote(s, e, doc.text[s:e], "reported",
+                             sp.entity if sp else None, sp.span if sp else None, vspan))
+    for m in _QUOTE_RE.finditer(doc.text):
+        g = next(k for k in (1, 2, 3) if m.group(k) is not None)
+        s, e = m.start(g), m.end(g)
+        body = m.group(g)
+        if len(body.split()) < _MIN_WORDS:
+            continue
+        qi = _tok_at(doc, s)
+        if qi >= len(toks):
+            continue
+        sent = toks[qi].sent
+        lo, _hi = doc.sent_tokens[sent]
+        cand = [(v, info) for v, info in verb_at.items() if lo <= v < qi]
+        sp: _Speaker | None = None
+        vspan: Span | None = None
+        if cand:
+            v, (_s, sp) = cand[-1]
+            vspan = Span(toks[v].start, toks[v].end, doc.text[toks[v].start:toks[v].end])
+        else:
+            after = [(v, info) for v, info in verb_at.items() if info[0] == sent and v >= qi]
+            if after:
+                v, (_s, sp) = after[0]
+                vspan = Span(toks[v].start, toks[v].end, doc.text[toks[v].start:toks[v].end])
+        out.append(Quote(s, e, body, "direct", sp.entity if sp else None,
+                         sp.span if sp else None, vspan))
+    out.sort(key=lambda q: (q.start, q.end))
+    return out

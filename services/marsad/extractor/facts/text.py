@@ -1,0 +1,167 @@
+"""Folded view of an article: tokens with clitic-stripped keys and offsets into the original.
+
+The rules match on a folded, dediacritised copy of the text (so قُتِلَ and
+قتل look the same) but every finding must point into the text the caller
+gave.  :class:`Doc` keeps both and maps folded offsets back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# One-to-one folds keep string length, so most articles (no harakat) need no offset map.
+_FOLD_1TO1 = str.maketrans(
+    {
+        "\u0622": "\u0627",  # ALEF WITH MADDA ABOVE -> ALEF
+        "\u0623": "\u0627",  # ALEF WITH HAMZA ABOVE -> ALEF
+        "\u0625": "\u0627",  # ALEF WITH HAMZA BELOW -> ALEF
+        "\u0671": "\u0627",  # ALEF WASLA -> ALEF
+        "\u0649": "\u064a",  # ALEF MAKSURA -> YEH
+        "\u0629": "\u0647",  # TEH MARBUTA -> HEH
+        "\u06cc": "\u064a",  # FARSI YEH -> YEH
+        "\u06a9": "\u0643",  # KEHEH -> KAF
+        "\u066b": ".",  # ARABIC DECIMAL SEPARATOR
+        "\u066c": ",",  # ARABIC THOUSANDS SEPARATOR
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # ARABIC-INDIC DIGITS
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # EXTENDED ARABIC-INDIC (Persian) DIGITS
+    }
+)
+# Characters dropped by folding: harakat FATHATAN..SUKUN, SUPERSCRIPT ALEF, TATWEEL, invisibles.
+_DROP = "\u064b-\u065f\u0670\u0640\u200b-\u200f"
+_DROP_RE = re.compile(f"[{_DROP}]")
+_KEEP_RE = re.compile(f"[^{_DROP}]+")
+# Numbers with decimal or thousands separators stay one token; letters and digits split.
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[^\w\s]")
+_SENT_END = re.compile(r"[.!?\u061f\u06d4\n]+")  # \u061f ARABIC QUESTION MARK, \u06d4 ARABIC FULL STOP
+
+ALEF_LAM = "\u0627\u0644"  # ALEF LAM: the article al-
+WAW, FEH = "\u0648", "\u0641"  # conjunctions wa-, fa-
+BEH, LAM, KAF = "\u0628", "\u0644", "\u0643"  # prepositions bi-, li-, ka-
+SEEN = "\u0633"  # future prefix sa-
+
+
+def fold(s: str) -> str:
+    """Fold spelling variants and drop harakat/tatweel (lengths may change)."""
+    return _DROP_RE.sub("", s.translate(_FOLD_1TO1))
+
+
+def keys(form: str) -> tuple[str, ...]:
+    """Lookup keys of a folded token: as is, without و/ف, without ب/ل/ك, without ال.
+
+    Longest first, so the exact form wins over a stripped reading.
+    """
+    out = [form]
+    base = form
+    if len(base) > 2 and base[0] in (WAW, FEH):
+        base = base[1:]
+        out.append(base)
+    if len(base) > 3 and base[0] in (BEH, LAM, KAF):
+        if base[0] == LAM and base[1] == LAM:  # li- + al- is written lam-lam
+            out.append(ALEF_LAM + base[2:])
+            out.append(base[2:])
+            return tuple(out)
+        base = base[1:]
+        out.append(base)
+    if len(base) > 3 and base.startswith(ALEF_LAM):
+        out.append(base[2:])
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class Token:
+    """A token of the folded text.
+
+    Attributes:
+        start: Offset into the original text.
+        end: Offset one past the token in the original text.
+        form: The folded token.
+        keys: Clitic-stripped lookup keys (see :func:`keys`).
+        sent: Index of the sentence the token belongs to.
+    """
+
+    start: int
+    end: int
+    form: str
+    keys: tuple[str, ...]
+    sent: int
+
+
+@dataclass(slots=True)
+class Doc:
+    """Original text, tokens and sentences of one article."""
+
+    text: str
+    tokens: list[Token]
+    sentences: list[tuple[int, int]]
+    sent_tokens: list[tuple[int, int]] = field(default_factory=list)
+
+    def span_text(self, start: int, end: int) -> str:
+        """Return ``text[start:end]``."""
+        return self.text[start:end]
+
+    def is_digit(self, i: int) -> bool:
+        """Whether token ``i`` is a number in digits."""
+        return 0 <= i < len(self.tokens) and self.tokens[i].form[:1].isdigit()
+
+
+def make_doc(text: str, sentences: Sequence[tuple[int, int]] | None = None) -> Doc:
+    """Fold ``text``, tokenise it and assign tokens to sentences.
+
+    Args:
+        text: The display text.
+        sentences: ``(start, end)`` sentence spans into ``text``; split on
+            sentence punctuation when ``None``.
+    """
+    folded = text.translate(_FOLD_1TO1)
+    index: list[int] | None = None
+    if _DROP_RE.search(folded):
+        parts: list[str] = []
+        index = []
+        for m in _KEEP_RE.finditer(folded):
+            parts.append(m.group())
+            index.extend(range(m.start(), m.end()))
+        folded = "".join(parts)
+        index.append(len(text))
+    if sentences is None:
+        sentences = split_sentences(text)
+    sents = sorted((int(s), int(e)) for s, e in sentences) or [(0, len(text))]
+    tokens: list[Token] = []
+    si = 0
+    for m in _TOKEN_RE.finditer(folded):
+        fs, fe = m.span()
+        if index is None:
+            start, end = fs, fe
+        else:
+            start, end = index[fs], index[fe - 1] + 1
+        while si < len(sents) - 1 and start >= sents[si][1]:
+            si += 1
+        form = m.group()
+        tokens.append(Token(start, end, form, keys(form), si))
+    ranges: list[tuple[int, int]] = []
+    i = 0
+    for s in range(len(sents)):
+        j = i
+        while j < len(tokens) and tokens[j].sent == s:
+            j += 1
+        ranges.append((i, j))
+        i = j
+    return Doc(text, tokens, list(sents), ranges)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Split on . ! ? ؟ and newlines (a fallback when the normaliser gives no sentences)."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENT_END.finditer(text):
+        # A dot between digits is a decimal point, not a sentence end.
+        if m.group() == "." and 0 < m.start() < len(text) - 1 and text[m.start() - 1].isdigit() \
+                and text[m.end()].isdigit():
+            continue
+        if m.end() > start:
+            out.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out

@@ -39,10 +39,14 @@ def _configure_logging(level: str) -> None:
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     """Run the embedded broker in the foreground until interrupted."""
-    from marsad.broker import start_broker
+    from marsad.broker import BrokerError, start_broker
 
     host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
-    proc = start_broker(host or "127.0.0.1", int(port or 9092), cert=args.cert, key=args.key)
+    try:
+        proc = start_broker(host or "127.0.0.1", int(port or 9092), cert=args.cert, key=args.key)
+    except BrokerError as exc:
+        log.error("%s", exc)
+        return 2
     print(f"embedded broker (tansu, in-memory) on {host}:{port}; Ctrl-C stops it", flush=True)
     if args.create_topics:
         from marsad.topics import ALL_TOPICS, ensure_topics
@@ -224,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (tansu)")
-    p.add_argument("--cert", help="TLS certificate (PEM)")
-    p.add_argument("--key", help="TLS private key (PEM)")
+    p.add_argument("--cert", help="TLS certificate (PEM): refused, tansu cannot terminate TLS")
+    p.add_argument("--key", help="TLS private key (PEM): refused, see --cert")
     p.add_argument("--create-topics", action="store_true", help="create the topics once up")
     p.set_defaults(func=cmd_broker)
 

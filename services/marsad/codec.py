@@ -67,6 +67,26 @@ def load_schemas(schema_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     return schemas
 
 
+def _check_refs(schemas: dict[str, dict[str, Any]]) -> None:
+    """Fail at start-up, not on the first message, when a ``$ref`` names a missing schema."""
+    missing: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.split("#")[0] and ref.split("#")[0] not in schemas:
+                missing.add(ref.split("#")[0])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schemas)
+    if missing:
+        raise FileNotFoundError(f"schemas referenced but not found: {', '.join(sorted(missing))}")
+
+
 class Codec:
     """JSON codec with schema validation for the pipeline's topics.
 
@@ -87,6 +107,7 @@ class Codec:
         from referencing import Registry, Resource
 
         schemas = load_schemas(schema_dir)
+        _check_refs(schemas)
         registry: Registry[Any] = Registry().with_resources(
             (sid, Resource.from_contents(doc)) for sid, doc in schemas.items()
         )

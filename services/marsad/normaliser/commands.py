@@ -10,7 +10,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-_LEXICON_OUT = Path(__file__).resolve().parent / "data" / "glue_lexicon.tsv.gz"
+_LEXICON_OUT = Path(__file__).resolve().parent / "data" / "glue_pairs.tsv.gz"
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def cmd_lexicon(args: argparse.Namespace, settings: Any = None) -> int:
 
     n = build_lexicon(Path(args.corpus), Path(args.out))
     size = Path(args.out).stat().st_size
-    print(json.dumps({"words": n, "bytes": size, "out": args.out}))
+    print(json.dumps({"pairs": n, "bytes": size, "out": args.out}))
     return 0
 
 

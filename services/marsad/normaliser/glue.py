@@ -1,18 +1,22 @@
-"""Glued-word repair driven by a frequency lexicon learned from a news corpus.
+"""Glued-word repair driven by word-pair statistics learned from a news corpus.
 
 News text often loses the space between two words (``...المتحدة`` written
-straight after ``الأمم``).  The rule is deliberately conservative: an Arabic
-word is split in two only when
+straight after ``الأمم``).  A learned table says which glued forms to split:
+a pair of words ``left right`` is in the table when, in the training corpus,
 
-* its folded form is *not* in the lexicon (seen fewer than ``MIN_COUNT``
-  times in the corpus, i.e. rare or unseen as a whole), and
-* both parts are frequent words on their own (each at least ``MIN_PART``
-  occurrences and ``MIN_PART_LEN`` letters), and
-* the best split (the one whose rarer part is the most frequent) is used.
+* the pair occurs side by side at least ``MIN_PAIR`` times,
+* each word occurs at least ``MIN_PART`` times and has ``MIN_PART_LEN`` letters,
+* the glued form ``leftright`` occurs fewer than ``MAX_GLUED`` times as a word
+  (so it is rare or unseen: never a real word of the corpus).
 
-The lexicon (``data/glue_lexicon.tsv.gz``: ``folded_word<TAB>count``, the
-words seen at least ``MIN_COUNT`` times) is rebuilt reproducibly with
-``marsad normaliser-lexicon``; nothing in it is specific to any article.
+At run time a word whose folded form equals such a glued form is split where
+the pair splits (the most frequent pair wins if two pairs glue to the same
+form).  The rule needs no list of words: requiring the pair itself to be
+frequent rules out pronoun suffixes and prefixes, which are frequent words on
+their own (``هما``, ``كما``) but never follow the stem as a separate word.
+
+The table (``data/glue_pairs.tsv.gz``: ``left<TAB>right<TAB>pair_count``,
+folded forms) is rebuilt reproducibly with ``marsad normaliser-lexicon``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import collections
 import functools
 import gzip
+import itertools
 import logging
 import re
 from collections.abc import Iterable
@@ -30,36 +35,41 @@ from marsad.normaliser.folding import fold_table
 
 logger = logging.getLogger(__name__)
 
-LEXICON_FILE = "glue_lexicon.tsv.gz"
-# A word seen this often is a real word, never split; rarer words are not stored.
-MIN_COUNT = 5
-# Each part of a split must be at least this frequent and this long.
-MIN_PART = 300
+LEXICON_FILE = "glue_pairs.tsv.gz"
+MIN_PAIR = 10
+MIN_PART = 50
 MIN_PART_LEN = 3
-# Only words at least this long are candidates (two parts of MIN_PART_LEN).
-MIN_WORD_LEN = 2 * MIN_PART_LEN
+MAX_GLUED = 3
+# Only words this long can be two glued parts worth repairing.
+MIN_WORD_LEN = 6
 
-# Runs of plain Arabic letters (hamza..ghain U+0621-063A, feh..yeh U+0641-064A);
-# a word with diacritics or digits is never a candidate.
-_ARABIC_WORD_RE = re.compile(f"[\u0621-\u063a\u0641-\u064a]{{{MIN_WORD_LEN},}}")
-_WORD_RE = re.compile("[\u0621-\u063a\u0641-\u064a]+")
+# A whole word of plain Arabic letters (hamza..ghain U+0621-063A, feh..yeh
+# U+0641-064A), not touching other word characters or harakat U+064B-0652.
+_CANDIDATE_RE = re.compile(
+    "(?<![\\w\u064b-\u0652])[\u0621-\u063a\u0641-\u064a]{"
+    + str(MIN_WORD_LEN)
+    + ",}(?![\\w\u064b-\u0652])"
+)
+# Tokens for the pair statistics: Arabic letter runs, or any other non-space
+# character (so punctuation breaks a pair).
+_STAT_TOKEN_RE = re.compile("[\u0621-\u063a\u0641-\u064a]+|\\S")
 
 
 def _key(word: str) -> str:
-    """The lexicon key of a word: its default fold (alef, maksura, teh marbuta)."""
+    """The table key of a word: its default fold (alef, maksura, teh marbuta)."""
     return word.translate(fold_table())
 
 
 @functools.cache
 def load_lexicon(path: str | None = None) -> dict[str, int]:
-    """Load the glued-word lexicon (cached).
+    """Load the glued-form table (cached).
 
     Args:
-        path: A lexicon file; by default the one shipped with the package.
+        path: A table file; by default the one shipped with the package.
 
     Returns:
-        Mapping folded word -> corpus count; empty if the file is missing
-        (repair is then disabled, which is logged).
+        Mapping folded glued form -> where to split it; empty if the file is
+        missing (repair is then disabled, which is logged).
     """
     try:
         if path is None:
@@ -67,71 +77,88 @@ def load_lexicon(path: str | None = None) -> dict[str, int]:
         else:
             raw = Path(path).read_bytes()
     except FileNotFoundError:
-        logger.warning("glued-word lexicon %s not found; glue repair disabled", LEXICON_FILE)
+        logger.warning("glued-word table %s not found; glue repair disabled", LEXICON_FILE)
         return {}
-    lex: dict[str, int] = {}
+    best: dict[str, tuple[int, int]] = {}
     for line in gzip.decompress(raw).decode("utf-8").splitlines():
         if not line or line.startswith("#"):
             continue
-        word, _, count = line.partition("\t")
-        lex[word] = int(count)
-    return lex
+        left, right, count = line.split("\t")
+        glued = left + right
+        n = int(count)
+        if glued not in best or n > best[glued][0]:
+            best[glued] = (n, len(left))
+    return {glued: at for glued, (_, at) in best.items()}
 
 
-def best_split(word: str, lexicon: dict[str, int]) -> int | None:
-    """Return where to split a glued ``word`` (index into ``word``), or None.
-
-    Args:
-        word: A run of Arabic letters.
-        lexicon: Folded word -> count.
-    """
+def best_split(word: str, table: dict[str, int]) -> int | None:
+    """Return where to split a glued ``word`` (index into ``word``), or None."""
     key = _key(word)
-    if len(key) != len(word) or key in lexicon:
+    if len(key) != len(word):
         return None
-    best: tuple[int, int] | None = None
-    for i in range(MIN_PART_LEN, len(key) - MIN_PART_LEN + 1):
-        left = lexicon.get(key[:i], 0)
-        if left < MIN_PART:
-            continue
-        right = lexicon.get(key[i:], 0)
-        if right < MIN_PART:
-            continue
-        score = min(left, right)
-        if best is None or score > best[0]:
-            best = (score, i)
-    return None if best is None else best[1]
+    return table.get(key)
 
 
-def find_splits(display: str, lexicon: dict[str, int] | None = None) -> list[int]:
+def find_splits(display: str, table: dict[str, int] | None = None) -> list[int]:
     """Return the display offsets where a space should be inserted."""
-    lex = load_lexicon() if lexicon is None else lexicon
-    if not lex:
+    tab = load_lexicon() if table is None else table
+    if not tab:
         return []
     out: list[int] = []
-    for m in _ARABIC_WORD_RE.finditer(display):
-        i = best_split(m.group(), lex)
+    for m in _CANDIDATE_RE.finditer(display):
+        i = best_split(m.group(), tab)
         if i is not None:
             out.append(m.start() + i)
     return out
 
 
-def count_words(texts: Iterable[str]) -> collections.Counter[str]:
-    """Count folded Arabic words in already-cleaned texts."""
-    counts: collections.Counter[str] = collections.Counter()
+def _tokens(texts: Iterable[str]) -> Iterable[list[str]]:
     table = fold_table()
     for text in texts:
-        counts.update(_WORD_RE.findall(text.translate(table)))
-    return counts
+        yield _STAT_TOKEN_RE.findall(text.translate(table))
 
 
-def write_lexicon(counts: collections.Counter[str], path: Path, source: str) -> int:
-    """Write the words seen at least ``MIN_COUNT`` times; return how many."""
-    words = sorted(
-        ((w, c) for w, c in counts.items() if c >= MIN_COUNT), key=lambda wc: (-wc[1], wc[0])
-    )
-    lines = [f"# glued-word lexicon: folded word, count (>= {MIN_COUNT}) in {source}"]
-    lines += [f"{w}\t{c}" for w, c in words]
+def learn_pairs(texts: Iterable[str]) -> list[tuple[str, str, int]]:
+    """Learn the glued-form table from cleaned texts (two passes over ``texts``).
+
+    Args:
+        texts: A re-iterable collection of display texts.
+
+    Returns:
+        ``(left, right, pair_count)`` rows meeting the rule of this module.
+    """
+    words: collections.Counter[str] = collections.Counter()
+    for toks in _tokens(texts):
+        words.update(toks)
+    pairs: collections.Counter[tuple[str, str]] = collections.Counter()
+    for toks in _tokens(texts):
+        for left, right in itertools.pairwise(toks):
+            if (
+                len(left) >= MIN_PART_LEN
+                and len(right) >= MIN_PART_LEN
+                and len(left) + len(right) >= MIN_WORD_LEN
+                and words[left] >= MIN_PART
+                and words[right] >= MIN_PART
+            ):
+                pairs[(left, right)] += 1
+    rows = [
+        (left, right, n)
+        for (left, right), n in pairs.items()
+        if n >= MIN_PAIR and words.get(left + right, 0) < MAX_GLUED and left[0].isalpha()
+        and right[0].isalpha()
+    ]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows
+
+
+def write_lexicon(rows: list[tuple[str, str, int]], path: Path, source: str) -> int:
+    """Write the table; return how many pairs it holds."""
+    lines = [
+        f"# glued-word pairs learned from {source}: left, right, pair count "
+        f"(pair >= {MIN_PAIR}, parts >= {MIN_PART}, glued form < {MAX_GLUED})"
+    ]
+    lines += [f"{left}\t{right}\t{n}" for left, right, n in rows]
     data = ("\n".join(lines) + "\n").encode("utf-8")
     # mtime=0 keeps the file byte-identical across rebuilds.
     path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
-    return len(words)
+    return len(rows)

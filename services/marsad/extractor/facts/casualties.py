@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.numbers import Num, lemma
-from marsad.extractor.facts.text import ALEF_LAM, Doc
+from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc
 
 # "عدد" (number) and "حصيلة" (toll) before a victim noun: the count follows (حصيلة القتلى 50).
 _TOLL_WORDS = frozenset({"\u0639\u062f\u062f", "\u062d\u0635\u064a\u0644\u0647"})
 # Words that may sit between a casualty verb and its count: إلى (to) in "ارتفع عدد القتلى إلى".
 _BRIDGE = frozenset({"\u0627\u0644\u064a", "\u0628\u0644\u063a", "\u0627\u0631\u062a\u0641\u0639"})
 _MAX_GAP = 4
+_ON = frozenset({"\u0639\u0644\u064a"})  # على "on" in "القبض على رجل"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +81,14 @@ def bounds(num: Num, qualifier: str) -> tuple[int | None, int | None, int | None
 
 
 def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list[Found]:
-    """Pair casualty words with counts; each number is used at most once."""
+    """Pair casualty words with counts; each number is used once (or by two coordinated words)."""
     toks = doc.tokens
     triggers = lexicon.casualty_triggers()
-    victims = lexicon.victims()
     by_start = {n.i: n for n in numbers}
     by_end = {n.j: n for n in numbers}
-    used: set[int] = set()
+    owner: dict[int, int] = {}  # number start -> trigger token that took it
     out: list[Found] = []
+    pending: list[tuple[int, str]] = []  # countless triggers waiting for a coordinated partner
     for t, tok in enumerate(toks):
         hit = next((triggers[k] for k in tok.keys if k in triggers), None)
         if hit is None:
@@ -95,53 +96,95 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
         kind, role = hit
         sent = tok.sent
         num: Num | None = None
+        victim: int | None = None
         if role == "victim_noun":
             prev = by_end.get(t)
-            if prev is not None and prev.i not in used:
+            if prev is not None and prev.i not in owner:
                 num = prev
             elif t > 0 and toks[t - 1].keys[-1] in _TOLL_WORDS:
-                num = _ahead(doc, t + 1, by_start, used, date_tokens, sent, bridge=True)
-            if num is None and t > 0 and (by_end.get(t - 1) is not None) \
-                    and toks[t - 1].form in lexicon.function_words():
-                num = None
+                num = _toll(doc, t + 1, by_start, owner, sent)
         else:
-            num = _ahead(doc, t + 1, by_start, used, date_tokens, sent, bridge=False)
-        victim = None
-        if num is not None:
-            v = num.j
-            if v < len(toks) and toks[v].sent == sent and (v == t) is False:
-                if any(k in victims for k in toks[v].keys):
-                    victim = v
-        elif role != "victim_noun" and t + 1 < len(toks) and toks[t + 1].sent == sent:
-            # "مقتل شخصين" (a dual victim noun is a count of 2); "قتل جندي" (one).
-            nxt = toks[t + 1]
-            vk = next((k for k in nxt.keys if k in victims), None)
-            if vk is not None and not nxt.form.startswith(ALEF_LAM):
-                n_val = 2.0 if vk.endswith("\u064a\u0646") and _is_dual(vk) else 1.0
-                num = Num(t + 1, t + 2, n_val, dual=n_val == 2.0)
-                victim = t + 1
+            num = _ahead(doc, t + 1, by_start, owner, date_tokens, sent)
+            if num is None and tok.form.startswith(WAW):
+                # "مقتل وجرح العشرات": the count belongs to both coordinated words.
+                shared = _ahead(doc, t + 1, by_start, {}, date_tokens, sent)
+                if shared is not None and owner.get(shared.i) == t - 1:
+                    num = shared
+            if num is None:
+                num, victim = _behind(doc, t, by_end, owner)
+            if num is None:
+                num, victim = _single(doc, t, sent)
         if num is None:
+            pending = [p for p in pending if t - p[0] <= 2] + [(t, kind)]
             continue
-        if num.vague and role != "victim_noun" and victim is None:
-            pass
-        used.add(num.i)
+        if victim is None:
+            v = num.j
+            if v < len(toks) and toks[v].sent == sent and v != t \
+                    and any(k in lexicon.victims() for k in toks[v].keys):
+                victim = v
+        owner.setdefault(num.i, t)
         qual, qa, qb = qualifier_of(doc, num) if not num.dual else ("exact", num.i, num.j - 1)
         count, low, high = bounds(num, qual)
         first = min(t, qa)
         last = max(t, qb, victim if victim is not None else -1)
         out.append(Found(kind, t, num, victim, count, low, high, qual, first, last))
+        # "مقتل وجرح العشرات": the count belongs to both coordinated words.
+        for pt, pkind in pending:
+            if pkind != kind and t - pt <= 2 and toks[t].form.startswith(WAW):
+                out.append(Found(pkind, pt, num, victim, count, low, high, qual,
+                                 min(pt, qa), last))
+        pending = []
+    out.sort(key=lambda f: f.first)
     return out
 
 
-def _is_dual(key: str) -> bool:
-    """Dual nouns listed in the victims lexicon end in -ayn; plurals in -iyyin are not duals."""
-    # مدنيين (civilians, plural) ends in YEH YEH NOON; duals (شخصين، جنديين) do not double the yeh
-    # except nisba duals, which the lexicon lists only in their plural reading.
-    return not key.endswith("\u064a\u064a\u0646") or key in ("\u062c\u0646\u062f\u064a\u064a\u0646",)
+def _toll(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
+          sent: int) -> Num | None:
+    """The count after "حصيلة القتلى … إلى 50" / "عدد القتلى 50"."""
+    toks = doc.tokens
+    for m in range(k, min(len(toks), k + 9)):
+        if toks[m].sent != sent:
+            return None
+        num = by_start.get(m)
+        if num is not None and num.i not in owner:
+            if m == k or toks[m - 1].keys[-1] in _BRIDGE or toks[m - 1].form in _BRIDGE:
+                return num
+            return None
+    return None
 
 
-def _ahead(doc: Doc, k: int, by_start: dict[int, Num], used: set[int], date_tokens: set[int],
-           sent: int, *, bridge: bool) -> Num | None:
+def _behind(doc: Doc, t: int, by_end: dict[int, Num],
+            owner: dict[int, int]) -> tuple[Num | None, int | None]:
+    """"1600 شخص قتلوا" / "5 قتلوا": the count and victims come before the verb."""
+    toks = doc.tokens
+    num = by_end.get(t)
+    if num is not None and num.i not in owner:
+        return num, None
+    if t > 0 and any(k in lexicon.victims() for k in toks[t - 1].keys):
+        num = by_end.get(t - 1)
+        if num is not None and num.i not in owner:
+            return num, t - 1
+    return None, None
+
+
+def _single(doc: Doc, t: int, sent: int) -> tuple[Num | None, int | None]:
+    """"قتل مدني" (one), "مقتل شرطيين" (two), "القبض على رجل" (one)."""
+    toks = doc.tokens
+    k = t + 1
+    if k < len(toks) and toks[k].form in _ON:
+        k += 1
+    if k >= len(toks) or toks[k].sent != sent or toks[k].form.startswith(ALEF_LAM):
+        return None, None
+    number = lexicon.victim_number()
+    key = next((key for key in toks[k].keys if key in number), None)
+    if key is None or number[key] == "pl":
+        return None, None
+    value = 2.0 if number[key] == "du" else 1.0
+    return Num(k, k + 1, value, dual=value == 2.0), k
+
+
+def _ahead(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
+           date_tokens: set[int], sent: int) -> Num | None:
     """First free number within a few tokens after ``k``, skipping dates and qualifiers."""
     toks = doc.tokens
     qual_words = {w for phrase in lexicon.qualifiers() for w in phrase}
@@ -149,9 +192,9 @@ def _ahead(doc: Doc, k: int, by_start: dict[int, Num], used: set[int], date_toke
     while k < len(toks) and toks[k].sent == sent and gap <= _MAX_GAP:
         num = by_start.get(k)
         if num is not None:
-            return None if num.i in used else num
+            return None if num.i in owner else num
         form = toks[k].form
-        if k in date_tokens or form in qual_words or (bridge and toks[k].keys[-1] in _BRIDGE):
+        if k in date_tokens or form in qual_words:
             k += 1
             continue
         if form in ("\u0645\u0627",):  # ما in "ما لا يقل عن"

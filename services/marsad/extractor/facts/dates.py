@@ -21,10 +21,19 @@ OPEN_PAREN, CLOSE_PAREN = "(", ")"
 YEAR_SUFFIXES = frozenset({"\u0645", "\u0647"})  # MEEM (AD), HEH (folded HEH+TATWEEL: AH)
 YOM = "\u064a\u0648\u0645"  # يوم "day" before a weekday name
 SHAHR = "\u0634\u0647\u0631"  # شهر "month" before a month name
-FUTURE_NEXT = frozenset({"\u0627\u0644\u0645\u0642\u0628\u0644", "\u0627\u0644\u0642\u0627\u062f\u0645"})  # المقبل، القادم
-PAST_NEXT = frozenset({"\u0627\u0644\u0645\u0627\u0636\u064a", "\u0627\u0644\u0645\u0646\u0635\u0631\u0645"})  # الماضي، المنصرم
+# المقبل، القادم ("next") and الماضي، المنصرم ("last") after a weekday or month.
+FUTURE_NEXT = frozenset({"\u0627\u0644\u0645\u0642\u0628\u0644",
+                         "\u0627\u0644\u0642\u0627\u062f\u0645"})
+PAST_NEXT = frozenset({"\u0627\u0644\u0645\u0627\u0636\u064a",
+                       "\u0627\u0644\u0645\u0646\u0635\u0631\u0645"})
 SUWFA = "\u0633\u0648\u0641"  # سوف "will"
+MIN = "\u0645\u0646"  # من "of" in "فبراير من العام الماضي"
 PRESENT_PREFIXES = ("\u064a", "\u062a", "\u0646")  # YEH, TEH, NOON: imperfect verb prefixes
+
+
+# Singular time units that mean "one": يوم، شهر، اسبوع، عام، سنه (folded).
+_SINGULAR_UNITS = frozenset({YOM, SHAHR, "\u0627\u0633\u0628\u0648\u0639", "\u0639\u0627\u0645",
+                             "\u0633\u0646\u0647"})
 
 
 @dataclass(slots=True)
@@ -131,6 +140,8 @@ def _absolute(doc: Doc, i: int, pub: date | None) -> _Found | None:
     if j < n and doc.is_digit(j) and toks[j].form.isdigit() and 1 <= int(toks[j].form) <= 31:
         day = int(toks[j].form)
         j += 1
+    elif j < n and (od := _ordinal_day(doc, j)) is not None:
+        day, j = od
     if qualifier is None and day is None and j < n and toks[j].form in (SHAHR,):
         j += 1
     mm = _month_at(doc, j) if j < n and toks[j].sent == sent else None
@@ -146,7 +157,19 @@ def _absolute(doc: Doc, i: int, pub: date | None) -> _Found | None:
         slash_pair = True
         if j < n and toks[j].form == CLOSE_PAREN:
             j += 1
+    # "سبتمبر أيلول": the same month in two naming systems, without a slash.
+    if j < n and (m2 := _month_at(doc, j)) is not None and m2[0].month == month.month:
+        j += m2[1]
     year = None
+    rel_year: int | None = None
+    direction = 0
+    if j < n and toks[j].form in FUTURE_NEXT:
+        direction, j = 1, j + 1
+    elif j < n and toks[j].form in PAST_NEXT:
+        direction, j = -1, j + 1
+    elif j + 2 < n and toks[j].form == MIN and (rel := _relative(doc, j + 1, pub)) is not None \
+            and rel.granularity == "year" and rel.kind == "relative" and rel.value:
+        rel_year, j = int(rel.value), rel.j  # "فبراير من العام الماضي"
     if j < n and toks[j].sent == sent and (y := _year_of(toks[j].form)) is not None:
         year = y
         j += 1
@@ -185,11 +208,62 @@ def _absolute(doc: Doc, i: int, pub: date | None) -> _Found | None:
     if year is not None:
         return _Found(start_i, j, f"{year:04d}-{month.month:02d}", "absolute", "month",
                       qualifier=qualifier)
+    if rel_year is not None:
+        return _Found(start_i, j, f"{rel_year:04d}-{month.month:02d}", "relative", "month",
+                      qualifier=qualifier)
     if pub is None:
         return _Found(start_i, j, None, "unresolved", "month", qualifier=qualifier)
-    y = _guess_year(month.month, 15, pub)
+    if direction == 1:
+        y = pub.year if month.month > pub.month else pub.year + 1
+    elif direction == -1:
+        y = pub.year if month.month < pub.month else pub.year - 1
+    else:
+        # News mostly look back: a bare month name is within the last nine months or next three.
+        y = pub.year if month.month <= pub.month + 3 else pub.year - 1
     return _Found(start_i, j, f"{y:04d}-{month.month:02d}", "relative", "month",
                   qualifier=qualifier)
+
+
+def _ordinal_day(doc: Doc, i: int) -> tuple[int, int] | None:
+    """An ordinal day before a month: "الرابع عشر من", "الحادي والثلاثين من" -> (day, next)."""
+    toks = doc.tokens
+    table = lexicon.ordinals()
+    first = table.get(toks[i].form)
+    if first is None or first[1] != "unit":
+        return None
+    day, j = first[0], i + 1
+    if j < len(toks) and (nxt := table.get(toks[j].form)) and nxt[1] == "teen":
+        day, j = day + 10, j + 1
+    elif j < len(toks) and len(toks[j].keys) > 1 and (nxt := table.get(toks[j].keys[1])) \
+            and nxt[1] == "ten":
+        day, j = day + nxt[0], j + 1
+    if j < len(toks) and toks[j].form == MIN:
+        j += 1
+    if not 1 <= day <= 31 or _month_at(doc, j) is None:
+        return None
+    return day, j
+
+
+def _bare_year(doc: Doc, i: int, after_year: bool) -> _Found | None:
+    """A bare year after في/منذ/بداية … or in a list of years ("2014 و2015")."""
+    toks = doc.tokens
+    if i + 1 >= len(toks) or toks[i + 1].sent != toks[i].sent:
+        return None
+    k = i
+    preps = lexicon.year_prepositions()
+    # WAW alone: "و2015" right after a year.
+    if (toks[i].form == "\u0648" and after_year) or toks[i].keys[-1] in preps \
+            or toks[i].keys[0] in preps:
+        k = i + 1
+    else:
+        return None
+    y = _year_of(toks[k].form)
+    if y is None or not 1900 <= y <= 2100 or not toks[k].form.isdigit():
+        return None
+    mods = lexicon.date_modifiers()
+    qualifier = next((mods[key] for key in toks[i].keys if key in mods), None)
+    start = i if qualifier else k
+    return _Found(start, k + 1, f"{y:04d}", "absolute", "year", qualifier=qualifier)
 
 
 def _weekday(doc: Doc, i: int) -> int | None:
@@ -225,7 +299,7 @@ def _weekday_date(doc: Doc, i: int, pub: date | None) -> _Found | None:
         return None
     if i > 0 and toks[i - 1].keys[-1] in lexicon.weekday_blockers():
         return None
-    start = i - 1 if i > 0 and toks[i - 1].keys[-1] == YOM and toks[i - 1].sent == toks[i].sent \
+    start = i - 1 if i > 0 and YOM in toks[i - 1].keys[:2] and toks[i - 1].sent == toks[i].sent \
         else i
     j = i + 1
     direction = 0
@@ -267,6 +341,9 @@ def _relative(doc: Doc, i: int, pub: date | None) -> _Found | None:
                 return None
             unit, offset = hit
             j = i + length
+            # "اليوم الجمعة": today, named; one expression.
+            if length == 1 and k == ALEF_LAM + YOM and j < len(toks) and _weekday(doc, j):
+                j += 1
             if pub is None:
                 return _Found(i, j, None, "unresolved", unit)
             value, gran = _resolve(unit, offset, pub)
@@ -297,9 +374,7 @@ def _ago(doc: Doc, i: int, pub: date | None) -> _Found | None:
     if count is None:
         if implicit:
             count = float(implicit)
-        elif toks[j].form in (YOM, SHAHR) or toks[j].form in {"\u0627\u0633\u0628\u0648\u0639",  # اسبوع
-                                                               "\u0639\u0627\u0645",  # عام
-                                                               "\u0633\u0646\u0647"}:  # سنه
+        elif toks[j].form in _SINGULAR_UNITS:
             count = 1.0
         else:
             return None  # "منذ سنوات": too vague to date
@@ -368,12 +443,16 @@ def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     toks = doc.tokens
     out: list[DateFact] = []
     i = 0
+    year_end = -1
     while i < len(toks):
         found = (_numeric(doc, i) or _absolute(doc, i, pub) or _year_only(doc, i)
-                 or _relative(doc, i, pub) or _ago(doc, i, pub) or _weekday_date(doc, i, pub))
+                 or _relative(doc, i, pub) or _ago(doc, i, pub) or _weekday_date(doc, i, pub)
+                 or _bare_year(doc, i, year_end == i))
         if found is None:
             i += 1
             continue
+        if found.granularity == "year" and found.kind == "absolute":
+            year_end = found.j
         start, end = toks[found.i].start, toks[found.j - 1].end
         out.append(DateFact(start, end, doc.text[start:end], found.value, found.kind,
                             found.granularity, found.calendar, found.qualifier))

@@ -44,7 +44,8 @@ def index_entities(doc: Doc, entities: Sequence[EntityLike]) -> EntityIndex:
     ends = {t.end: k for k, t in enumerate(doc.tokens)}
     out: list[MentionAt] = []
     for ent in entities:
-        for m in ent.mentions:
+        for mention in ent.mentions:
+            m = mention
             i = starts.get(m.start)
             j = ends.get(m.end)
             if i is None:
@@ -58,6 +59,6 @@ def index_entities(doc: Doc, entities: Sequence[EntityLike]) -> EntityIndex:
                                  Span(m.start, m.end, doc.text[m.start:m.end])))
     out.sort(key=lambda m: (m.i, -m.j))
     by_token: dict[int, MentionAt] = {}
-    for m in out:
-        by_token.setdefault(m.i, m)
+    for at in out:
+        by_token.setdefault(at.i, at)
     return EntityIndex(by_token, out, {e.id: e for e in entities})

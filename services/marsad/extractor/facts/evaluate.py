@@ -42,12 +42,12 @@ class Score:
 
     @property
     def precision(self) -> float:
-        """tp / (tp + fp), 1.0 when nothing was predicted."""
+        """Tp / (tp + fp), 1.0 when nothing was predicted."""
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
     @property
     def recall(self) -> float:
-        """tp / (tp + fn), 1.0 when nothing was expected."""
+        """Tp / (tp + fn), 1.0 when nothing was expected."""
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
@@ -127,10 +127,10 @@ def score_sentence(item: dict[str, Any], facts: dict[str, Any], names: dict[str,
     remaining = dict(pred)
     for g in gold:
         gw = _speaker_words(g)
-        hit = next((k for k, w in remaining.items() if (w & gw) or (not gw and not w)), None)
-        if hit is not None:
+        key = next((k for k, w in remaining.items() if (w & gw) or (not gw and not w)), None)
+        if key is not None:
             ss.tp += 1
-            del remaining[hit]
+            del remaining[key]
         else:
             ss.fn += 1
             ss.errors.append(f"#{n} speaker {g!r} not in {sorted(pred)}")

@@ -69,9 +69,7 @@ def flags(doc: Doc, trig: Trigger) -> tuple[bool, bool, bool]:
             continue
         if flag == "negated":
             negated = True
-        elif flag == "hypothetical":
-            hypothetical = True
-        elif flag == "hypothetical_present" and trig.present:
+        elif flag == "hypothetical" or (flag == "hypothetical_present" and trig.present):
             hypothetical = True
         elif flag == "future":
             future = True
@@ -88,7 +86,7 @@ def noun_phrase(doc: Doc, i: int, stop: set[int]) -> Span | None:
     j = i
     while j < len(toks) and j - i < _NP_MAX and toks[j].sent == sent and j not in stop:
         f = toks[j].form
-        if not f.isalpha() or f in fw or toks[j].keys[-1] in lexicon.event_triggers() and j > i:
+        if not f.isalpha() or f in fw or (toks[j].keys[-1] in lexicon.event_triggers() and j > i):
             break
         j += 1
     if j == i:

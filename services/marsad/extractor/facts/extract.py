@@ -88,34 +88,34 @@ def extract_facts(
     casualties: list[Casualty] = []
     for f in find_casualties(doc, numbers, date_toks):
         s, e = toks[f.first].start, toks[f.last].end
-        trig = toks[f.trigger]
-        sent = trig.sent
+        ctok = toks[f.trigger]
+        sent = ctok.sent
         lo, hi = doc.sent_tokens[sent]
         place = next((m.entity for m in ents.mentions if lo <= m.i < hi and m.type == "LOC"), None)
-        d = _nearest_date(doc, dates, sent, trig.start)
+        d = _nearest_date(doc, dates, sent, ctok.start)
         casualties.append(Casualty(
             s, e, doc.text[s:e], f.kind, f.count, f.low, f.high, f.qualifier,
-            victim_kind(doc, f.victim), Span(trig.start, trig.end, doc.text[trig.start:trig.end]),
+            victim_kind(doc, f.victim), Span(ctok.start, ctok.end, doc.text[ctok.start:ctok.end]),
             place, d.ref if d else None,
         ))
 
     events: list[Event] = []
     last_assault_sent = -1
     for trig in find_triggers(doc):
-        tok = toks[trig.t]
-        sent = tok.sent
+        ttok = toks[trig.t]
+        sent = ttok.sent
         if trig.type == "ASSAULT" and sent == last_assault_sent:
             continue  # "اشتباكات وقصف": one assault event per sentence
         roles = link_roles(doc, trig, ents, date_toks)
         negated, hypothetical, future = flags(doc, trig)
-        d = _nearest_date(doc, dates, sent, tok.start)
+        d = _nearest_date(doc, dates, sent, ttok.start)
         lo, hi = doc.sentences[sent]
         cas: tuple[Casualty, ...] = ()
         if trig.type == "ASSAULT":
             last_assault_sent = sent
             cas = tuple(c for c in casualties if lo <= c.start < hi)
         events.append(Event(
-            trig.type, Span(tok.start, tok.end, doc.text[tok.start:tok.end]),
+            trig.type, Span(ttok.start, ttok.end, doc.text[ttok.start:ttok.end]),
             roles.actor.entity if roles.actor else None, roles.actor_span,
             roles.target.entity if roles.target else None, roles.target_span,
             roles.place.entity if roles.place else None, d.ref if d else None,

@@ -96,7 +96,13 @@ def casualty_triggers() -> dict[str, tuple[str, str]]:
 @cache
 def victims() -> dict[str, str]:
     """Victim nouns -> victim kind."""
-    return {fold(r[0]): r[1] for r in _rows("victims.tsv") if " " not in r[0]}
+    return {fold(r[0]): r[1] for r in _rows("victims.tsv")}
+
+
+@cache
+def victim_number() -> dict[str, str]:
+    """Victim nouns -> grammatical number (``sg``, ``du``, ``pl``)."""
+    return {fold(r[0]): r[2] for r in _rows("victims.tsv")}
 
 
 @cache
@@ -124,8 +130,10 @@ def markers() -> dict[str, tuple[str, int]]:
 def load_lexicons() -> None:
     """Read every lexicon now (e.g. at worker start) instead of on the first article."""
     for loader in (months, weekdays, relative, time_units, date_modifiers, number_words,
-                   qualifiers, casualty_triggers, victims, event_triggers, speech_verbs,
-                   markers, function_words, date_anchors, weekday_blockers):
+                   qualifiers, casualty_triggers, victims, victim_number, event_triggers,
+                   speech_verbs,
+                   markers, function_words, date_anchors, weekday_blockers,
+                   ordinals, year_prepositions):
         loader()
     logger.debug("facts lexicons loaded from %s", DATA)
 
@@ -146,3 +154,15 @@ def date_anchors() -> dict[str, int]:
 def weekday_blockers() -> frozenset[str]:
     """Words that make a following weekday name a non-date (صلاة الجمعة)."""
     return frozenset(fold(r[0]) for r in _rows("weekday_blockers.tsv"))
+
+
+@cache
+def ordinals() -> dict[str, tuple[int, str]]:
+    """Ordinal day words -> (value, role)."""
+    return {fold(r[0]): (int(r[1]), r[2]) for r in _rows("ordinals.tsv")}
+
+
+@cache
+def year_prepositions() -> frozenset[str]:
+    """Words after which a bare four-digit number is a year."""
+    return frozenset(fold(r[0]) for r in _rows("year_prepositions.tsv"))

@@ -20,7 +20,8 @@ WAW_NOON = "\u0648\u0646"  # -uun plural ending
 ALEF_TEH = "\u0627\u062a"  # -aat plural ending
 PERCENT = "%"
 # "في المئة" / "بالمئة" (per cent) after a number.
-_PERCENT_WORDS = frozenset({"\u0627\u0644\u0645\u0626\u0647", "\u0627\u0644\u0645\u0627\u0626\u0647"})
+_PERCENT_WORDS = frozenset({"\u0627\u0644\u0645\u0626\u0647",  # المئه
+                            "\u0627\u0644\u0645\u0627\u0626\u0647"})  # المائه
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def read_number(doc: Doc, i: int) -> Num | None:
             return None
         j = i + 1
         w = number_word(doc, j) if j < len(toks) and toks[j].sent == sent else None
-        if w and w[1] == "scale":
+        if w and w[1] in ("scale", "vague") and w[0] >= 1000:
             value *= w[0]
             j += w[2]
         return Num(i, j, value)

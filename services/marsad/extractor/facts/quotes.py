@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex
 from marsad.extractor.facts.model import Quote, Span
-from marsad.extractor.facts.text import ALEF_LAM, Doc, fold
+from marsad.extractor.facts.text import Doc, fold
 
 # «…» GUILLEMETS, “…” CURLY DOUBLE QUOTES, "…" straight quotes.
-_QUOTE_RE = re.compile(r"\u00ab([^\u00ab\u00bb]{1,2000})\u00bb|\u201c([^\u201c\u201d]{1,2000})\u201d"
+_QUOTE_RE = re.compile(r"\u00ab([^\u00ab\u00bb]{1,2000})\u00bb"
+                       r"|\u201c([^\u201c\u201d]{1,2000})\u201d"
                        r"|\"([^\"]{1,2000})\"")
-ANNA = frozenset({"\u0627\u0646"})  # أن / إن after folding (ALEF NOON)
+# أن/إن after folding (ALEF NOON), with a pronoun (انه، انها، انهم) or bi- (بان، بانه).
+ANNA = frozenset({"\u0627\u0646", "\u0627\u0646\u0647", "\u0627\u0646\u0647\u0627",
+                  "\u0627\u0646\u0647\u0645", "\u0628\u0627\u0646", "\u0628\u0627\u0646\u0647",
+                  "\u0628\u0627\u0646\u0647\u0627"})
+COLON = ":"
+_OPENERS = "\u00ab\u201c\""  # « “ "
+_MIN_FREE_WORDS = 4  # quoted words without a speech verb or colon before them: names unless long
 _MIN_WORDS = 2  # «داعش»-style single scare-quoted words are names, not quotes
-_VERB_WINDOW = 6
+_VERB_WINDOW = 12
 
 
 @dataclass(slots=True)
@@ -63,17 +70,45 @@ def _speaker_after_verb(doc: Doc, v: int, limit: int, ents: EntityIndex) -> _Spe
         m = ents.by_token.get(k)
         if m is not None and m.type in ("PERS", "ORG"):
             return _Speaker(m.entity, m.span)
-        if toks[k].form in ANNA or not toks[k].form.isalpha():
+        if toks[k].form in ANNA or toks[k].form == COLON or toks[k].form in _OPENERS:
             break
     # A title phrase between verb and أن: "وأضاف الرئيس الفرنسي أن".
     j = v + 1
     while j < min(limit, v + _VERB_WINDOW) and toks[j].form.isalpha() \
             and toks[j].form not in ANNA and toks[j].form not in lexicon.function_words():
         j += 1
-    if j > v + 1 and toks[v + 1].form.startswith(ALEF_LAM):
+    if j > v + 1 and j - v <= 5:
         span = Span(toks[v + 1].start, toks[j - 1].end, doc.text[toks[v + 1].start:toks[j - 1].end])
         return _Speaker(resolve_title(doc, span, ents), span)
     return None
+
+
+def _direct_spans(doc: Doc) -> list[tuple[int, int]]:
+    """Quoted spans; an opening mark never closed runs to the end of its sentence."""
+    out: list[tuple[int, int]] = []
+    covered: list[tuple[int, int]] = []
+    for m in _QUOTE_RE.finditer(doc.text):
+        g = next(k for k in (1, 2, 3) if m.group(k) is not None)
+        out.append((m.start(g), m.end(g)))
+        covered.append(m.span())
+    for lo, hi in doc.sentences:
+        for k in range(lo, hi):
+            if doc.text[k] in _OPENERS and not any(a <= k < b for a, b in covered):
+                end = hi
+                while end > k + 1 and doc.text[end - 1] in " .\n":
+                    end -= 1
+                if end > k + 1:
+                    out.append((k + 1, end))
+                break
+    return out
+
+
+def _introduced(doc: Doc, qi: int, verb_at: dict[int, tuple[int, _Speaker | None]]) -> bool:
+    """A speech verb or a colon shortly before token ``qi`` (the quote's first word)."""
+    for k in range(qi - 1, max(-1, qi - 5), -1):
+        if doc.tokens[k].form == COLON or k in verb_at:
+            return True
+    return False
 
 
 def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
@@ -90,10 +125,13 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
         lo, hi = doc.sent_tokens[tok.sent]
         sp = _speaker_after_verb(doc, v, hi, ents)
         if sp is None:
-            before = [m for m in ents.mentions if lo <= m.i and m.j <= v and v - m.j <= 3
+            before = [m for m in ents.mentions if lo <= m.i and m.j <= v
                       and m.type in ("PERS", "ORG")]
-            if before:
-                sp = _Speaker(before[-1].entity, before[-1].span)
+            # The sentence's person (its subject) rather than the nearest organisation.
+            pers = [m for m in before if m.type == "PERS"]
+            pick = pers[0] if pers else (before[-1] if before and v - before[-1].j <= 3 else None)
+            if pick is not None:
+                sp = _Speaker(pick.entity, pick.span)
         if sp is None and last is not None and tok.sent - last_sent <= 2:
             sp = last  # "وأضاف أن": the previous speaker goes on
         if sp is not None:
@@ -107,23 +145,23 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
             s, e = toks[k + 1].start, toks[hi - 1].end
             if toks[hi - 1].form in (".", "!", "?", "\u061f") and hi - 2 > k:
                 e = toks[hi - 2].end
-            vspan = Span(tok.start, tok.end, tok.form and doc.text[tok.start:tok.end])
+            vspan: Span | None = Span(tok.start, tok.end, doc.text[tok.start:tok.end])
             out.append(Quote(s, e, doc.text[s:e], "reported",
                              sp.entity if sp else None, sp.span if sp else None, vspan))
-    for m in _QUOTE_RE.finditer(doc.text):
-        g = next(k for k in (1, 2, 3) if m.group(k) is not None)
-        s, e = m.start(g), m.end(g)
-        body = m.group(g)
+    for s, e in _direct_spans(doc):
+        body = doc.text[s:e]
         if len(body.split()) < _MIN_WORDS:
             continue
         qi = _tok_at(doc, s)
+        if not _introduced(doc, qi, verb_at) and len(body.split()) < _MIN_FREE_WORDS:
+            continue
         if qi >= len(toks):
             continue
         sent = toks[qi].sent
         lo, _hi = doc.sent_tokens[sent]
         cand = [(v, info) for v, info in verb_at.items() if lo <= v < qi]
-        sp: _Speaker | None = None
-        vspan: Span | None = None
+        sp = None
+        vspan = None
         if cand:
             v, (_s, sp) = cand[-1]
             vspan = Span(toks[v].start, toks[v].end, doc.text[toks[v].start:toks[v].end])

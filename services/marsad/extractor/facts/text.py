@@ -34,7 +34,8 @@ _DROP_RE = re.compile(f"[{_DROP}]")
 _KEEP_RE = re.compile(f"[^{_DROP}]+")
 # Numbers with decimal or thousands separators stay one token; letters and digits split.
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[^\w\s]")
-_SENT_END = re.compile(r"[.!?\u061f\u06d4\n]+")  # \u061f ARABIC QUESTION MARK, \u06d4 ARABIC FULL STOP
+# Sentence ends: . ! ? ARABIC QUESTION MARK (\u061f), ARABIC FULL STOP (\u06d4), newline.
+_SENT_END = re.compile(r"[.!?\u061f\u06d4\n]+")
 
 ALEF_LAM = "\u0627\u0644"  # ALEF LAM: the article al-
 WAW, FEH = "\u0648", "\u0641"  # conjunctions wa-, fa-

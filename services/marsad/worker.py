@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -66,7 +67,7 @@ def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:
         broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
         broker_credentials=broker_credentials,
         store="memory://",
-        datadir=f"{settings.data_dir}/{{appid}}",
+        datadir=f"{settings.data_dir}/{{conf.id}}",  # Faust formats it with conf=
         web_enabled=False,  # our own endpoint serves /metrics, /health and /ready only
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -190,9 +191,16 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                 )
                 # Table writes find their changelog partition through the current
                 # event; take_events does not set it for each event of a batch.
+                # Restore it before the next await: the stream's background reader
+                # records stream.current_event as the event to acknowledge, and
+                # crashes ("Take buffer found current_event is None") on None.
+                previous = stream.current_event
                 stream._set_current_event(event)
                 started = time.perf_counter()
-                results = stage.handle(incoming)
+                try:
+                    results = stage.handle(incoming)
+                finally:
+                    stream._set_current_event(previous)
                 processing.observe(time.perf_counter() - started)
                 received.inc()
                 raw_ts = _raw_timestamp_ms(m)
@@ -208,7 +216,6 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                     outputs.append((out, raw_ts))
                 # Long batches of CPU work would starve heartbeats and fetches.
                 await asyncio.sleep(0)
-            stream._set_current_event(None)
             await produce(app, runtime, outputs)
 
     app.agent(topic, name=stage.name)(agent)
@@ -244,6 +251,8 @@ def build_app(runtime: WorkerRuntime, stages: Sequence[str]) -> faust.App:
 def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "info") -> int:
     """Create topics, start the HTTP endpoint and run a Faust worker until stopped."""
     runtime = WorkerRuntime(settings)
+    # Faust creates only the last level of its data directory.
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = build_app(runtime, stages)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -9,23 +9,30 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 log = logging.getLogger(__name__)
 
 
 class HealthState:
-    """What ``/ready`` reports: set by the worker as partitions come and go."""
+    """What ``/ready`` reports: set by the worker as partitions come and go.
 
-    def __init__(self) -> None:
+    Args:
+        gauge: Optional Prometheus gauge mirroring readiness (1 or 0).
+    """
+
+    def __init__(self, gauge: Gauge | None = None) -> None:
         self.ready = False
         self.reason = "starting"
+        self._gauge = gauge
 
     def set(self, ready: bool, reason: str) -> None:
         """Record readiness and why."""
         if ready != self.ready or reason != self.reason:
             log.info("readiness: %s (%s)", "ready" if ready else "not ready", reason)
         self.ready, self.reason = ready, reason
+        if self._gauge is not None:
+            self._gauge.set(1 if ready else 0)
 
 
 class HttpEndpoint:

@@ -44,11 +44,11 @@ class WorkerRuntime:
 
     settings: Settings
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    health: HealthState = field(default_factory=HealthState)
     codec: Codec | None = None
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.registry)
+        self.health = HealthState(self.metrics.ready)
 
 
 def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.model import DateFact
@@ -437,6 +438,21 @@ def _numeric(doc: Doc, i: int) -> _Found | None:
     return _Found(i, i + 5, value.isoformat(), "absolute", "day")
 
 
+@cache
+def _start_words() -> frozenset[str]:
+    """Every folded word that can begin a date expression."""
+    words: set[str] = {YOM, SHAHR}
+    words.update(k[0] for k in lexicon.months())
+    words.update(lexicon.weekdays())
+    words.update(k[0] for k in lexicon.relative())
+    words.update(lexicon.date_modifiers())
+    words.update(lexicon.date_anchors())
+    words.update(lexicon.time_units())
+    words.update(lexicon.ordinals())
+    words.update(lexicon.year_prepositions())
+    return frozenset(words)
+
+
 def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     """All date expressions of the document, in text order, not overlapping."""
     pub = published_at.date() if published_at is not None else None
@@ -444,7 +460,14 @@ def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     out: list[DateFact] = []
     i = 0
     year_end = -1
+    starts = _start_words()
     while i < len(toks):
+        tok = toks[i]
+        # Most tokens cannot begin a date: one set lookup per key skips every parser.
+        if not (tok.form[:1].isdigit() or (i == year_end and tok.form == "\u0648")
+                or any(k in starts for k in tok.keys)):
+            i += 1
+            continue
         found = (_numeric(doc, i) or _absolute(doc, i, pub) or _year_only(doc, i)
                  or _relative(doc, i, pub) or _ago(doc, i, pub) or _weekday_date(doc, i, pub)
                  or _bare_year(doc, i, year_end == i))

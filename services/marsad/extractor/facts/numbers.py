@@ -10,6 +10,7 @@ or number words combined the Arabic way (``خمسة وعشرين``، ``ثلاث�
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc
@@ -126,14 +127,22 @@ def read_number(doc: Doc, i: int) -> Num | None:
             current = value
             upper = value * 10 - 1 if value >= 100 else 99.0
         elif role == "fraction":
-            if j > i:
+            # "نصف مليون" counts; a bare "نصف النهائي" is not a quantity.
+            nxt = number_word(doc, j + used)
+            if j > i or nxt is None or nxt[1] != "scale":
                 break
             current = value
         else:
             current += value
+            # "ستة عشر": a unit and عشر/عشرة make a teen.
+            if role == "unit" and value < 10 and j + used < len(toks):
+                w2 = number_word(doc, j + used)
+                if w2 is not None and w2[0] == 10 and toks[j + used].form[:1] != WAW:
+                    current += 10
+                    used += 1
         j += used
     total += current
-    if total <= 0:
+    if total <= 0 or j == i:
         return None
     return Num(i, j, total, vague=vague, upper=upper, words=True)
 
@@ -180,16 +189,47 @@ def _wordlike(form: str) -> bool:
     return len(form) >= 2 and form[0].isalpha() and not form[0].isdigit() and form.isalpha()
 
 
+def _is_clock_time(doc: Doc, num: Num) -> bool:
+    """21:00 — a time of day, not a quantity."""
+    toks = doc.tokens
+    j = num.j
+    return (j + 1 < len(toks) and toks[j].form == ":" and toks[j].start == toks[j - 1].end
+            and doc.is_digit(j + 1)) or (num.i >= 2 and toks[num.i - 1].form == ":"
+                                           and doc.is_digit(num.i - 2)
+                                           and toks[num.i - 1].start == toks[num.i - 2].end)
+
+
+def _looks_like_year(doc: Doc, num: Num) -> bool:
+    """A four-digit number between 1900 and 2100 with no counted noun: a year (كأس العالم 2018)."""
+    if num.words or num.j - num.i != 1:
+        return False
+    form = doc.tokens[num.i].form
+    return len(form) == 4 and form.isdigit() and 1900 <= int(form) <= 2100 \
+        and counted_noun(doc, num.j) is None
+
+
+@cache
+def _first_words() -> frozenset[str]:
+    """Every folded word that can begin a number written in words."""
+    return frozenset(k[0] for k in lexicon.number_words())
+
+
 def find_numbers(doc: Doc) -> list[Num]:
-    """All numbers of the document, in text order, not overlapping."""
+    """All numbers of the document, in text order, not overlapping (no clock times, no years)."""
     out: list[Num] = []
     i = 0
-    n = len(doc.tokens)
+    toks = doc.tokens
+    n = len(toks)
+    words = _first_words()
     while i < n:
+        if not (toks[i].form[:1].isdigit() or any(k in words for k in toks[i].keys)):
+            i += 1
+            continue
         num = read_number(doc, i)
         if num is None:
             i += 1
             continue
-        out.append(num)
+        if not _is_clock_time(doc, num) and not _looks_like_year(doc, num):
+            out.append(num)
         i = num.j
     return out

@@ -9,6 +9,7 @@ title.  A bare ``وأضاف أن`` continues the previous speaker.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from marsad.extractor.facts import lexicon
@@ -26,6 +27,7 @@ ANNA = frozenset({"\u0627\u0646", "\u0627\u0646\u0647", "\u0627\u0646\u0647\u062
                   "\u0628\u0627\u0646\u0647\u0627"})
 COLON = ":"
 _OPENERS = "\u00ab\u201c\""  # « “ "
+_OPENER_RE = re.compile(f"[{_OPENERS}]")
 _MIN_FREE_WORDS = 4  # quoted words without a speech verb or colon before them: names unless long
 _MIN_WORDS = 2  # «داعش»-style single scare-quoted words are names, not quotes
 _VERB_WINDOW = 12
@@ -38,10 +40,8 @@ class _Speaker:
 
 
 def _tok_at(doc: Doc, offset: int) -> int:
-    for k, t in enumerate(doc.tokens):
-        if t.end > offset:
-            return k
-    return len(doc.tokens)
+    """Index of the first token ending after ``offset``."""
+    return bisect_right([t.end for t in doc.tokens], offset)
 
 
 def resolve_title(doc: Doc, phrase: Span, ents: EntityIndex) -> str | None:
@@ -91,15 +91,17 @@ def _direct_spans(doc: Doc) -> list[tuple[int, int]]:
         g = next(k for k in (1, 2, 3) if m.group(k) is not None)
         out.append((m.start(g), m.end(g)))
         covered.append(m.span())
-    for lo, hi in doc.sentences:
-        for k in range(lo, hi):
-            if doc.text[k] in _OPENERS and not any(a <= k < b for a, b in covered):
-                end = hi
-                while end > k + 1 and doc.text[end - 1] in " .\n":
-                    end -= 1
-                if end > k + 1:
-                    out.append((k + 1, end))
-                break
+    for m in _OPENER_RE.finditer(doc.text):
+        k = m.start()
+        if any(a <= k < b for a, b in covered):
+            continue
+        hi = next((b for a, b in doc.sentences if a <= k < b), len(doc.text))
+        end = hi
+        while end > k + 1 and doc.text[end - 1] in " .\n":
+            end -= 1
+        if end > k + 1:
+            out.append((k + 1, end))
+            covered.append((k, hi))
     return out
 
 

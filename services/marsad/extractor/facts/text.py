@@ -8,8 +8,10 @@ gave.  :class:`Doc` keeps both and maps folded offsets back.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # One-to-one folds keep string length, so most articles (no harakat) need no offset map.
 _FOLD_1TO1 = str.maketrans(
@@ -48,6 +50,7 @@ def fold(s: str) -> str:
     return _DROP_RE.sub("", s.translate(_FOLD_1TO1))
 
 
+@lru_cache(maxsize=131072)
 def keys(form: str) -> tuple[str, ...]:
     """Lookup keys of a folded token: as is, without و/ف, without ب/ل/ك, without ال.
 
@@ -128,18 +131,14 @@ def make_doc(text: str, sentences: Sequence[tuple[int, int]] | None = None) -> D
     if sentences is None:
         sentences = split_sentences(text)
     sents = sorted((int(s), int(e)) for s, e in sentences) or [(0, len(text))]
-    tokens: list[Token] = []
-    si = 0
-    for m in _TOKEN_RE.finditer(folded):
-        fs, fe = m.span()
-        if index is None:
-            start, end = fs, fe
-        else:
-            start, end = index[fs], index[fe - 1] + 1
-        while si < len(sents) - 1 and start >= sents[si][1]:
-            si += 1
-        form = m.group()
-        tokens.append(Token(start, end, form, keys(form), si))
+    if index is None:
+        spans = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
+    else:
+        spans = [(index[m.start()], index[m.end() - 1] + 1, m.group())
+                 for m in _TOKEN_RE.finditer(folded)]
+    sent_ends = [e for _, e in sents]
+    last = len(sents) - 1
+    tokens = [Token(s, e, f, keys(f), min(bisect_right(sent_ends, s), last)) for s, e, f in spans]
     ranges: list[tuple[int, int]] = []
     i = 0
     for s in range(len(sents)):

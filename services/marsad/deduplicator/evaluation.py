@@ -1,0 +1,553 @@
+"""Evaluation of the deduplicator on the ANT corpus: exact, synthetic and natural duplicates.
+
+The evaluation stream is the ANT corpus in time order (or its first
+``limit`` articles) with synthetic copies of sampled articles mixed in a
+few hours after their originals, so every decision is taken against a
+realistic store full of unrelated and same-topic articles.  Three kinds of
+ground truth, all stored as ids and recipes (never as copies of the corpus)
+under ``tests/data/dedup/``:
+
+* **exact**: articles whose raw body is identical to an earlier one (ANT
+  files some stories under two categories), plus synthetic copies whose
+  edits the normaliser folds away (diacritics, alef/yaa/teh marbuta
+  spellings, tatweel).  These must be ``exact`` duplicates of their group.
+* **synthetic near copies** (``edits.json``): a headline added or
+  replaced, a paragraph dropped or added, boilerplate appended, outlet
+  style (hashtags, spelling variants) and combinations.  Made at run time
+  with a fixed seed.
+* **natural pairs** (``natural_pairs.tsv``): cross-outlet pairs labelled by
+  hand as ``duplicate`` (same copy), ``same_event`` (separately written
+  reports of one happening) or ``different`` (different stories sharing
+  background): the last two are the hard negatives.
+
+A pair is predicted duplicate when both articles end up in the same story
+cluster, which is what a subscriber sees.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
+from marsad.deduplicator.corpus import DEFAULT_ANT, load_fold, read_articles
+
+logger = logging.getLogger(__name__)
+
+_LETTERS = re.compile(r"[^\W_]+")
+DEFAULT_EVAL_DIR = Path("tests/data/dedup")
+
+# Harakat added by the "diacritics" edit: fatha, damma, kasra, sukun, shadda,
+# fathatan (U+064E, U+064F, U+0650, U+0652, U+0651, U+064B).
+_HARAKAT = ("\u064e", "\u064f", "\u0650", "\u0652", "\u0651", "\u064b")
+_TATWEEL = "\u0640"  # ARABIC TATWEEL
+_ALEF = "\u0627"  # ARABIC LETTER ALEF
+_ALEF_HAMZA_ABOVE = "\u0623"
+_ALEF_HAMZA_BELOW = "\u0625"
+_YEH = "\u064a"  # ARABIC LETTER YEH
+_ALEF_MAKSURA = "\u0649"
+_TEH_MARBUTA = "\u0629"
+_HEH = "\u0647"
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    # The Arabic letters proper (hamza .. yeh), not digits or harakat.
+    return "\u0621" <= ch <= "\u064a"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalArticle:
+    """One article of the evaluation stream (natural or synthetic)."""
+
+    id: str
+    source: str
+    published_at: str
+    text: str
+    title: str
+    category: str
+    base_id: str | None = None
+    recipe: str | None = None
+    expect: str | None = None
+
+
+@dataclass(slots=True)
+class Counts:
+    """True/false positives and false negatives of one task."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def precision(self) -> float:
+        """TP / (TP + FP); 1.0 with no positive prediction."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        """TP / (TP + FN); 1.0 with no positive in the truth."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Counts and rates as a JSON object."""
+        return {
+            "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
+            "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+        }
+
+
+@dataclass(slots=True)
+class _UnionFind:
+    parent: dict[str, str] = field(default_factory=dict)
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while self.parent.get(x, x) != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+# --- synthetic edits ----------------------------------------------------------------
+
+
+class Editor:
+    """Applies the edit steps of ``edits.json`` to article texts, deterministically.
+
+    Args:
+        recipes: The parsed ``edits.json``.
+        pool: Articles to borrow headlines and paragraphs from.
+    """
+
+    def __init__(self, recipes: dict[str, Any], pool: Sequence[EvalArticle]) -> None:
+        self.rates: dict[str, float] = recipes.get("rates", {})
+        self.boilerplate: list[str] = recipes["boilerplate"]
+        self.variants: list[tuple[str, str]] = [tuple(p) for p in recipes["spelling_variants"]]
+        self.pool = pool
+        self.steps: dict[str, Callable[[str, EvalArticle, random.Random], str]] = {
+            "headline_added": self._headline_added,
+            "headline_changed": self._headline_changed,
+            "paragraph_dropped": self._paragraph_dropped,
+            "paragraph_added": self._paragraph_added,
+            "boilerplate_added": self._boilerplate_added,
+            "hashtags": self._hashtags,
+            "spelling_variants": self._spelling_variants,
+            "diacritics": self._diacritics,
+            "alef_spellings": self._alef_spellings,
+            "tatweel": self._tatweel,
+        }
+
+    def apply(self, steps: Iterable[str], art: EvalArticle, rng: random.Random) -> str:
+        """Apply the named steps in order to ``art.text``."""
+        text = art.text
+        for step in steps:
+            text = self.steps[step](text, art, rng)
+        return text
+
+    def _other(self, art: EvalArticle, rng: random.Random) -> EvalArticle:
+        while True:
+            other = self.pool[rng.randrange(len(self.pool))]
+            if other.id != art.id and other.text.strip():
+                return other
+
+    def _headline_added(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        return f"{art.title}\n{text}"
+
+    def _headline_changed(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        # An outlet's own headline: one from another story of the pool, so it
+        # shares no shingles with the text by construction.
+        return f"{self._other(art, rng).title}\n{text}"
+
+    def _paragraph_dropped(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        paras = [p for p in text.split("\n") if p.strip()]
+        if len(paras) >= 3:
+            del paras[rng.randrange(1, len(paras))]
+            return "\n".join(paras)
+        sentences = [s for s in text.split(".") if s.strip()]
+        if len(sentences) >= 3:
+            del sentences[rng.randrange(1, len(sentences))]
+        return ".".join(sentences)
+
+    def _paragraph_added(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        other = self._other(art, rng)
+        paras = [p for p in other.text.split("\n") if len(p.split()) >= 8] or [other.text]
+        added = paras[rng.randrange(len(paras))]
+        own = text.split("\n")
+        own.insert(rng.randrange(1, len(own) + 1), added)
+        return "\n".join(own)
+
+    def _boilerplate_added(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        return f"{text}\n{self.boilerplate[rng.randrange(len(self.boilerplate))]}"
+
+    def _hashtags(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        rate = self.rates.get("hashtags", 0.05)
+        out = []
+        for w in text.split(" "):
+            out.append("#" + w if len(w) >= 4 and _is_arabic_letter(w[0]) and rng.random() < rate
+                       else w)
+        return " ".join(out)
+
+    def _spelling_variants(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        words = text.split(" ")
+        swap = dict(self.variants) | {b: a for a, b in self.variants}
+        return " ".join(swap.get(w, w) if rng.random() < 0.8 else w for w in words)
+
+    def _diacritics(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        rate = self.rates.get("diacritics", 0.4)
+        out = []
+        for ch in text:
+            out.append(ch)
+            if _is_arabic_letter(ch) and rng.random() < rate:
+                out.append(_HARAKAT[rng.randrange(len(_HARAKAT))])
+        return "".join(out)
+
+    def _alef_spellings(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        rate = self.rates.get("alef_spellings", 0.5)
+        out = []
+        for w in text.split(" "):
+            if w.startswith(_ALEF) and rng.random() < rate:
+                w = rng.choice((_ALEF_HAMZA_ABOVE, _ALEF_HAMZA_BELOW)) + w[1:]
+            elif w.startswith((_ALEF_HAMZA_ABOVE, _ALEF_HAMZA_BELOW)) and rng.random() < rate:
+                w = _ALEF + w[1:]
+            if w.endswith(_YEH) and rng.random() < rate:
+                w = w[:-1] + _ALEF_MAKSURA
+            elif w.endswith(_TEH_MARBUTA) and rng.random() < rate:
+                w = w[:-1] + _HEH
+            out.append(w)
+        return " ".join(out)
+
+    def _tatweel(self, text: str, art: EvalArticle, rng: random.Random) -> str:
+        rate = self.rates.get("tatweel", 0.08)
+        out = []
+        for i, ch in enumerate(text):
+            out.append(ch)
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            # Kashida only joins two letters inside a word.
+            if _is_arabic_letter(ch) and _is_arabic_letter(nxt) and rng.random() < rate:
+                out.append(_TATWEEL)
+        return "".join(out)
+
+
+def make_synthetic(
+    articles: Sequence[EvalArticle], recipes: dict[str, Any], *, bases: int | None = None
+) -> list[EvalArticle]:
+    """Synthetic copies of sampled articles, one per recipe, dated after their base.
+
+    Args:
+        articles: The natural stream (sampling pool and borrowing pool).
+        recipes: Parsed ``edits.json``.
+        bases: Number of base articles (default from the recipes).
+
+    Returns:
+        The copies (ids ``syn-<recipe>-<base id>``), in no particular order.
+    """
+    rng = random.Random(int(recipes["seed"]))  # noqa: S311 - reproducible sampling, not security
+    min_words = int(recipes.get("min_words", 60))
+    eligible = [a for a in articles if len(a.text.split()) >= min_words]
+    n = min(bases if bases is not None else int(recipes["bases"]), len(eligible))
+    chosen = rng.sample(eligible, n)
+    editor = Editor(recipes, articles)
+    lo, hi = recipes.get("delay_hours", [0.5, 30])
+    out: list[EvalArticle] = []
+    for base in chosen:
+        for recipe in recipes["recipes"]:
+            # One generator per (base, recipe): adding a recipe leaves the
+            # other copies unchanged.
+            r = random.Random(f"{recipes['seed']}:{base.id}:{recipe['name']}")  # noqa: S311
+            text = editor.apply(recipe["steps"], base, r)
+            ts = parse_time(base.published_at) or 0.0
+            when = datetime.fromtimestamp(ts, tz=UTC) + timedelta(hours=r.uniform(lo, hi))
+            out.append(EvalArticle(
+                id=f"syn-{recipe['name']}-{base.id}", source=f"synthetic-{recipe['name']}",
+                published_at=when.isoformat(), text=text, title=base.title,
+                category=base.category, base_id=base.id, recipe=recipe["name"],
+                expect=recipe["expect"],
+            ))
+    return out
+
+
+# --- ground truth ------------------------------------------------------------------
+
+
+def load_natural_pairs(path: Path) -> list[tuple[str, str, str]]:
+    """``(id_a, id_b, label)`` rows of ``natural_pairs.tsv`` (comments skipped)."""
+    rows: list[tuple[str, str, str]] = []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if row and not row[0].startswith("#"):
+                rows.append((row[0], row[1], row[2]))
+    return rows
+
+
+def _stream(articles: Sequence[EvalArticle], synthetic: Sequence[EvalArticle]
+            ) -> list[EvalArticle]:
+    keyed = [((parse_time(a.published_at) or 0.0), i, a) for i, a in enumerate(articles)]
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    times = [k[0] for k in keyed]
+    stream = [k[2] for k in keyed]
+    extra = sorted(synthetic, key=lambda a: ((parse_time(a.published_at) or 0.0), a.id))
+    # Insert from the back so earlier insertion points stay valid.
+    for s in reversed(extra):
+        pos = bisect.bisect_right(times, parse_time(s.published_at) or 0.0)
+        stream.insert(pos, s)
+        times.insert(pos, parse_time(s.published_at) or 0.0)
+    return stream
+
+
+@dataclass(slots=True)
+class EvalResult:
+    """Everything the evaluation measured."""
+
+    config: DedupConfig
+    articles: int
+    synthetic: int
+    seconds: float
+    exact: Counts
+    near_synthetic: Counts
+    near_natural: Counts
+    natural_negatives: dict[str, int]
+    by_recipe: dict[str, Counts]
+    stream_near_pairs: list[tuple[str, str, float]]
+    misses: list[str]
+    fold_failures: list[str]
+
+    @property
+    def near(self) -> Counts:
+        """Synthetic and natural near-duplicate counts pooled."""
+        s, n = self.near_synthetic, self.near_natural
+        return Counts(s.tp + n.tp, s.fp + n.fp, s.fn + n.fn, s.tn + n.tn)
+
+    def to_json(self) -> dict[str, Any]:
+        """The measured figures as a JSON object."""
+        return {
+            "config": self.config.to_json(),
+            "articles": self.articles,
+            "synthetic_copies": self.synthetic,
+            "seconds": round(self.seconds, 2),
+            "exact": self.exact.to_json(),
+            "near_synthetic": self.near_synthetic.to_json(),
+            "near_natural_labelled": self.near_natural.to_json(),
+            "near_pooled": self.near.to_json(),
+            "natural_negatives_merged": self.natural_negatives,
+            "near_synthetic_by_recipe": {k: v.to_json() for k, v in self.by_recipe.items()},
+            "stream_near_duplicate_decisions": len(self.stream_near_pairs),
+            "exact_edits_not_folded": len(self.fold_failures),
+        }
+
+
+def evaluate(
+    config: DedupConfig,
+    *,
+    ant: Path = DEFAULT_ANT,
+    eval_dir: Path = DEFAULT_EVAL_DIR,
+    limit: int | None = None,
+    bases: int | None = None,
+    fold: Callable[[str], str] | None = None,
+) -> EvalResult:
+    """Run the evaluation stream through a fresh :class:`Deduplicator` and score it.
+
+    Args:
+        config: Parameters to evaluate.
+        ant: The ANT JSONL(.gz).
+        eval_dir: Folder with ``edits.json`` and ``natural_pairs.tsv``.
+        limit: Use only the first ``limit`` ANT articles (plus those of the labelled pairs).
+        bases: Number of articles to make synthetic copies of.
+        fold: Matching-text function (the normaliser's fold by default).
+    """
+    fold = fold or load_fold()
+    recipes = json.loads((eval_dir / "edits.json").read_text(encoding="utf-8"))
+    pairs = load_natural_pairs(eval_dir / "natural_pairs.tsv")
+    wanted = {i for a, b, _ in pairs for i in (a, b)}
+    articles: list[EvalArticle] = []
+    for i, raw in enumerate(read_articles(ant)):
+        if limit is not None and i >= limit and raw["id"] not in wanted:
+            continue
+        articles.append(EvalArticle(
+            id=raw["id"], source=raw.get("source") or "", text=raw.get("text") or "",
+            published_at=raw.get("published_at") or "", title=raw.get("title") or "",
+            category=raw.get("category") or "",
+        ))
+    pool = articles if limit is None else articles[:limit]
+    synthetic = make_synthetic(pool, recipes, bases=bases)
+    stream = _stream(articles, synthetic)
+
+    folded = {art.id: fold(art.text) for art in stream}
+    dedup = Deduplicator(config, {})
+    decisions: dict[str, Decision] = {}
+    started = time.perf_counter()
+    for art in stream:
+        decisions[art.id] = dedup.decide(
+            art.id, folded[art.id], source=art.source, published_at=art.published_at
+        )
+    seconds = time.perf_counter() - started
+    # Exact truth, computed apart from the deduplicator's own fingerprint:
+    # the same letters and digits once folded (punctuation, spacing and
+    # the spellings folding removes do not count).
+    letters = {aid: " ".join(_LETTERS.findall(text)) for aid, text in folded.items()}
+    return _score(config, articles, synthetic, stream, decisions, pairs, seconds, letters)
+
+
+def _score(
+    config: DedupConfig,
+    articles: Sequence[EvalArticle],
+    synthetic: Sequence[EvalArticle],
+    stream: Sequence[EvalArticle],
+    decisions: dict[str, Decision],
+    pairs: Sequence[tuple[str, str, str]],
+    seconds: float,
+    letters: dict[str, str],
+) -> EvalResult:
+    exact_uf = _UnionFind()
+    first_by_body: dict[str, str] = {}
+    for a in stream:
+        body = letters[a.id]
+        if body:
+            exact_uf.union(first_by_body.setdefault(body, a.id), a.id)
+    fold_failures = [
+        s.id for s in synthetic
+        if s.expect == "exact" and s.base_id is not None and letters[s.id] != letters[s.base_id]
+    ]
+    near_uf = _UnionFind(dict(exact_uf.parent))
+    for s in synthetic:
+        if s.base_id is not None:
+            near_uf.union(s.base_id, s.id)
+
+    # Exact: every article with a member of its exact group seen within the
+    # window before it (older copies are forgotten by design).
+    exact = Counts()
+    window = config.window_days * 86_400.0
+    last_seen: dict[str, float] = {}
+    for art in stream:
+        d = decisions[art.id]
+        group = exact_uf.find(art.id)
+        ts = parse_time(art.published_at) or 0.0
+        should = bool(letters[art.id]) and ts - last_seen.get(group, -math.inf) <= window
+        if letters[art.id]:
+            last_seen[group] = max(ts, last_seen.get(group, ts))
+        said = d.method == "exact"
+        right = said and d.duplicate_of is not None and exact_uf.find(d.duplicate_of) == group
+        if said and right:
+            exact.tp += 1
+        elif said:
+            exact.fp += 1
+        if should and not right:
+            exact.fn += 1
+
+    # Synthetic near copies: same cluster as the base.
+    near_syn = Counts()
+    by_recipe: dict[str, Counts] = {}
+    misses: list[str] = []
+    for s in synthetic:
+        if s.expect != "near" or s.base_id is None:
+            continue
+        c = by_recipe.setdefault(s.recipe or "", Counts())
+        if decisions[s.id].cluster_id == decisions[s.base_id].cluster_id:
+            near_syn.tp += 1
+            c.tp += 1
+        else:
+            near_syn.fn += 1
+            c.fn += 1
+            misses.append(s.id)
+    # False positives: a synthetic copy joined to an article outside its
+    # family, or a natural article joined to a synthetic copy.
+    syn_ids = {s.id for s in synthetic}
+    for aid, d in decisions.items():
+        if d.duplicate_of is None or d.method != "minhash":
+            continue
+        if (aid in syn_ids or d.duplicate_of in syn_ids) and (
+            near_uf.find(aid) != near_uf.find(d.duplicate_of)
+        ):
+            near_syn.fp += 1
+            if aid in syn_ids:
+                c = by_recipe.setdefault(aid.split("-")[1], Counts())
+                c.fp += 1
+
+    # Natural labelled pairs.
+    near_nat = Counts()
+    negatives = {"same_event": 0, "different": 0}
+    for id_a, id_b, label in pairs:
+        if id_a not in decisions or id_b not in decisions:
+            continue
+        same = decisions[id_a].cluster_id == decisions[id_b].cluster_id
+        if label == "duplicate":
+            if same:
+                near_nat.tp += 1
+            else:
+                near_nat.fn += 1
+        elif same:
+            near_nat.fp += 1
+            negatives[label] = negatives.get(label, 0) + 1
+        else:
+            near_nat.tn += 1
+
+    stream_pairs = [
+        (aid, d.duplicate_of, d.similarity or 0.0)
+        for aid, d in decisions.items()
+        if d.method == "minhash" and d.duplicate_of is not None
+        and aid not in syn_ids and d.duplicate_of not in syn_ids
+    ]
+    return EvalResult(
+        config=config, articles=len(articles), synthetic=len(synthetic), seconds=seconds,
+        exact=exact, near_synthetic=near_syn, near_natural=near_nat,
+        natural_negatives=negatives, by_recipe=by_recipe,
+        stream_near_pairs=stream_pairs, misses=misses, fold_failures=fold_failures,
+    )
+
+
+def format_result(result: EvalResult) -> str:
+    """A short human-readable report of an :class:`EvalResult`."""
+    cfg = result.config
+    lines = [
+        f"config: threshold={cfg.threshold} shingle={cfg.shingle} "
+        f"permutations={cfg.permutations} bands={cfg.bands} window_days={cfg.window_days}",
+        f"stream: {result.articles} ANT articles + {result.synthetic} synthetic copies, "
+        f"deduplicated in {result.seconds:.1f}s "
+        f"({(result.articles + result.synthetic) / max(result.seconds, 1e-9):.0f} articles/s)",
+        "",
+        f"{'task':<34}{'P':>8}{'R':>8}{'TP':>7}{'FP':>6}{'FN':>6}",
+    ]
+
+    def row(name: str, c: Counts) -> str:
+        return f"{name:<34}{c.precision:>8.3f}{c.recall:>8.3f}{c.tp:>7}{c.fp:>6}{c.fn:>6}"
+
+    lines.append(row("exact duplicates", result.exact))
+    lines.append(row("near: synthetic copies", result.near_synthetic))
+    lines.append(row("near: natural labelled pairs", result.near_natural))
+    lines.append(row("near: pooled", result.near))
+    lines.append("")
+    lines.append("synthetic near copies by recipe:")
+    for name, c in sorted(result.by_recipe.items()):
+        lines.append(row(f"  {name}", c))
+    neg = result.natural_negatives
+    lines.append("")
+    lines.append(
+        f"hard negatives wrongly merged: same_event={neg.get('same_event', 0)} "
+        f"different={neg.get('different', 0)} "
+        f"(of {result.near_natural.tn + result.near_natural.fp})"
+    )
+    lines.append(
+        f"near-duplicate decisions between natural articles in the stream: "
+        f"{len(result.stream_near_pairs)}"
+    )
+    lines.append(
+        f"synthetic 'exact' edits the folding did not undo: {len(result.fold_failures)}"
+    )
+    return "\n".join(lines)

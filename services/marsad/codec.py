@@ -93,7 +93,9 @@ class Codec:
     Args:
         topics: Logical topic names to build validators for.
         schema_dir: Folder of JSON Schemas; defaults to the repository's ``schemas/``.
-        max_bytes: Messages larger than this are rejected before parsing.
+        max_bytes: Messages of ``limited`` topics larger than this are rejected before parsing.
+        limited: Topics the size limit applies to: those written by publishers.  Our
+            own records grow to a few times the raw article and are not limited.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Codec:
         *,
         schema_dir: Path | None = None,
         max_bytes: int = 1_000_000,
+        limited: Iterable[str] = ("articles.raw",),
     ) -> None:
         from jsonschema import Draft202012Validator
         from referencing import Registry, Resource
@@ -112,6 +115,7 @@ class Codec:
             (sid, Resource.from_contents(doc)) for sid, doc in schemas.items()
         )
         self.max_bytes = max_bytes
+        self.limited = frozenset(limited)
         self._validators = {
             t: Draft202012Validator(schemas[schema_id(t)], registry=registry) for t in topics
         }
@@ -125,7 +129,7 @@ class Codec:
         """
         if data is None:
             raise DecodeError("invalid_json", "message has no value (tombstone)")
-        if len(data) > self.max_bytes:
+        if topic in self.limited and len(data) > self.max_bytes:
             raise DecodeError(
                 "too_large", f"{len(data)} bytes is over the limit of {self.max_bytes}"
             )

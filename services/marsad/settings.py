@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         1_000_000, ge=1024, description="Raw messages larger than this are dead-lettered unread."
     )
+    max_output_bytes: int = Field(
+        8_388_608, ge=1024, description="Largest record a stage produces (topic max.message.bytes)."
+    )
     article_time_limit_seconds: float = Field(
         10.0, gt=0, description="Longest time one article may take in a stage (then: timeout)."
     )

@@ -91,6 +91,7 @@ async def ensure_topics(
                             name=t,
                             num_partitions=settings.partitions,
                             replication_factor=settings.replication_factor,
+                            topic_configs={"max.message.bytes": str(settings.max_output_bytes)},
                         )
                         for t in missing
                     ]

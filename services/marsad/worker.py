@@ -76,6 +76,9 @@ def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Normalised and extracted records are a few times the raw article; the
+        # topics are created with a matching max.message.bytes.
+        producer_max_request_size=settings.max_output_bytes,
         stream_wait_empty=False,
     )
 
@@ -116,57 +119,99 @@ def _raw_timestamp_ms(message: Any) -> int | None:
     return int(ts * 1000) if ts else None
 
 
-async def produce(
-    app: faust.App, runtime: WorkerRuntime, outputs: list[tuple[Outgoing, int | None]]
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An output waiting to be produced, with what it came from (for a dead letter)."""
+
+    out: Outgoing
+    raw_ts: int | None
+    incoming: Incoming
+    stage: Stage
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """True for send errors that no retry can fix (a message too large for the broker)."""
+    from aiokafka.errors import KafkaError
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, KafkaError):
+            return not cause.retriable
+        cause = cause.__cause__
+    return False
+
+
+async def produce(app: faust.App, runtime: WorkerRuntime, pending: list[Pending]) -> None:
     """Send every output and wait until the broker acknowledged all of them.
 
     A failed send is retried with backoff for as long as it takes: returning
     before the broker has the output would let Faust acknowledge an input
-    whose result is lost.
+    whose result is lost.  An output the broker can never take (larger than
+    its message size limit) is replaced by a dead letter of its input instead
+    of blocking the partition forever.
     """
     settings, codec, metrics = runtime.settings, runtime.codec, runtime.metrics
     assert codec is not None
 
-    async def send(out: Outgoing, raw_ts: int | None) -> Any:
-        headers = [(RAW_TS_HEADER, str(raw_ts).encode())] if raw_ts is not None else None
+    async def send(item: Pending) -> Any:
+        headers = (
+            [(RAW_TS_HEADER, str(item.raw_ts).encode())] if item.raw_ts is not None else None
+        )
         return await app.producer.send(
-            settings.topic(out.topic),
-            out.key.encode("utf-8"),
-            codec.encode(out.value),
+            settings.topic(item.out.topic),
+            item.out.key.encode("utf-8"),
+            codec.encode(item.out.value),
             None,
             None,
             headers,
         )
 
-    todo = outputs
+    todo = pending
+    delivered: list[Pending] = []
     wait = 0.5
     while todo:
         futures = []
-        for out, raw_ts in todo:
+        for item in todo:
             try:
-                futures.append(await send(out, raw_ts))
-            except Exception as exc:  # broker gone: keep the output, retry below
-                futures.append(asyncio.get_running_loop().create_future())
-                futures[-1].set_exception(exc)
+                futures.append(await send(item))
+            except Exception as exc:  # refused before it was queued: handled below
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(exc)
+                futures.append(future)
         results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [todo[i] for i, r in enumerate(results) if isinstance(r, BaseException)]
-        if failed:
+        transient: list[Pending] = []
+        converted: list[Pending] = []
+        first_error: BaseException | None = None
+        for item, result in zip(todo, results, strict=True):
+            if not isinstance(result, BaseException):
+                delivered.append(item)
+            elif _is_permanent(result) and item.out.topic != DEADLETTER:
+                log.warning("%s: %s cannot be produced (%s); dead-lettering its input",
+                            item.stage.name, item.out.key, result)
+                dead = item.stage.deadletter(
+                    item.incoming, "too_large", f"output refused by Kafka: {result}"[:2000],
+                    item.out.key,
+                )
+                metrics.deadletters.labels(item.stage.name, "too_large").inc()
+                converted.append(Pending(dead, item.raw_ts, item.incoming, item.stage))
+            else:
+                transient.append(item)
+                first_error = first_error or result
+        if transient:
             log.warning(
                 "%d of %d messages not acknowledged by Kafka (%s); retrying in %.1f s",
-                len(failed), len(todo),
-                next(r for r in results if isinstance(r, BaseException)), wait,
+                len(transient), len(todo), first_error, wait,
             )
             runtime.health.set(False, "producer cannot reach Kafka")
             await asyncio.sleep(wait)
             wait = min(wait * 2, 10.0)
-        elif todo is not outputs:
+        elif todo is not pending and not runtime.health.ready:
             runtime.health.set(True, "producer recovered")
-        todo = failed
+        todo = transient + converted
     now_ms = time.time() * 1000
-    for out, raw_ts in outputs:
-        if out.topic in _FINAL_TOPICS and raw_ts is not None:
-            metrics.end_to_end_seconds.observe(max(0.0, (now_ms - raw_ts) / 1000))
+    for item in delivered:
+        if item.out.topic in _FINAL_TOPICS and item.raw_ts is not None:
+            metrics.end_to_end_seconds.observe(max(0.0, (now_ms - item.raw_ts) / 1000))
 
 
 def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
@@ -183,7 +228,7 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
             settings.batch_size, within=settings.batch_wait_seconds
         ):
             metrics.batch_size.labels(stage.name).observe(len(events))
-            outputs: list[tuple[Outgoing, int | None]] = []
+            outputs: list[Pending] = []
             for event in events:
                 m = event.message
                 incoming = Incoming(
@@ -213,7 +258,7 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                             "%s dead-lettered %s[%d]@%d: %s (%s)", stage.name, m.topic,
                             m.partition, m.offset, out.value["reason"], out.value["detail"][:200],
                         )
-                    outputs.append((out, raw_ts))
+                    outputs.append(Pending(out, raw_ts, incoming, stage))
                 # Long batches of CPU work would starve heartbeats and fetches.
                 await asyncio.sleep(0)
             await produce(app, runtime, outputs)

@@ -27,6 +27,8 @@ from marsad.extractor.facts.text import Doc, make_doc
 
 logger = logging.getLogger(__name__)
 
+_SAME_EVENT_GAP = 3  # triggers of one type this close in a sentence are one event
+
 
 def _date_tokens(doc: Doc, dates: Sequence[DateFact]) -> set[int]:
     out: set[int] = set()
@@ -101,11 +103,16 @@ def extract_facts(
 
     events: list[Event] = []
     last_assault_sent = -1
+    last_of_type: dict[str, int] = {}
     for trig in find_triggers(doc):
         ttok = toks[trig.t]
         sent = ttok.sent
         if trig.type == "ASSAULT" and sent == last_assault_sent:
             continue  # "اشتباكات وقصف": one assault event per sentence
+        prev = last_of_type.get(trig.type)
+        last_of_type[trig.type] = trig.t
+        if prev is not None and toks[prev].sent == sent and trig.t - prev <= _SAME_EVENT_GAP:
+            continue  # "يفرض أي عقوبات": verb and masdar of one event
         roles = link_roles(doc, trig, ents, date_toks)
         negated, hypothetical, future = flags(doc, trig)
         d = _nearest_date(doc, dates, sent, ttok.start)

@@ -20,6 +20,7 @@ YEH_NOON = "\u064a\u0646"  # -iin plural/dual ending
 WAW_NOON = "\u0648\u0646"  # -uun plural ending
 ALEF_TEH = "\u0627\u062a"  # -aat plural ending
 PERCENT = "%"
+LAM_LAM = "\u0644\u0644"  # li- + al- written LAM LAM
 # "في المئة" / "بالمئة" (per cent) after a number.
 _PERCENT_WORDS = frozenset({"\u0627\u0644\u0645\u0626\u0647",  # المئه
                             "\u0627\u0644\u0645\u0627\u0626\u0647"})  # المائه
@@ -176,11 +177,14 @@ def counted_noun(doc: Doc, j: int) -> int | None:
     if t.form == PERCENT:
         return j
     if t.form in fw:
-        # "عشرات من المدنيين": the partitive من carries the counted noun.
-        if t.form == "\u0645\u0646" and j + 1 < len(toks) and toks[j + 1].form.startswith(ALEF_LAM):
+        # "عشرات من المدنيين": the partitive من (MEEM NOON) carries the counted noun.
+        if t.form == "\u0645\u0646" and j + 1 < len(toks) and toks[j + 1].sent == t.sent:
             return j + 1 if _wordlike(toks[j + 1].form) else None
         if t.form == "\u0641\u064a" and j + 1 < len(toks) and toks[j + 1].form in _PERCENT_WORDS:
             return j + 1
+        return None
+    # "للموسم" (li- + al-) starts a prepositional phrase, not a counted noun.
+    if t.form.startswith(LAM_LAM):
         return None
     return j if _wordlike(t.form) else None
 
@@ -222,7 +226,9 @@ def find_numbers(doc: Doc) -> list[Num]:
     n = len(toks)
     words = _first_words()
     while i < n:
-        if not (toks[i].form[:1].isdigit() or any(k in words for k in toks[i].keys)):
+        if not (toks[i].form[:1].isdigit() or any(k in words for k in toks[i].keys)) \
+                or any(k in _PERCENT_WORDS for k in toks[i].keys):
+            # "في المئة" / "بالمئة" is a unit (per cent), not the number 100.
             i += 1
             continue
         num = read_number(doc, i)

@@ -33,13 +33,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", type=Path, default=None, help="output model file")
     p.add_argument("--c1", type=float, default=None)
     p.add_argument("--c2", type=float, default=None)
-    p.add_argument("--no-wojood", action="store_true", help="train on ANERcorp only")
+    p.add_argument(
+        "--wojood", action="store_true", help="add the Wojood sample as training sentences"
+    )
     p.add_argument(
         "--full",
         action="store_true",
         help="also train on the dev split (the printed dev score is then not held out)",
     )
     p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser(
+        "ner-clusters", help="Rebuild the word clusters and clitic table from the ANT corpus."
+    )
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--out", type=Path, default=None, help="output TSV")
+    p.set_defaults(func=cmd_clusters)
 
     p = subparsers.add_parser("ner-eval", help="Entity P/R/F1 of the NER model on the dev split.")
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
@@ -81,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         c1=defaults.c1 if args.c1 is None else args.c1,
         c2=defaults.c2 if args.c2 is None else args.c2,
         max_iterations=defaults.max_iterations,
-        use_wojood=not args.no_wojood,
+        use_wojood=args.wojood,
     )
     result = run_training(args.shared, args.model or MODEL_PATH, config=config, full=args.full)
     print(
@@ -92,6 +101,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     held = "held-out" if result["dev_held_out"] else "NOT held out (--full)"
     print(f"dev split ({result['dev_sentences']} sentences, {held}):")
     print(format_scores(result["scores"]))
+    return 0
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    """Rebuild ``data/clusters.tsv`` (run before ``ner-train``; deterministic)."""
+    from marsad.extractor.ner.clusters import CLUSTERS_PATH, build_clusters
+
+    result = build_clusters(
+        args.shared / "data" / "ant" / "articles.jsonl.gz", args.out or CLUSTERS_PATH
+    )
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from marsad.extractor.ner.clusters import WordInfo
 from marsad.extractor.ner.lexicon import Gazetteer, nisba_country, trigger_class
-from marsad.extractor.ner.text import AL, fold, proclitic_splits, shape, stem, strip_proclitics
+from marsad.extractor.ner.text import AL, fold, proclitic_splits, shape, strip_proclitics
 
-_CONTEXT = (-2, -1, 1, 2)
+CONTEXT_OFFSETS = (-2, -1, 1, 2)
 
 
 @dataclass(frozen=True, slots=True)
-class _WordFeats:
+class WordFeats:
+    """Features of one word: its own, and as seen from each neighbour offset."""
+
     local: list[str]
     context: dict[int, list[str]]
     folded: str
@@ -32,21 +35,30 @@ class FeatureExtractor:
 
     Args:
         gazetteer: Name lists for membership features.
-        clusters: Optional folded word -> cluster-path map (corpus clusters).
+        clusters: Optional folded word -> corpus base form and clusters.
+        cache_size: Most words whose features are kept (0 when the caller
+            caches its own summary of them, as the fast decoder does).
     """
 
-    def __init__(self, gazetteer: Gazetteer, clusters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        gazetteer: Gazetteer,
+        clusters: dict[str, WordInfo] | None = None,
+        cache_size: int = 300_000,
+    ) -> None:
         self.gazetteer = gazetteer
         self.clusters = clusters or {}
-        self._cache: dict[str, _WordFeats] = {}
+        self._cache: dict[str, WordFeats] = {}
+        self._cache_size = cache_size
 
-    def _word(self, token: str) -> _WordFeats:
+    def _word(self, token: str) -> WordFeats:
         cached = self._cache.get(token)
         if cached is not None:
             return cached
         f = fold(token)
-        base = strip_proclitics(f)
-        st = stem(f)
+        info = self.clusters.get(f)
+        base = info.base if info is not None else strip_proclitics(f)
+        st = base[2:] if base.startswith(AL) and len(base) >= 5 else base
         sh = shape(token)
         prefix = f[: len(f) - len(base)] if f.endswith(base) else ""
         local = [
@@ -88,40 +100,63 @@ class FeatureExtractor:
         if nisba_country(f) is not None:
             local.append("nisba")
             ctx_common.append("nisba")
-        cluster = self.clusters.get(base) or self.clusters.get(f)
-        if cluster is not None:
-            for plen in (4, 8, 12):
-                local.append(f"c{plen}=" + cluster[:plen])
-            ctx_common.append("c8=" + cluster[:8])
-        context = {off: [f"{off}:{x}" for x in ctx_common] for off in _CONTEXT}
-        wf = _WordFeats(local, context, f, base)
-        if len(self._cache) < 300_000:
+        if info is not None and info.contexts:
+            for cls, digit in zip("pols", info.contexts, strict=False):
+                local.append(f"ctx{cls}={digit}")
+                if digit >= "2":
+                    ctx_common.append(f"ctx{cls}={digit}")
+        if info is not None and info.cluster:
+            levels = info.cluster.split("|")
+            for level, cid in enumerate(levels):
+                local.append(f"c{level}={cid}")
+            for level in range(max(0, len(levels) - 2), len(levels)):
+                ctx_common.append(f"c{level}={levels[level]}")
+        context = {off: [f"{off}:{x}" for x in ctx_common] for off in CONTEXT_OFFSETS}
+        wf = WordFeats(local, context, f, base)
+        if len(self._cache) < self._cache_size:
             self._cache[token] = wf
         return wf
 
-    def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
-        """Return one feature list per token of a sentence."""
+    def word(self, token: str) -> WordFeats:
+        """Return the cached per-word features of ``token``."""
+        return self._word(token)
+
+    def parts(self, tokens: Sequence[str]) -> tuple[list[WordFeats], list[list[str]]]:
+        """Return the per-word features and the per-token features that depend on neighbours.
+
+        The second list holds what cannot be cached per word: sentence edges,
+        gazetteer matches over several words, and word bigrams.
+        """
         words = [self._word(t) for t in tokens]
         gaz = self.gazetteer.match([w.folded for w in words])
+        n = len(words)
+        extras: list[list[str]] = []
+        for i, w in enumerate(words):
+            feats = ["gz=" + g for g in gaz[i]]
+            if i > 0:
+                feats.append("bg-=" + words[i - 1].base + "|" + w.base)
+                feats.extend("-1:gz=" + g for g in gaz[i - 1])
+            else:
+                feats.append("-1:edge")
+            if i + 1 < n:
+                feats.append("bg+=" + w.base + "|" + words[i + 1].base)
+                feats.extend("1:gz=" + g for g in gaz[i + 1])
+            else:
+                feats.append("1:edge")
+            extras.append(feats)
+        return words, extras
+
+    def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
+        """Return one feature list per token of a sentence."""
+        words, extras = self.parts(tokens)
         n = len(words)
         out: list[list[str]] = []
         for i, w in enumerate(words):
             feats = list(w.local)
-            for off in _CONTEXT:
+            for off in CONTEXT_OFFSETS:
                 j = i + off
                 if 0 <= j < n:
                     feats.extend(words[j].context[off])
-                elif off in (-1, 1):
-                    feats.append(f"{off}:edge")
-            for g in gaz[i]:
-                feats.append("gz=" + g)
-            if i > 0:
-                feats.append("bg-=" + words[i - 1].base + "|" + w.base)
-                for g in gaz[i - 1]:
-                    feats.append("-1:gz=" + g)
-            if i + 1 < n:
-                feats.append("bg+=" + w.base + "|" + words[i + 1].base)
-                for g in gaz[i + 1]:
-                    feats.append("1:gz=" + g)
+            feats.extend(extras[i])
             out.append(feats)
         return out

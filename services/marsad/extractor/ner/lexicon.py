@@ -120,6 +120,9 @@ class Gazetteer:
 
     phrases: dict[str, list[tuple[tuple[str, ...], frozenset[str]]]] = field(default_factory=dict)
     token_types: dict[str, frozenset[str]] = field(default_factory=dict)
+    _cand_cache: dict[str, list[tuple[tuple[str, ...], frozenset[str]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def add(self, name: str, etype: str) -> None:
         """Add one name (any spelling; folded here) of type ``etype``."""
@@ -127,6 +130,7 @@ class Gazetteer:
         if not toks or (len(toks) == 1 and len(toks[0]) < 2):
             return
         bucket = self.phrases.setdefault(toks[0], [])
+        self._cand_cache.clear()
         for i, (existing, types) in enumerate(bucket):
             if existing == toks:
                 bucket[i] = (existing, types | {etype})
@@ -136,8 +140,15 @@ class Gazetteer:
         for tok in toks:
             self.token_types[tok] = self.token_types.get(tok, frozenset()) | {etype}
 
+    def copy(self) -> Gazetteer:
+        """Return an independent copy (buckets are copied, tuples shared)."""
+        return Gazetteer(
+            {k: list(v) for k, v in self.phrases.items()}, dict(self.token_types)
+        )
+
     def finalise(self) -> None:
-        """Sort candidates longest first so matching can stop at the first hit."""
+        """Sort candidates longest first and forget cached lookups."""
+        self._cand_cache.clear()
         for bucket in self.phrases.values():
             bucket.sort(key=lambda item: -len(item[0]))
 
@@ -153,19 +164,25 @@ class Gazetteer:
             One list of tags per token (empty when no name covers it).
         """
         out: list[list[str]] = [[] for _ in folded]
-        n = len(folded)
+        seq = tuple(folded)
+        n = len(seq)
+        cache = self._cand_cache
         i = 0
         while i < n:
+            cands = cache.get(seq[i])
+            if cands is None:
+                cands = self._candidates(seq[i])
+            if not cands:
+                i += 1
+                continue
             best_len = 0
             best_types: frozenset[str] = frozenset()
-            for _, body in proclitic_splits(folded[i]):
-                for toks, types in self.phrases.get(body, ()):
-                    length = len(toks)
-                    if length <= best_len or i + length > n:
-                        continue
-                    if all(folded[i + k] == toks[k] for k in range(1, length)):
-                        best_len, best_types = length, types
-                        break
+            for toks, types in cands:
+                length = len(toks)
+                if length <= best_len or i + length > n:
+                    continue
+                if length == 1 or seq[i + 1 : i + length] == toks[1:]:
+                    best_len, best_types = length, types
             if best_len:
                 for etype in best_types:
                     out[i].append("B-" + etype)
@@ -175,6 +192,15 @@ class Gazetteer:
             else:
                 i += 1
         return out
+
+    def _candidates(self, token: str) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+        """Names that can start at ``token`` (through its proclitics), cached per word."""
+        cached = self._cand_cache.get(token)
+        if cached is None:
+            cached = [c for _, body in proclitic_splits(token) for c in self.phrases.get(body, ())]
+            if len(self._cand_cache) < 300_000:
+                self._cand_cache[token] = cached
+        return cached
 
     def write(self, path: Path) -> None:
         """Write the gazetteer as ``name<TAB>TYPES`` lines (sorted, reproducible)."""

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -34,16 +33,17 @@ from marsad.extractor.ner.lexicon import (
     nisba_country,
 )
 from marsad.extractor.ner.model import Entity, Mention
-from marsad.extractor.ner.text import AL, dediac, fold, proclitic_splits
+from marsad.extractor.ner.text import (
+    AL,
+    ARABIC_NAME,
+    NON_ARABIC_LETTERS,
+    dediac,
+    fold,
+    proclitic_splits,
+)
 
 logger = logging.getLogger(__name__)
 
-_ARABIC_ONLY = re.compile(r"^[\u0621-\u064A ]+$")
-# Letters of Persian/Urdu spellings in GeoNames' Arabic-script names (PEH TCHEH JEH GAF
-# KEHEH FARSI-YEH TTEH DDAL RREH NOON-GHUNNA HEH-DOACHASHMEE HEH-GOAL YEH-BARREE).
-_NON_ARABIC = re.compile(
-    "[\u067e\u0686\u0698\u06af\u06a9\u06cc\u0679\u0688\u0691\u06ba\u06be\u06c1\u06d2]"
-)  # noqa: E501
 _COUNTRY_BONUS = 3.0  # log10 population units: a mentioned country outweighs 1000x population
 _MAX_TITLE_TOKENS = 6
 
@@ -88,7 +88,7 @@ def load_places() -> dict[str, tuple[Place, ...]]:
         )
         seen: set[str] = set()
         for alt in city.get("alternatenames") or ():
-            if not _ARABIC_ONLY.match(alt) or _NON_ARABIC.search(alt):
+            if not ARABIC_NAME.match(alt) or NON_ARABIC_LETTERS.search(alt):
                 continue
             key = " ".join(fold(alt).split())
             if len(key) >= 2 and key not in seen:
@@ -143,19 +143,27 @@ class _Group:
     surface: str
     mentions: list[tuple[Mention, int, int]] = field(default_factory=list)  # mention, tok i, j
     last_seen: int = 0
+    keys: set[str] = field(default_factory=set)  # lookup variants of every name seen
 
 
-def _trim_proclitic(folded_first: str, known: set[str]) -> tuple[int, str]:
+def _trim_proclitic(
+    folded_first: str, gaz_tokens: Mapping[str, object], in_mentions: Counter[str]
+) -> tuple[int, str]:
     """Return (letters to cut, folded first word) for a name's first word.
 
-    Only conjunction and preposition letters are cut.  After ``lil-`` the
-    article's alef is not in the text, so nothing is cut from the surface but
-    the matching form gets its article back (``للامم`` -> ``الامم``).
+    Only conjunction and preposition letters are cut: always before the
+    article (``والجامعة`` -> ``الجامعة``), otherwise when the rest is a known
+    name and the whole word is not (``لبشار`` -> ``بشار``, ``لبنان`` stays).
+    After ``lil-`` the article's alef is not in the text, so nothing is cut
+    from the surface but the matching form gets its article back.
     """
-    if folded_first in known:
-        return 0, folded_first
+    whole_known = folded_first in gaz_tokens or in_mentions[folded_first] > 1
     for prefix, body in proclitic_splits(folded_first)[1:]:
-        if body in known and len(body) >= 3:
+        if len(body) < 3:
+            continue
+        with_article = body.startswith(AL) and len(body) >= 5
+        known = body in gaz_tokens or in_mentions[body] > 0
+        if with_article or (known and not whole_known):
             if folded_first.endswith(body):
                 return len(prefix), body
             return 0, body
@@ -259,23 +267,31 @@ def _parse_titles(
     return " ".join(parts), country
 
 
-def build_entities(text: str, spans: list[tuple[int, int]], tags: Sequence[str]) -> list[Entity]:
-    """Build grouped, linked entities from token spans and their IOB2 tags."""
+def build_entities(
+    text: str,
+    spans: list[tuple[int, int]],
+    tags: Sequence[str],
+    folded: Sequence[str] | None = None,
+) -> list[Entity]:
+    """Build grouped, linked entities from token spans and their IOB2 tags.
+
+    Args:
+        text: The text the spans point into.
+        spans: Token spans.
+        tags: One IOB2 tag per token.
+        folded: The folded tokens, when the caller has them already.
+    """
     words = [text[s:e] for s, e in spans]
-    folded = [fold(w) for w in words]
+    if folded is None:
+        folded = [fold(w) for w in words]
     raw = sorted(spans_of(tags))
     gaz_tokens = load_gazetteer().token_types
-    known: set[str] = set(gaz_tokens)
+    in_mentions: Counter[str] = Counter()
     for i, j, _ in raw:
-        known.update(folded[i:j])
+        in_mentions.update(folded[i:j])
     mentions: list[tuple[Mention, tuple[str, ...], int, int]] = []
     for i, j, etype in raw:
-        # A first word the name lists know is a name as written (باريس, لبنان).
-        cut, first = (
-            (0, folded[i])
-            if folded[i] in gaz_tokens
-            else _trim_proclitic(folded[i], known - {folded[i]})
-        )
+        cut, first = _trim_proclitic(folded[i], gaz_tokens, in_mentions)
         start = spans[i][0] + _surface_cut(words[i], cut)
         end = spans[j - 1][1]
         toks = (first, *folded[i + 1 : j])
@@ -299,6 +315,7 @@ def build_entities(text: str, spans: list[tuple[int, int]], tags: Sequence[str])
     groups: list[_Group] = []
     for order, (m, toks, i, j) in enumerate(mentions):
         target: _Group | None = None
+        variants = set(_name_variants(toks)) if m.type not in ("PERS", "ORG") else set()
         for g in groups:
             if g.type != m.type:
                 continue
@@ -308,10 +325,8 @@ def build_entities(text: str, spans: list[tuple[int, int]], tags: Sequence[str])
                 n = min(len(g.tokens), len(toks))
                 ok = g.tokens[:n] == toks[:n] and (n >= 2 or len(g.tokens) == len(toks))
             else:
-                ok = (
-                    _name_variants(g.tokens)[:1] == _name_variants(toks)[:1]
-                    or (set(_name_variants(g.tokens)) & set(_name_variants(toks))) != set()
-                )
+                # Places and other names: the same name, with or without the article.
+                ok = not variants.isdisjoint(g.keys)
             if ok and (target is None or g.last_seen > target.last_seen):
                 target = g
         if target is None:
@@ -321,6 +336,7 @@ def build_entities(text: str, spans: list[tuple[int, int]], tags: Sequence[str])
             target.tokens, target.surface = toks, m.text
         target.mentions.append((m, i, j))
         target.last_seen = order
+        target.keys |= variants
 
     entities: list[Entity] = []
     for n, g in enumerate(sorted(groups, key=lambda g: g.mentions[0][0].start), start=1):

@@ -47,6 +47,14 @@ _PREP = ("\u0628", "\u0644", "\u0643")  # BEH, LAM, KAF
 _TOKEN_RE = re.compile(r"[\w\u0610-\u061A\u064B-\u065F\u0670\u0640]+|[^\w\s]")
 # Sentence-final punctuation: full stop, ! ? and ARABIC QUESTION MARK.
 SENTENCE_END = frozenset({".", "!", "?", "\u061f", "\u06d4"})  # \u06d4 ARABIC FULL STOP
+# Letters only Persian/Urdu spellings use (PEH TCHEH JEH GAF KEHEH FARSI-YEH TTEH DDAL
+# RREH NOON-GHUNNA HEH-DOACHASHMEE HEH-GOAL YEH-BARREE): GeoNames' Arabic-script
+# alternate names mix languages, and those forms are not Arabic.
+NON_ARABIC_LETTERS = re.compile(
+    "[\u067e\u0686\u0698\u06af\u06a9\u06cc\u0679\u0688\u0691\u06ba\u06be\u06c1\u06d2]"
+)
+# Arabic letters and spaces only (HAMZA .. YEH).
+ARABIC_NAME = re.compile(r"^[\u0621-\u064A ]+$")
 _ARABIC_RE = re.compile(r"[\u0621-\u064A]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 
@@ -69,7 +77,8 @@ def fold_phrase(text: str) -> str:
     return " ".join(fold(w) for w in text.split())
 
 
-def proclitic_splits(folded: str, min_stem: int = 2) -> list[tuple[str, str]]:
+@lru_cache(maxsize=200_000)
+def proclitic_splits(folded: str, min_stem: int = 2) -> tuple[tuple[str, str], ...]:
     """Return every plausible (proclitics, stem) split of a folded word, longest stem first.
 
     Only the news-relevant proclitics are considered: wa-/fa-, then bi-/li-/ka-,
@@ -94,7 +103,7 @@ def proclitic_splits(folded: str, min_stem: int = 2) -> list[tuple[str, str]]:
                 out.append((conj + prep, ALEF + body))
             if (conj or prep) and len(body) >= min_stem + (1 if body.startswith(AL) else 0):
                 out.append((conj + prep, body))
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=200_000)

@@ -15,11 +15,6 @@ ROOT = Path(__file__).resolve().parents[4]
 SCHEMA = json.loads((ROOT / "schemas" / "defs" / "entity.v1.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def rec() -> Recogniser:
-    return load_recogniser()
-
-
 SENTENCES = [
     "وقال وزير الخارجية الفرنسي لوران فابيوس في باريس إن الأمم المتحدة يجب أن تتحرك.",
     "أعلن البنك المركزي المصري في القاهرة عن خفض أسعار الفائدة.",

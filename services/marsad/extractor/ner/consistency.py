@@ -1,0 +1,99 @@
+"""One name, one label per article: a second pass over the CRF's tags.
+
+News articles repeat names, and a CRF that recognises ``مناف طلاس`` in one
+sentence can miss ``طلاس`` alone three sentences later.  This pass tags the
+untagged repetitions of names the model found elsewhere in the same text
+(and the surnames of the people it found), longest names first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from marsad.extractor.ner.corpus import spans_of
+from marsad.extractor.ner.lexicon import load_titles, nisba_country, trigger_class
+from marsad.extractor.ner.text import fold, proclitic_splits
+
+# Name particles that are not names alone: ibn, bin, abd, abu, al (as written, folded).
+_PARTICLES = frozenset(
+    {"\u0627\u0628\u0646", "\u0628\u0646", "\u0639\u0628\u062f", "\u0627\u0628\u0648"}
+)
+_MIN_LEN = 3
+
+
+def propagate(
+    tokens: Sequence[str], tags: Sequence[str], folded: Sequence[str] | None = None
+) -> list[str]:
+    """Return ``tags`` with untagged repetitions of found names tagged too.
+
+    Args:
+        tokens: The article's tokens.
+        tags: The model's IOB2 tags for them.
+        folded: The folded tokens, when the caller has them already.
+
+    Returns:
+        New IOB2 tags; tags the model set are never changed.
+    """
+    out = list(tags)
+    if not any(t != "O" for t in tags):
+        return out
+    if folded is None:
+        folded = [fold(t) for t in tokens]
+    titles = load_titles()
+    names: dict[tuple[str, ...], str] = {}
+    votes: dict[tuple[str, ...], dict[str, int]] = {}
+
+    def vote(key: tuple[str, ...], etype: str) -> None:
+        v = votes.setdefault(key, {})
+        v[etype] = v.get(etype, 0) + 1
+
+    for start, end, etype in spans_of(tags):
+        # The first word may carry a proclitic: index the name without it too.
+        first = folded[start]
+        rest = tuple(folded[start + 1 : end])
+        for _, body in proclitic_splits(first):
+            vote((body, *rest), etype)
+        if etype == "PERS" and end - start >= 2:
+            for tok in folded[start + 1 : end]:
+                vote((tok,), "PERS")
+    for key, v in votes.items():
+        if len(key) == 1:
+            tok = key[0]
+            if (
+                len(tok) < _MIN_LEN
+                or tok in _PARTICLES
+                or trigger_class(tok) is not None
+                or nisba_country(tok) is not None
+                or (tok,) in titles
+                or not tok.isalpha()
+            ):
+                continue
+        names[key] = max(v, key=lambda t: v[t])
+    if not names:
+        return out
+    max_len = max(len(k) for k in names)
+    firsts = {k[0] for k in names}
+    i, n = 0, len(tokens)
+    while i < n:
+        if out[i] != "O":
+            i += 1
+            continue
+        hit = 0
+        bodies = [b for _, b in proclitic_splits(folded[i]) if b in firsts]
+        for body in bodies:
+            for length in range(min(max_len, n - i), 0, -1):
+                if length <= hit:
+                    break
+                key = (body, *folded[i + 1 : i + length])
+                if key in names and all(t == "O" for t in out[i : i + length]):
+                    hit = length
+                    etype = names[key]
+                    break
+        if hit:
+            out[i] = "B-" + etype
+            for k in range(i + 1, i + hit):
+                out[k] = "I-" + etype
+            i += hit
+        else:
+            i += 1
+    return out

@@ -1,0 +1,177 @@
+"""A fast Viterbi decoder for the built-in CRF, exact to python-crfsuite's.
+
+python-crfsuite spends most of its time converting feature strings; here
+the model's weights are read once, and each distinct word's feature weights
+are summed once into a small vector per label (its own features and its
+features as seen from each neighbour), so tagging a token is a few vector
+additions.  Only the features that depend on neighbours (bigrams, multi-word
+gazetteer matches) are looked up per token.  The decoded tags equal
+crfsuite's (a unit test checks this on real sentences).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from marsad.extractor.ner.features import CONTEXT_OFFSETS, FeatureExtractor
+
+_MAX_CACHE = 300_000
+
+
+class FastCrf:
+    """Linear-chain CRF decoder over a crfsuite model's weights.
+
+    Args:
+        tagger: An opened ``pycrfsuite.Tagger`` (its weights are copied).
+        features: The feature extractor the model was trained with.
+    """
+
+    def __init__(self, tagger: Any, features: FeatureExtractor) -> None:
+        info = tagger.info()
+        self.labels: list[str] = list(tagger.labels())
+        index = {label: i for i, label in enumerate(self.labels)}
+        n = len(self.labels)
+        self.transitions = np.zeros((n, n))
+        for (a, b), w in info.transitions.items():
+            self.transitions[index[a], index[b]] = w
+        rows: dict[str, int] = {}
+        entries = list(info.state_features.items())
+        for (attr, _), _w in entries:
+            rows.setdefault(attr, len(rows))
+        # Row 0 of the matrix is all zeros: unknown attributes point there.
+        matrix = np.zeros((len(rows) + 1, n))
+        for (attr, label), w in entries:
+            matrix[rows[attr] + 1, index[label]] = w
+        self._rows = {attr: i + 1 for attr, i in rows.items()}
+        self._matrix = matrix
+        weights = {attr: matrix[i] for attr, i in self._rows.items()}
+        self._weights = weights
+        self._zero = np.zeros(n)
+        self._features = features
+        self._cache: dict[str, tuple[np.ndarray, str, str]] = {}
+        self._label_array = np.array(self.labels, dtype=object)
+        self._edge_prev = weights.get("-1:edge", self._zero)
+        self._edge_next = weights.get("1:edge", self._zero)
+        self._bg_prev = self._bigram("bg-=")
+        self._bg_next = self._bigram("bg+=")
+
+    def _entry(self, token: str) -> tuple[np.ndarray, str, str]:
+        """Return the word's score matrix, base form and folded form (cached per word).
+
+        Matrix rows: the word's own score vector, then its score vector as a
+        neighbour at each context offset.
+        """
+        entry = self._cache.get(token)
+        if entry is None:
+            wf = self._features.word(token)
+            get = self._rows.get
+            groups = [wf.local] + [wf.context[o] for o in CONTEXT_OFFSETS]
+            idx = [[get(a, 0) for a in g] for g in groups]
+            flat = [i for g in idx for i in g]
+            seg = np.repeat(np.arange(len(groups)), [len(g) for g in idx])
+            mat = np.zeros((len(groups), self._matrix.shape[1]))
+            np.add.at(mat, seg, self._matrix[flat])
+            entry = (mat, wf.base, wf.folded)
+            if len(self._cache) < _MAX_CACHE:
+                self._cache[token] = entry
+        return entry
+
+    def _bigram(self, prefix: str) -> dict[tuple[str, str], np.ndarray]:
+        table: dict[tuple[str, str], np.ndarray] = {}
+        for attr, vec in self._weights.items():
+            if attr.startswith(prefix):
+                left, sep, right = attr[len(prefix) :].partition("|")
+                if sep:
+                    table[(left, right)] = vec
+        return table
+
+    def scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """Return the (tokens x labels) state scores of consecutive sentences.
+
+        Mirrors :meth:`FeatureExtractor.sentence` feature for feature: own
+        features, neighbours' context features within the sentence, edges,
+        bigrams and multi-word gazetteer matches.
+        """
+        tokens = [t for s in sentences for t in s]
+        n = len(tokens)
+        sent_id = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+        entries = [self._entry(t) for t in tokens]
+        mats = np.stack([e[0] for e in entries])
+        state = mats[:, 0, :].copy()
+        for k, off in enumerate(CONTEXT_OFFSETS, start=1):
+            lo, hi = max(0, -off), n - max(0, off)
+            if lo < hi:
+                same = (sent_id[lo:hi] == sent_id[lo + off : hi + off])[:, None]
+                state[lo:hi] += mats[lo + off : hi + off, k, :] * same
+        fx = self._features
+        get = self._weights.get
+        bg_prev, bg_next = self._bg_prev, self._bg_next
+        pos = 0
+        for sent in sentences:
+            m = len(sent)
+            if not m:
+                continue
+            bases = [e[1] for e in entries[pos : pos + m]]
+            state[pos] += self._edge_prev
+            state[pos + m - 1] += self._edge_next
+            for i in range(m - 1):
+                key = (bases[i], bases[i + 1])
+                v = bg_prev.get(key)
+                if v is not None:
+                    state[pos + i + 1] += v
+                v = bg_next.get(key)
+                if v is not None:
+                    state[pos + i] += v
+            gaz = fx.gazetteer.match([e[2] for e in entries[pos : pos + m]])
+            for i, tags in enumerate(gaz):
+                for g in tags:
+                    for name, j in (("gz=", i), ("-1:gz=", i + 1), ("1:gz=", i - 1)):
+                        if 0 <= j < m:
+                            v = get(name + g)
+                            if v is not None:
+                                state[pos + j] += v
+            pos += m
+        return state
+
+    def tag(self, tokens: Sequence[str]) -> list[str]:
+        """Return the Viterbi IOB2 tags of one sentence."""
+        return self.tag_many([tokens])[0]
+
+    def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Return the Viterbi IOB2 tags of each sentence (decoded together, independently)."""
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        if not len(lengths) or lengths.max() == 0:
+            return [[] for _ in sentences]
+        flat = self.scores(sentences)
+        n_sent, width, n_lab = len(sentences), int(lengths.max()), len(self.labels)
+        state = np.zeros((n_sent, width, n_lab))
+        sent_id = np.repeat(np.arange(n_sent), lengths)
+        starts = np.cumsum(lengths) - lengths
+        pos_in = np.arange(len(sent_id)) - starts[sent_id]
+        state[sent_id, pos_in] = flat
+        back = np.zeros((n_sent, width, n_lab), dtype=np.int64)
+        delta = state[:, 0, :]
+        trans = self.transitions[None, :, :]
+        for t in range(1, width):
+            cand = delta[:, :, None] + trans
+            back[:, t] = cand.argmax(axis=1)
+            new = cand.max(axis=1) + state[:, t]
+            active = (t < lengths)[:, None]
+            delta = np.where(active, new, delta)
+        best = delta.argmax(axis=1)
+        path = np.zeros((n_sent, width), dtype=np.int64)
+        rows = np.arange(n_sent)
+        for t in range(width - 1, -1, -1):
+            path[:, t] = best
+            if t:
+                best = np.where(t < lengths, back[rows, t, best], best)
+        flat_tags: list[str] = self._label_array[path[sent_id, pos_in]].tolist()
+        out: list[list[str]] = []
+        pos = 0
+        for k in lengths.tolist():
+            out.append(flat_tags[pos : pos + k])
+            pos += k
+        return out

@@ -1,0 +1,95 @@
+"""Grouping and linking: places, nationalities, titles, organisations."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from marsad.extractor.ner.lexicon import nisba_country
+from marsad.extractor.ner.linking import build_entities, resolve_place
+from marsad.extractor.ner.text import fold, token_spans
+
+
+def _entities(text: str, tags: str) -> list:
+    """Build entities from hand tags (one per token) to test linking without the model."""
+    spans = token_spans(text)
+    tag_list = tags.split()
+    assert len(tag_list) == len(spans)
+    return build_entities(text, spans, tag_list)
+
+
+@pytest.mark.parametrize(
+    ("word", "iso"),
+    [
+        ("السوري", "SY"),
+        ("السورية", "SY"),
+        ("السوريين", "SY"),
+        ("السوريون", "SY"),
+        ("والفرنسي", "FR"),
+        ("الأمريكية", "US"),
+        ("المصريين", "EG"),
+        ("سوريا", None),
+        ("الرئيس", None),
+    ],
+)
+def test_nisba_country(word: str, iso: str | None) -> None:
+    assert nisba_country(fold(word)) == iso
+
+
+@pytest.mark.parametrize(
+    ("name", "context", "iso", "gid"),
+    [
+        ("باريس", {"SY": 3}, "FR", 2988507),
+        ("باريس", {}, "FR", 2988507),
+        ("دمشق", {}, "SY", 170654),
+        ("القاهرة", {"EG": 1}, "EG", 360630),
+        ("فرنسا", {}, "FR", None),
+    ],
+)
+def test_resolve_place(name: str, context: dict[str, int], iso: str, gid: int | None) -> None:
+    place = resolve_place(fold(name).split(), Counter(context))
+    assert place is not None
+    assert place.country == iso
+    if gid is not None:
+        assert place.geonames_id == gid
+
+
+def test_title_and_nationality_attach_to_the_person() -> None:
+    text = "وكان وزير الدفاع السوري السابق مصطفى طلاس قد خدم في عهد الرئيس حافظ الأسد ."
+    ents = _entities(text, "O O O O O B-PERS I-PERS O O O O O B-PERS I-PERS O")
+    by_name = {e.canonical: e for e in ents}
+    assert by_name["مصطفى طلاس"].title == "وزير الدفاع السابق"
+    assert by_name["مصطفى طلاس"].country == "SY"
+    assert by_name["حافظ الأسد"].title == "الرئيس"
+
+
+def test_surname_joins_the_most_recent_person() -> None:
+    text = "التقى العميد مناف طلاس والده مصطفى طلاس . وقال طلاس إن ."
+    ents = _entities(text, "O O B-PERS I-PERS O B-PERS I-PERS O O B-PERS O O")
+    assert [len(e.mentions) for e in ents] == [1, 2]
+    assert ents[0].title == "العميد"
+
+
+def test_proclitic_is_trimmed_from_a_known_name() -> None:
+    text = "رحل بشار الأسد . وكان صديقا لبشار الأسد ."
+    ents = _entities(text, "O B-PERS I-PERS O O O B-PERS I-PERS O")
+    assert len(ents) == 1
+    second = ents[0].mentions[1]
+    assert second.text == "بشار الأسد"
+    assert text[second.start : second.end] == "بشار الأسد"
+
+
+def test_organisation_country_from_its_name() -> None:
+    text = "بحسب المرصد السوري لحقوق الإنسان ."
+    ents = _entities(text, "O B-ORG I-ORG I-ORG I-ORG O")
+    assert ents[0].country == "SY"
+    assert ents[0].matching == "المرصد السوري لحقوق الانسان"
+
+
+def test_ids_follow_first_mention_order() -> None:
+    text = "زار ماكرون بيروت ثم زار ماكرون دمشق ."
+    ents = _entities(text, "O B-PERS B-LOC O O B-PERS B-LOC O")
+    assert [e.id for e in ents] == ["e1", "e2", "e3"]
+    assert [e.canonical for e in ents] == ["ماكرون", "بيروت", "دمشق"]
+    assert ents[1].country == "LB"

@@ -23,13 +23,30 @@ DEFAULT_ANT = Path("../shared/data/ant/articles.jsonl.gz")
 
 @lru_cache(maxsize=1)
 def load_fold() -> Callable[[str], str]:
-    """The folding function of the normaliser, or the camel-tools chain it equals."""
-    try:
-        from marsad.normaliser.core import fold  # type: ignore[import-not-found, unused-ignore]
+    """The folding function of the normaliser, or the camel-tools chain it equals.
 
-        return fold  # type: ignore[no-any-return, unused-ignore]
+    Should the normaliser's fold raise on a text, that text is folded with
+    the camel-tools chain instead (and a warning logged), so one bad
+    character cannot stop an evaluation over the whole corpus.
+    """
+    camel = _camel_fold()
+    try:
+        from marsad.normaliser.core import fold as fast  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         logger.info("marsad.normaliser.core.fold not available; folding with camel-tools")
+        return camel
+
+    def fold(text: str) -> str:
+        try:
+            return str(fast(text))
+        except (UnicodeError, ValueError) as exc:
+            logger.warning("normaliser fold failed (%s); camel-tools chain used", exc)
+            return camel(text)
+
+    return fold
+
+
+def _camel_fold() -> Callable[[str], str]:
     from camel_tools.utils.charmap import CharMapper
     from camel_tools.utils.dediac import dediac_ar
     from camel_tools.utils.normalize import (

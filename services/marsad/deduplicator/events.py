@@ -123,7 +123,7 @@ class EventReport:
             published_at=published_at,
             type=str(event.get("type") or "event"),
             place=place,
-            date=str(date)[:10] if date else None,
+            date=_day(date),
             actors=_names(event.get("actors")),
             targets=_names(event.get("targets")),
             casualties={str(k): int(v) for k, v in (event.get("casualties") or {}).items()
@@ -138,6 +138,68 @@ def _names(items: Any) -> tuple[str, ...]:
         if name:
             out.append(str(name))
     return tuple(out)
+
+
+# Events that did not (yet) happen are not merged into happenings.
+_NOT_HAPPENED = ("negated", "hypothetical", "future")
+
+
+def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
+    """The event reports of one extracted article (``articles.extracted`` message).
+
+    Resolves the entity ids the facts step uses for actor, target and place
+    into the entities' folded names, GeoNames ids and countries, and folds
+    the casualty counts of each event into ``{kind: count}`` (the highest
+    figure per kind when a sentence gives several).  Negated, hypothetical
+    and future events are skipped.
+
+    Args:
+        article: Object with ``id``, ``source``, ``published_at``,
+            ``entities`` (entity.v1 objects) and ``facts`` (with ``events``).
+
+    Returns:
+        One :class:`EventReport` per event that happened.
+    """
+    entities = {e.get("id"): e for e in article.get("entities") or () if isinstance(e, Mapping)}
+    facts = article.get("facts") or {}
+    reports: list[EventReport] = []
+    for event in facts.get("events") or ():
+        if any(event.get(flag) for flag in _NOT_HAPPENED):
+            continue
+        place_ent = entities.get(event.get("place"))
+        place = None
+        if place_ent is not None:
+            gid = place_ent.get("geonames_id")
+            place = Place(
+                str(place_ent.get("matching") or place_ent.get("canonical") or ""),
+                int(gid) if gid is not None else None,
+                place_ent.get("country"),
+            )
+        casualties: dict[str, int] = {}
+        for c in event.get("casualties") or ():
+            count = c.get("count") if c.get("count") is not None else c.get("min")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                casualties[c["kind"]] = max(count, casualties.get(c["kind"], 0))
+        date = event.get("date") or {}
+        reports.append(EventReport(
+            article_id=str(article.get("id")),
+            source=article.get("source"),
+            published_at=article.get("published_at"),
+            type=str(event.get("type") or "event"),
+            place=place,
+            date=_day(date.get("value") if isinstance(date, Mapping) else date),
+            actors=_names([entities[i] for i in [event.get("actor")] if i in entities]),
+            targets=_names([entities[i] for i in [event.get("target")] if i in entities]),
+            casualties=casualties,
+        ))
+    return reports
+
+
+def _day(value: Any) -> str | None:
+    """A day-resolution ISO date, or None (a month or year does not pin an event)."""
+    if isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        return value[:10]
+    return None
 
 
 def merge_key(report: EventReport) -> str | None:

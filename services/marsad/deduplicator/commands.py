@@ -1,0 +1,147 @@
+"""CLI subcommands of the deduplicator: ``dedup-eval`` and ``dedup-bench``.
+
+The main ``marsad`` CLI calls :func:`register` with its subparsers; the
+command functions accept ``(args)`` or ``(args, settings)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ANT = Path("../shared/data/ant/articles.jsonl.gz")
+DEFAULT_EVAL_DIR = Path("tests/data/dedup")
+
+
+def register(subparsers: Any) -> None:
+    """Add the deduplicator subcommands to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        "dedup-eval",
+        help="Precision/recall of exact and near duplicates on ANT + synthetic copies.",
+    )
+    _config_args(p)
+    p.add_argument("--data", type=Path, default=DEFAULT_ANT, help="ANT articles (JSONL.gz)")
+    p.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR,
+                   help="folder with edits.json, natural_pairs.tsv, stream_audit.tsv")
+    p.add_argument("--limit", type=int, default=None, help="first N ANT articles only")
+    p.add_argument("--bases", type=int, default=None, help="articles to copy synthetically")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--audit", type=int, default=0, metavar="N",
+                   help="also print N random near-duplicate decisions between natural "
+                        "articles, for checking by hand")
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser(
+        "dedup-bench", help="Articles/s and bytes per remembered article of the deduplicator."
+    )
+    _config_args(p)
+    p.add_argument("--data", type=Path, default=DEFAULT_ANT, help="ANT articles (JSONL.gz)")
+    p.add_argument("--limit", type=int, default=6000, help="number of articles")
+    p.set_defaults(func=cmd_bench)
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    from marsad.deduplicator.core import DedupConfig
+
+    d = DedupConfig()
+    p.add_argument("--threshold", type=float, default=d.threshold, help="estimated Jaccard bar")
+    p.add_argument("--shingle", type=int, default=d.shingle, help="words per shingle")
+    p.add_argument("--permutations", type=int, default=d.permutations)
+    p.add_argument("--bands", type=int, default=0, help="LSH bands (0: derived)")
+    p.add_argument("--window-days", type=float, default=d.window_days)
+    p.add_argument("--no-variants", action="store_true", help="no spelling-variant lexicon")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from marsad.deduplicator.core import DedupConfig
+
+    return DedupConfig(
+        threshold=args.threshold, shingle=args.shingle, permutations=args.permutations,
+        bands=args.bands, window_days=args.window_days, variants=not args.no_variants,
+    )
+
+
+def load_audit(path: Path) -> dict[tuple[str, str], str]:
+    """Hand labels of sampled stream decisions: ``(id, duplicate_of) -> label``."""
+    labels: dict[tuple[str, str], str] = {}
+    if not path.exists():
+        return labels
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if row and not row[0].startswith("#") and len(row) >= 3:
+                labels[(row[0], row[1])] = row[2]
+    return labels
+
+
+def _utf8_stdout() -> None:
+    # Arabic titles in the report must not fail on a C-locale terminal.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8")
+
+
+def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
+    """Run the evaluation and print P/R for exact and near duplicates."""
+    from marsad.deduplicator.evaluation import evaluate, format_result
+
+    _utf8_stdout()
+    result = evaluate(
+        _config(args), ant=args.data, eval_dir=args.eval_dir, limit=args.limit,
+        bases=args.bases,
+    )
+    audit = load_audit(args.eval_dir / "stream_audit.tsv")
+    judged = [audit[(a, b)] for a, b, _ in result.stream_near_pairs if (a, b) in audit]
+    audit_summary = {
+        "judged": len(judged),
+        "duplicate": judged.count("duplicate"),
+        "precision": round(judged.count("duplicate") / len(judged), 4) if judged else None,
+    }
+    if args.json:
+        print(json.dumps({**result.to_json(), "stream_audit": audit_summary},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(format_result(result))
+        if judged:
+            print(f"hand-checked sample of those decisions: {audit_summary['duplicate']}"
+                  f"/{audit_summary['judged']} are duplicates "
+                  f"(precision {audit_summary['precision']:.3f})")
+    if args.audit:
+        _print_audit(args, result.stream_near_pairs, audit)
+    return 0
+
+
+def _print_audit(args: argparse.Namespace, pairs: list[tuple[str, str, float]],
+                 audit: dict[tuple[str, str], str]) -> None:
+    from marsad.deduplicator.corpus import read_articles
+
+    todo = [p for p in pairs if (p[0], p[1]) not in audit]
+    sample = random.Random(7).sample(todo, min(args.audit, len(todo)))  # noqa: S311
+    wanted = {i for a, b, _ in sample for i in (a, b)}
+    arts = {a["id"]: a for a in read_articles(args.data) if a["id"] in wanted}
+    for a, b, sim in sample:
+        print(f"\n### {a}\t{b}\tsimilarity={sim:.3f}")
+        for aid in (b, a):
+            art = arts[aid]
+            text = (art.get("text") or "").replace("\n", " / ")
+            print(f"  {aid} [{art.get('source')} {art.get('published_at')}] {art.get('title')}")
+            print(f"    {text[:300]}")
+            print(f"    ... {text[-200:]}")
+
+
+def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
+    """Fold ANT articles, then measure the deduplicator alone on them."""
+    from marsad.deduplicator.core import bench
+    from marsad.deduplicator.corpus import load_fold, read_articles
+
+    fold = load_fold()
+    texts = [fold(a.get("text") or "") for a in read_articles(args.data, limit=args.limit)]
+    print(json.dumps(bench(texts, _config(args)), ensure_ascii=False, indent=2))
+    return 0

@@ -1,0 +1,141 @@
+"""The evaluation set and its command: synthetic edits, natural labels, P/R targets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from marsad.deduplicator.commands import register
+from marsad.deduplicator.core import DedupConfig, bench, parse_time
+from marsad.deduplicator.corpus import load_fold, read_articles
+from marsad.deduplicator.evaluation import (
+    Editor,
+    EvalArticle,
+    evaluate,
+    format_result,
+    load_natural_pairs,
+    make_synthetic,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+ANT = REPO / ".." / "shared" / "data" / "ant" / "articles.jsonl.gz"
+EVAL_DIR = REPO / "tests" / "data" / "dedup"
+RECIPES = json.loads((EVAL_DIR / "edits.json").read_text(encoding="utf-8"))
+SEED = (REPO / ".." / "shared" / "seeds" / "000_8bb0b02f1c03471e.txt").read_text(encoding="utf-8")
+
+fold = load_fold()
+
+
+def seed_article() -> EvalArticle:
+    paras = [p for p in SEED.split("\n") if p.strip()]
+    if len(paras) < 3:  # the seed has few line breaks: cut it into sentence groups
+        sents = [s.strip() for s in SEED.replace("\n", " ").split(".") if s.strip()]
+        paras = [". ".join(sents[i : i + 3]) + "." for i in range(0, len(sents), 3)]
+    return EvalArticle(
+        id="seed", source="seed", published_at="2012-07-07T10:00:00+00:00",
+        text="\n".join(paras), title="مؤتمر أصدقاء سوريا في باريس", category="middleEast",
+    )
+
+
+POOL = [
+    seed_article(),
+    EvalArticle(
+        id="other", source="x", published_at="2018-03-13T10:00:00+00:00",
+        title="ناد صيني يهدد باللجوء الى القضاء بسبب إنييستا", category="sport",
+        text="هدد نادي تيانجين كوانجيان الصيني باتخاذ إجراءات قانونية لوقف تكهنات إعلامية "
+             "مستمرة حول انتقال قائد برشلونة الإسباني أندريس إنييستا إلى صفوفه.\n"
+             "وارتبط اسم اللاعب البالغ 33 عاما بالانتقال الصيف المقبل إلى الدوري الصيني "
+             "الذي جذب عددا كبيرا من نجوم اللعبة العالميين بعقود مغرية ماليا.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("steps", "exact"),
+    [
+        (["diacritics"], True),
+        (["alef_spellings"], True),
+        (["tatweel"], True),
+        (["diacritics", "alef_spellings", "tatweel"], True),
+        (["headline_added"], False),
+        (["headline_changed"], False),
+        (["paragraph_dropped"], False),
+        (["paragraph_added"], False),
+        (["boilerplate_added"], False),
+    ],
+)
+def test_edits_change_the_text_and_exact_ones_fold_away(steps: list[str], exact: bool) -> None:
+    editor = Editor(RECIPES, POOL)
+    base = POOL[0]
+    edited = editor.apply(steps, base, random.Random(3))
+    assert edited != base.text
+    assert (fold(edited).split() == fold(base.text).split()) is exact
+
+
+def test_synthetic_copies_are_deterministic() -> None:
+    one = make_synthetic(POOL, RECIPES, bases=1)
+    two = make_synthetic(POOL, RECIPES, bases=1)
+    assert [(s.id, s.text, s.published_at) for s in one] == [
+        (s.id, s.text, s.published_at) for s in two]
+    assert len(one) == len(RECIPES["recipes"])
+    base = {a.id: a for a in POOL}
+    assert all(parse_time(s.published_at) > parse_time(base[s.base_id].published_at)
+               for s in one if s.base_id is not None)
+
+
+def test_natural_pairs_are_labelled_and_unique() -> None:
+    pairs = load_natural_pairs(EVAL_DIR / "natural_pairs.tsv")
+    assert len(pairs) == 150
+    assert {label for _, _, label in pairs} == {"duplicate", "same_event", "different"}
+    assert len({(a, b) for a, b, _ in pairs}) == len(pairs)
+    assert all(a != b for a, b, _ in pairs)
+
+
+def test_evaluation_on_a_slice_meets_the_targets() -> None:
+    result = evaluate(DedupConfig(), ant=ANT, eval_dir=EVAL_DIR, limit=3000, bases=40)
+    assert result.exact.precision == 1.0 and result.exact.recall == 1.0
+    assert result.near_synthetic.precision >= 0.98
+    assert result.near_synthetic.recall >= 0.95
+    # the hand-labelled hard negatives are never merged
+    assert result.near_natural.fp == 0
+    assert "exact duplicates" in format_result(result)
+
+
+@pytest.mark.slow
+def test_full_evaluation_meets_the_targets() -> None:
+    result = evaluate(DedupConfig(), ant=ANT, eval_dir=EVAL_DIR)
+    assert result.exact.precision == 1.0
+    assert result.exact.recall >= 0.999
+    assert result.near_synthetic.precision >= 0.98
+    assert result.near_synthetic.recall >= 0.95
+    assert result.near_natural.precision >= 0.98
+    assert result.near_natural.recall >= 0.45  # the hard natural middle: see README
+    assert not result.fold_failures
+
+
+@pytest.mark.slow
+def test_bench_is_fast_enough_on_ant_articles() -> None:
+    texts = [fold(a.get("text") or "") for a in read_articles(ANT, limit=3000)]
+    result = bench(texts)
+    # 3,000/s is the target on a quiet core; CI machines are shared, so the
+    # test keeps a margin and the figure itself is reported by dedup-bench.
+    assert result["articles_per_s"] >= 1500
+    assert result["bytes_per_article"] < 20_000
+    assert result["remembered"] > 0
+
+
+def test_commands_register_and_run_on_a_slice(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["dedup-eval", "--data", str(ANT), "--eval-dir", str(EVAL_DIR),
+                              "--limit", "1500", "--bases", "10", "--json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"exact", "near_synthetic", "near_natural_labelled", "config"} <= set(out)
+    args = parser.parse_args(["dedup-bench", "--data", str(ANT), "--limit", "300"])
+    assert args.func(args, None) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 300

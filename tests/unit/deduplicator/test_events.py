@@ -1,0 +1,172 @@
+"""Event merging: reports of one happening across articles become one event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from marsad.deduplicator.events import (
+    EventMerger,
+    EventReport,
+    Place,
+    merge_key,
+    reports_from_article,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+SCHEMA = json.loads((REPO / "schemas" / "defs" / "dedup.v1.json").read_text(encoding="utf-8"))
+MERGED = Draft202012Validator({"$ref": "#/$defs/merged_event", **SCHEMA})
+
+# Entities as the extractor gives them (entity.v1), for a Gaza strike reported
+# by several outlets (the kind of story ANT has dozens of in May 2018).
+GAZA = {"id": "e2", "type": "LOC", "canonical": "غزة", "matching": "غزه",
+        "country": "PS", "geonames_id": 281133}
+ISRAELI_ARMY = {"id": "e1", "type": "ORG", "canonical": "الجيش الإسرائيلي",
+                "matching": "الجيش الاسرائيلي", "country": "IL", "geonames_id": None}
+DEIR_EZZOR = {"id": "e3", "type": "LOC", "canonical": "دير الزور", "matching": "دير الزور",
+              "country": "SY", "geonames_id": 170794}
+
+
+def article(aid: str, source: str, published_at: str, killed: int | None,
+            *, place: dict[str, Any] = GAZA, date: str | None = "2018-05-14",
+            etype: str = "ASSAULT", negated: bool = False) -> dict[str, Any]:
+    casualties = [] if killed is None else [
+        {"kind": "killed", "count": killed, "min": killed, "max": None},
+        {"kind": "injured", "count": killed * 30, "min": None, "max": None},
+    ]
+    return {
+        "id": aid, "source": source, "published_at": published_at,
+        "entities": [ISRAELI_ARMY, place],
+        "facts": {"events": [{
+            "type": etype, "actor": "e1", "target": None, "place": place["id"],
+            "date": {"value": date, "kind": "absolute"} if date else None,
+            "negated": negated, "hypothetical": False, "future": False,
+            "casualties": casualties,
+        }]},
+    }
+
+
+REPORTS = [
+    # (article id, source, published_at, killed)
+    ("SK-middleEast-1674-20180514", "skynews", "2018-05-14T10:00:00+00:00", 18),
+    ("AL-internationalNews-1160-20180514", "alarabia", "2018-05-14T12:00:00+00:00", 25),
+    ("FR-internationalNews-1200-20180514", "france24", "2018-05-14T13:30:00+00:00", 37),
+    ("SK-middleEast-1680-20180514", "skynews", "2018-05-14T18:00:00+00:00", 41),
+    ("BB-middleEast-700-20180514", "BBC", "2018-05-14T19:00:00+00:00", 52),
+]
+
+
+def test_reports_of_one_strike_merge_into_one_event_with_a_consensus() -> None:
+    merger = EventMerger()
+    outs = []
+    for aid, src, ts, killed in REPORTS:
+        (report,) = reports_from_article(article(aid, src, ts, killed))
+        merged = merger.add(report)
+        assert merged is not None
+        outs.append(merged)
+    assert outs[0].is_new and not any(m.is_new for m in outs[1:])
+    assert len({m.event_id for m in outs}) == 1
+    last = outs[-1].to_json()
+    assert last["report_count"] == 5
+    assert last["sources"] == ["skynews", "alarabia", "france24", "BBC"]
+    killed = last["casualties"]["killed"]
+    # Sky News updated its toll from 18 to 41: it counts once, with 41.
+    assert killed["by_source"] == {"skynews": 41, "alarabia": 25, "france24": 37, "BBC": 52}
+    assert killed["consensus"] == 39  # median of 25, 37, 41, 52 = 39
+    assert (killed["min"], killed["max"]) == (25, 52)
+    assert outs[-1].casualty_consensus("injured") == 1170  # median(750, 1110, 1230, 1560)
+    assert not list(MERGED.iter_errors(json.loads(json.dumps(last))))
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        (article("x", "BBC", "2018-05-14T20:00:00+00:00", 3), True),
+        # another day: a different strike
+        (article("x", "BBC", "2018-05-15T20:00:00+00:00", 3, date="2018-05-15"), False),
+        # another place
+        (article("x", "BBC", "2018-05-14T20:00:00+00:00", 3, place=DEIR_EZZOR), False),
+        # another type of event
+        (article("x", "BBC", "2018-05-14T20:00:00+00:00", None, etype="PROTEST"), False),
+        # no date: joins within the window of the first report
+        (article("x", "BBC", "2018-05-15T09:00:00+00:00", 3, date=None), True),
+        # no date, far later: a new event
+        (article("x", "BBC", "2018-05-30T09:00:00+00:00", 3, date=None), False),
+    ],
+)
+def test_merge_key_and_date_rules(other: dict[str, Any], same: bool) -> None:
+    merger = EventMerger(window_days=3)
+    (first,) = reports_from_article(article(*REPORTS[0]))
+    a = merger.add(first)
+    (report,) = reports_from_article(other)
+    b = merger.add(report)
+    assert a is not None and b is not None
+    assert (a.event_id == b.event_id) is same
+
+
+def test_negated_events_and_events_without_place_are_not_merged() -> None:
+    assert reports_from_article(article("n", "BBC", "2018-05-14T10:00:00+00:00", 3,
+                                        negated=True)) == []
+    report = EventReport("a", "BBC", "2018-05-14T10:00:00+00:00", "ASSAULT")
+    assert merge_key(report) is None
+    assert EventMerger().add(report) is None
+
+
+def test_place_identity_prefers_geonames_id() -> None:
+    assert Place("غزه", 281133, "PS").key() == Place("قطاع غزه", 281133, "PS").key()
+    assert Place("غزه", None, "PS").key() != Place("قطاع غزه", None, "PS").key()
+
+
+def test_redelivered_report_is_not_counted_twice() -> None:
+    merger = EventMerger()
+    (report,) = reports_from_article(article(*REPORTS[0]))
+    merger.add(report)
+    again = merger.add(report)
+    assert again is not None and again.report_count == 1
+
+
+def test_store_is_json_and_survives_a_restart() -> None:
+    store: dict[str, Any] = {}
+    merger = EventMerger(store)
+    for row in REPORTS[:2]:
+        (r,) = reports_from_article(article(*row))
+        merger.add(r)
+    restored = json.loads(json.dumps(store))
+    assert restored == store
+    merger2 = EventMerger(restored)
+    (r,) = reports_from_article(article(*REPORTS[2]))
+    merged = merger2.add(r)
+    assert merged is not None and merged.report_count == 3 and not merged.is_new
+
+
+def test_old_events_are_evicted_so_the_store_stays_bounded() -> None:
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=2)
+    sizes = []
+    for day in range(1, 29):
+        ts = f"2018-05-{day:02d}T10:00:00+00:00"
+        (r,) = reports_from_article(article(f"a{day}", "BBC", ts, day,
+                                            date=f"2018-05-{day:02d}"))
+        merger.add(r)
+        sizes.append(len(store))
+    assert max(sizes[10:]) <= max(sizes[:10]) + 2
+    assert sum(1 for k in store if k.startswith("e:")) <= 4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(REPORTS))
+def test_consensus_does_not_depend_on_arrival_order(rows: list[tuple[str, str, str, int]]) -> None:
+    merger = EventMerger()
+    merged = None
+    for row in rows:
+        (r,) = reports_from_article(article(*row))
+        merged = merger.add(r)
+    assert merged is not None
+    assert merged.casualty_consensus("killed") == 39
+    assert merged.report_count == 5

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from marsad.codec import Codec, DecodeError
-from marsad.topics import DEADLETTER
+from marsad.topics import DEADLETTER, RAW
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,9 @@ class Stage(ABC):
         self, msg: Incoming, reason: str, detail: str, article_id: str | None = None
     ) -> Outgoing:
         """Build the dead letter for a message that could not be processed."""
+        if article_id is None and msg.key and self.source != RAW:
+            # Past the first stage every key is an article id (the topics' contract).
+            article_id = msg.key.decode("utf-8", "replace")
         original = msg.value or b""
         kept = original[: self.deadletter_original_bytes]
         key = article_id or (msg.key.decode("utf-8", "replace") if msg.key else None)

@@ -230,11 +230,21 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         wiring should dead-letter the article.
     """
     disp, dmap = display.build_display(text)
-    splits: list[int] = glue.find_splits(disp) if profile.glue else []
+    folds = profile._folds
+    matching, mmap = folding.fold_with_map(disp, *folds)
+    splits: list[int] = []
+    if profile.glue:
+        # The matching text doubles as the folded display when it is aligned.
+        aligned = mmap is None and profile.alef and profile.alef_maksura and profile.teh_marbuta
+        splits = glue.find_splits(disp, matching if aligned else None)
     if splits:
         disp, gmap = _insert_spaces(disp, splits)
         dmap = gmap.compose(dmap)
-    matching, mmap = folding.fold_with_map(disp, *profile._folds)
+        if mmap is None:
+            # A space folds to itself, so the same insertion applies.
+            matching = _insert_spaces(matching, splits)[0]
+        else:
+            matching, mmap = folding.fold_with_map(disp, *folds)
     matching_map = dmap if mmap is None else mmap.compose(dmap)
     ratio, letters = tokens.script_ratio(disp)
     reason: str | None = None
@@ -265,7 +275,9 @@ def load() -> None:
     """Load every table and lexicon now (otherwise done on first use)."""
     display.load_rules()
     glue.load_lexicon()
-    folding.fold_table()
+    for fn in (folding.fold_table, folding._byte_fold, folding._safe_class,
+               folding._deletable_class):
+        fn(*DEFAULT_PROFILE._folds)
     unicodedata.is_normalized("NFKC", "")
 
 

@@ -28,10 +28,14 @@ class _Rules:
     """Compiled display rules."""
 
     master: re.Pattern[str]
+    trigger: re.Pattern[str]
+    boilerplate: re.Pattern[str]
+    digits_re: re.Pattern[str]
     digits: dict[int, int]
     invisible: frozenset[str]
     paragraph: frozenset[str]
     block_tags: frozenset[str]
+    whitespace: frozenset[str]
 
 
 def _data_text(name: str) -> str:
@@ -60,31 +64,50 @@ def load_rules() -> _Rules:
         for i, cp in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
             digits[cp] = ord("0") + i
     boiler_alt = "|".join(f"(?:{b})" for b in boiler) or "(?!)"
+    # Every branch starts with a literal or a character class, so the regex
+    # engine can skip ordinary text quickly (no lookaround in first position).
     master = re.compile(
-        # 1. a whole boilerplate line, with its line break
-        rf"(?P<boiler>(?m:^)[ \t\u00a0]*(?:{boiler_alt})[ \t\u00a0]*(?:\r?\n|\Z))"
-        # 2. HTML: script/style bodies, comments, tags, entities
-        r"|(?P<script><(script|style)\b[^>]*>.*?</\3\s*>)"
+        # HTML: script/style bodies, comments, tags, entities
+        r"(?P<script><(?P<stag>script|style)\b[^>]*>.*?</(?P=stag)\s*>)"
         r"|(?P<comment><!--.*?-->)"
-        r"|(?P<tag></?(?P<tagname>[a-zA-Z][a-zA-Z0-9]{0,15})\b(?:[^<>\"']|\"[^\"]*\"|'[^']*'){0,2000}/?>)"
+        r"|(?P<tag></?(?P<tagname>[a-zA-Z][a-zA-Z0-9]{0,15})\b"
+        r"(?:[^<>\"']|\"[^\"]*\"|'[^']*'){0,2000}/?>)"
         r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)"
-        # 3. space before a comma-like mark that is followed by a space (or the end)
-        r"|(?P<prepunct>(?<=\w)[ \u00a0]+(?=[\u060c\u061b\u061f,;!?](?:\s|\Z)))"
-        # 4. whitespace (with any invisible characters inside) unless a lone space
-        rf"|(?P<space>(?! (?![\s{invisible}]))[\s{invisible}]*\s[\s{invisible}]*)"
-        # 5. invisible characters and tatweel on their own
-        rf"|(?P<invisible>[{invisible}]+)",
+        # spaces before a comma-like mark that is followed by a space (or the end)
+        r"|(?P<prepunct>[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+        r"(?=[\u060c\u061b\u061f,;!?](?:\s|\Z)))"
+        # whitespace/invisible runs of two or more, or one whitespace other than a space
+        rf"|(?P<space>[\s{invisible}]{{2,}}|[^\S ])"
+        # a single invisible character or tatweel
+        rf"|(?P<invisible>[{invisible}])",
         re.IGNORECASE | re.DOTALL,
+    )
+    # Where a master match can start: a cheap single scan (the alternation
+    # itself is ~10x slower to scan with), then the master regex is tried
+    # only at those positions.
+    trigger = re.compile(
+        rf"[<&{invisible}\t\n\r\f\v\u00a0\x1c-\x1f\x85\u2000-\u200a\u1680\u2028\u2029"
+        r"\u202f\u205f\u3000]|  | [\u060c\u061b\u061f,;!?]"
+    )
+    boilerplate = re.compile(
+        rf"^[ \t\u00a0]*(?:{boiler_alt})[ \t\u00a0]*(?:\r?\n|\Z)", re.MULTILINE
+    )
+    digits_re = re.compile(
+        "[" + "".join(re.escape(chr(c)) for c in sorted(digits)) + "]"
     )
     inv: set[str] = set()
     for lo, hi, *_ in spec["invisible"]:
         inv.update(chr(c) for c in range(int(lo, 16), int(hi, 16) + 1))
     return _Rules(
         master=master,
+        trigger=trigger,
+        boilerplate=boilerplate,
+        digits_re=digits_re,
         digits=digits,
         invisible=frozenset(inv),
         paragraph=frozenset(chr(int(c, 16)) for c in spec["paragraph_breaks"]),
         block_tags=frozenset(spec["block_tags"]),
+        whitespace=frozenset(c for c in map(chr, range(0x3000 + 1)) if c.isspace()),
     )
 
 
@@ -102,10 +125,13 @@ class _Emitter:
         self.b = MapBuilder()
         self.last = "\n"  # the start of the text behaves like after a paragraph break
 
-    def text(self, s: str, orig_start: int, orig_len: int) -> None:
+    def text(self, s: str, orig_start: int, orig_len: int, block: bool = False) -> None:
         if s:
             self.pieces.append(s)
-            self.b.add(len(s), orig_start, orig_len)
+            if block:
+                self.b.block(len(s), orig_start, orig_len)
+            else:
+                self.b.add(len(s), orig_start, orig_len)
             self.last = s[-1]
 
     def _drop_last_char(self) -> None:
@@ -139,7 +165,7 @@ def _copy(em: _Emitter, text: str, start: int, end: int, rules: _Rules) -> None:
         start += 1
         if start == end:
             return
-    chunk = text[start:end].translate(rules.digits)
+    chunk = text[start:end]
     if unicodedata.is_normalized("NFKC", chunk) and "\ufdfc" not in chunk and "\ufdfd" not in chunk:
         em.text(chunk, start, end - start)
         return
@@ -153,7 +179,57 @@ def _copy(em: _Emitter, text: str, start: int, end: int, rules: _Rules) -> None:
             out = "".join(c for c in out if c not in rules.invisible).translate(rules.digits)
             # NFKC may yield spaces (e.g. the bismillah ligature); keep them single.
             out = re.sub(r"\s+", " ", out)
-        em.text(out, start + m.start(), len(seg))
+            if out.startswith(" ") and em.last in " \n":
+                out = out[1:]
+        em.text(out, start + m.start(), len(seg), block=out != seg)
+
+
+def _clean(em: _Emitter, text: str, pos: int, stop: int, rules: _Rules) -> None:
+    """Emit the display form of ``text[pos:stop]``."""
+    search = rules.trigger.search
+    match = rules.master.match
+    at = pos
+    while True:
+        t = search(text, at, stop)
+        if t is None:
+            break
+        m = match(text, t.start(), stop)
+        if m is None:
+            at = t.start() + 1
+            continue
+        start, end = m.span()
+        kind = m.lastgroup
+        if kind == "space" and start > pos and text[start - 1] == " ":
+            # The trigger was the second character of the run.
+            start -= 1
+        at = end
+        if start > pos:
+            _copy(em, text, pos, start, rules)
+        if kind == "space":
+            s = text[start:end]
+            if not rules.whitespace.isdisjoint(s):
+                sep = " " if rules.paragraph.isdisjoint(s) else "\n"
+                em.space(sep, start, end - start)
+            # else: only invisible characters, dropped
+        elif kind == "prepunct":
+            if start == 0 or not text[start - 1].isalnum():
+                em.space(" ", start, end - start)
+        elif kind == "tag":
+            if (m.group("tagname") or "").lower() in rules.block_tags:
+                em.space("\n", start, end - start)
+        elif kind == "script" or kind == "comment":
+            em.space(" ", start, end - start)
+        elif kind == "entity":
+            value = html.unescape(m.group())
+            if value.isspace():
+                em.space("\n" if value in rules.paragraph else " ", start, end - start)
+            elif value not in rules.invisible:
+                value = unicodedata.normalize("NFKC", value.translate(UNICODE_CHAR_FIX))
+                em.text(value.translate(rules.digits), start, end - start, block=True)
+        # "invisible": dropped
+        pos = end
+    if pos < stop:
+        _copy(em, text, pos, stop, rules)
 
 
 def build_display(text: str) -> tuple[str, OffsetMap]:
@@ -167,35 +243,17 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
         single spaces between words and ``\\n`` between paragraphs.
     """
     rules = load_rules()
+    if rules.digits_re.search(text) is not None:
+        # One-to-one, so every offset stays valid.
+        text = text.translate(rules.digits)
     em = _Emitter()
     pos = 0
-    for m in rules.master.finditer(text):
-        start, end = m.span()
-        if start > pos:
-            _copy(em, text, pos, start, rules)
-        kind = m.lastgroup
-        if kind == "space":
-            s = m.group()
-            sep = "\n" if any(c in rules.paragraph for c in s) else " "
-            em.space(sep, start, end - start)
-        elif kind == "boiler" or kind == "script" or kind == "comment":
-            em.space("\n", start, end - start) if kind == "boiler" else em.space(" ", start, 0)
-        elif kind == "tag" or kind == "tagname":
-            name = (m.group("tagname") or "").lower()
-            if name in rules.block_tags:
-                em.space("\n", start, end - start)
-        elif kind == "entity":
-            value = html.unescape(m.group())
-            if value.isspace() or value in rules.invisible:
-                if value.isspace():
-                    em.space("\n" if value in rules.paragraph else " ", start, end - start)
-            else:
-                value = unicodedata.normalize("NFKC", value.translate(UNICODE_CHAR_FIX))
-                em.text(value.translate(rules.digits), start, end - start)
-        # "prepunct" and "invisible": dropped
-        pos = end
-    if pos < len(text):
-        _copy(em, text, pos, len(text), rules)
+    if rules.boilerplate.search(text) is not None:
+        for m in rules.boilerplate.finditer(text):
+            _clean(em, text, pos, m.start(), rules)
+            em.space("\n", m.start(), m.end() - m.start())
+            pos = m.end()
+    _clean(em, text, pos, len(text), rules)
     display = "".join(em.pieces)
     stripped = display.rstrip()
     if len(stripped) != len(display):

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from marsad.normaliser.folding import fold_table
+from marsad.normaliser.folding import fold, fold_table
 
 logger = logging.getLogger(__name__)
 
@@ -43,21 +43,13 @@ MAX_GLUED = 3
 # Only words this long can be two glued parts worth repairing.
 MIN_WORD_LEN = 6
 
-# A whole word of plain Arabic letters (hamza..ghain U+0621-063A, feh..yeh
-# U+0641-064A), not touching other word characters or harakat U+064B-0652.
-_CANDIDATE_RE = re.compile(
-    "(?<![\\w\u064b-\u0652])[\u0621-\u063a\u0641-\u064a]{"
-    + str(MIN_WORD_LEN)
-    + ",}(?![\\w\u064b-\u0652])"
-)
+# A run of plain Arabic letters (hamza..ghain U+0621-063A, feh..yeh U+0641-064A).
+_CANDIDATE_RE = re.compile("[\u0621-\u063a\u0641-\u064a]{" + str(MIN_WORD_LEN) + ",}")
+# A candidate must be a whole word: no word character or haraka (U+064B-0652) next to it.
+_WORD_CHAR_RE = re.compile("[\\w\u064b-\u0652]")
 # Tokens for the pair statistics: Arabic letter runs, or any other non-space
 # character (so punctuation breaks a pair).
 _STAT_TOKEN_RE = re.compile("[\u0621-\u063a\u0641-\u064a]+|\\S")
-
-
-def _key(word: str) -> str:
-    """The table key of a word: its default fold (alef, maksura, teh marbuta)."""
-    return word.translate(fold_table())
 
 
 @functools.cache
@@ -91,24 +83,49 @@ def load_lexicon(path: str | None = None) -> dict[str, int]:
     return {glued: at for glued, (_, at) in best.items()}
 
 
+# The folds that matter for plain letters: alef variants (U+0622, 0623, 0625,
+# 0671) -> alef, alef maksura -> yeh, teh marbuta -> heh; one-to-one.
+_LETTER_FOLD = {0x0622: 0x0627, 0x0623: 0x0627, 0x0625: 0x0627, 0x0671: 0x0627,
+                0x0649: 0x064A, 0x0629: 0x0647}
+
+
 def best_split(word: str, table: dict[str, int]) -> int | None:
     """Return where to split a glued ``word`` (index into ``word``), or None."""
-    key = _key(word)
-    if len(key) != len(word):
-        return None
-    return table.get(key)
+    return table.get(word.translate(_LETTER_FOLD))
 
 
-def find_splits(display: str, table: dict[str, int] | None = None) -> list[int]:
-    """Return the display offsets where a space should be inserted."""
+def find_splits(
+    display: str, folded: str | None = None, table: dict[str, int] | None = None
+) -> list[int]:
+    """Return the display offsets where a space should be inserted.
+
+    Args:
+        display: The display text.
+        folded: The display text with the default letter folds applied, if
+            the caller has it and it is offset-aligned with ``display``
+            (saves a pass).
+        table: A glued-form table; by default the shipped one.
+    """
     tab = load_lexicon() if table is None else table
     if not tab:
         return []
+    if folded is not None and len(folded) == len(display):
+        keys = _CANDIDATE_RE.findall(folded)
+    else:
+        # Fold only the candidates, in one C pass (plain letters: the byte fast path).
+        keys = fold(" ".join(_CANDIDATE_RE.findall(display))).split(" ")
+    # Set intersection in C first: almost no article has a glued word.
+    if tab.keys().isdisjoint(keys):
+        return []
     out: list[int] = []
     for m in _CANDIDATE_RE.finditer(display):
-        i = best_split(m.group(), tab)
-        if i is not None:
-            out.append(m.start() + i)
+        at = tab.get(m.group().translate(_LETTER_FOLD))
+        if at is None:
+            continue
+        s, e = m.span()
+        if (s and _WORD_CHAR_RE.match(display, s - 1)) or _WORD_CHAR_RE.match(display, e):
+            continue
+        out.append(s + at)
     return out
 
 

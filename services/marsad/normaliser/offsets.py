@@ -199,6 +199,23 @@ class MapBuilder:
             self._ol.append(orig_len)
         self._vpos += view_len
 
+    def block(self, view_len: int, orig_start: int, orig_len: int) -> None:
+        """Append text that replaces an original stretch as a whole.
+
+        A run whose two lengths are equal would read as a copy, so an
+        equal-length replacement of several characters (e.g. reordered
+        combining marks) is written as one-character runs that each map to
+        the whole original stretch.
+        """
+        if view_len == orig_len and view_len > 1:
+            for _ in range(view_len):
+                self._os.append(orig_start)
+                self._vl.append(1)
+                self._ol.append(orig_len)
+            self._vpos += view_len
+        else:
+            self.add(view_len, orig_start, orig_len)
+
     def build(self) -> OffsetMap:
         """Return the finished map."""
         m = OffsetMap()

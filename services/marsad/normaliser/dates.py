@@ -44,4 +44,4 @@ def parse_published_at(value: str | None) -> tuple[str | None, str | None]:
         utc = dt.astimezone(UTC)
     except (OverflowError, ValueError):
         return None, UNPARSEABLE
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ"), None
+    return utc.isoformat(timespec="seconds").replace("+00:00", "Z"), None  # 4-digit years

@@ -119,8 +119,9 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         for msg in pipeline.run(line):
             if keep is not None and msg.topic not in keep:
                 continue
-            record = {"topic": settings.topic(msg.topic), "key": msg.key, "value": msg.value}
-            out.write(orjson.dumps(record) + b"\n")
+            head = orjson.dumps({"topic": settings.topic(msg.topic), "key": msg.key})
+            # Splice the already-encoded record in rather than encoding it twice.
+            out.write(head[:-1] + b',"value":' + msg.data + b"}\n")
     out.flush()
     return 0
 
@@ -300,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `marsad process | head`: the reader has had enough
+        sys.stderr.close()
+        return 0
     except (ConnectionError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2

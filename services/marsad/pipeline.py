@@ -41,7 +41,7 @@ class Pipeline:
                 if out.topic in self.by_source:
                     queue.append(
                         Incoming(
-                            value=self.codec.encode(out.value),
+                            value=out.data,
                             key=out.key.encode("utf-8"),
                             topic=out.topic,
                             offset=self._next_offset(out.topic),

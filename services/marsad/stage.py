@@ -39,11 +39,17 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to produce: a logical topic, the article id as key, a record."""
+    """One message to produce: a logical topic, the article id as key, a record.
+
+    ``data`` is the encoded record, filled in by :meth:`Stage.handle`: encoding
+    happens under the stage's protection, so a record that cannot be encoded
+    becomes a dead letter there instead of failing later in the producer.
+    """
 
     topic: str
     key: str
     value: dict[str, Any]
+    data: bytes = b""
 
 
 class Rejected(DecodeError):
@@ -116,7 +122,7 @@ class Stage(ABC):
         """Process one message; bad input yields a dead letter instead of raising."""
         try:
             with time_limit(self.time_limit_seconds):
-                return self.process(msg)
+                return [self._encoded(out) for out in self.process(msg)]
         except StageTimeout as exc:
             log.warning(
                 "%s gave up on %s[%d]@%d: %s", self.name, msg.topic, msg.partition, msg.offset, exc
@@ -131,6 +137,9 @@ class Stage(ABC):
                 "%s failed on %s[%d]@%d", self.name, msg.topic, msg.partition, msg.offset
             )
             return [self.deadletter(msg, "processing_error", f"{type(exc).__name__}: {exc}")]
+
+    def _encoded(self, out: Outgoing) -> Outgoing:
+        return Outgoing(out.topic, out.key, out.value, self.codec.encode(out.value))
 
     @abstractmethod
     def process(self, msg: Incoming) -> list[Outgoing]:
@@ -164,6 +173,6 @@ class Stage(ABC):
         }
         # Dead letters of one origin offset share a key so that a redelivered bad
         # message overwrites rather than piles up under log compaction.
-        return Outgoing(
-            DEADLETTER, key or f"{msg.topic}/{msg.partition}/{msg.offset}", value
+        return self._encoded(
+            Outgoing(DEADLETTER, key or f"{msg.topic}/{msg.partition}/{msg.offset}", value)
         )

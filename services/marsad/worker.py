@@ -150,8 +150,7 @@ async def produce(app: faust.App, runtime: WorkerRuntime, pending: list[Pending]
     its message size limit) is replaced by a dead letter of its input instead
     of blocking the partition forever.
     """
-    settings, codec, metrics = runtime.settings, runtime.codec, runtime.metrics
-    assert codec is not None
+    settings, metrics = runtime.settings, runtime.metrics
 
     async def send(item: Pending) -> Any:
         headers = (
@@ -160,7 +159,7 @@ async def produce(app: faust.App, runtime: WorkerRuntime, pending: list[Pending]
         return await app.producer.send(
             settings.topic(item.out.topic),
             item.out.key.encode("utf-8"),
-            codec.encode(item.out.value),
+            item.out.data,
             None,
             None,
             headers,

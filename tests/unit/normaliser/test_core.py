@@ -216,6 +216,8 @@ def test_profile_changes_matching() -> None:
         ("أمس", (None, "unparseable")),
         ("2012-13-45T00:00:00Z", (None, "unparseable")),
         ("yesterday at noon", (None, "unparseable")),
+        ("0999-01-01T00:00:00+00:00", ("0999-01-01T00:00:00Z", None)),
+        ("0001-01-01T00:30:00+01:00", (None, "unparseable")),
         ("2012-10-11T04:04:00", (None, "no_timezone")),
         ("2012-10-11", (None, "no_timezone")),
         ("Thu, 11 Oct 2012 04:04:00 -0000", (None, "no_timezone")),
@@ -234,6 +236,6 @@ def test_display_is_nfkc_and_clean(seed: str) -> None:
 def test_bench_reports_both_chains(seed: str) -> None:
     out = core.bench([seed, seed[:500], ""])
     assert out["articles"] == 3
-    for key in ("camel", "fold", "normalise"):
+    for key in ("camel", "fold", "views", "normalise"):
         assert out[key]["articles_per_s"] > 0
     assert out["speedup_fold"] > 1

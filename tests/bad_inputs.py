@@ -85,7 +85,8 @@ def cases() -> list[tuple[str, bytes, frozenset[str]]]:
         ("html-page-english", _j({"id": "b42", "text": "<html><body><h1>Not found</h1>"
                                   "<p>The page you requested does not exist.</p></body></html>"}),
          one("not_arabic")),
-        ("chinese-text", _j({"id": "b43", "text": "北京时间周一，市场大幅上涨。"}), one("not_arabic")),
+        ("chinese-text", _j({"id": "b43", "text": "北京时间周一，市场大幅上涨。"}),
+         one("not_arabic")),
         ("hebrew-text", _j({"id": "b44", "text": "השוק עלה ביום שני לאחר ההחלטה."}),
          one("not_arabic")),
         ("digits-only", _j({"id": "b45", "text": "2018 12 31 ١٢٣"}),

@@ -45,7 +45,7 @@ def _rate(n: int, seconds: float) -> float:
 
 
 def time_stage(stage: Stage, inputs: list[bytes]) -> tuple[float, list[bytes]]:
-    """Run a stage over encoded inputs; return seconds and the encoded outputs for the next stage."""
+    """Run a stage over encoded inputs; return seconds and the encoded outputs for the next."""
     outputs: list[bytes] = []
     started = time.perf_counter()
     for i, value in enumerate(inputs):
@@ -163,8 +163,8 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
     import os
 
     from marsad.broker import start_broker, wait_for_port
-    from marsad.console import publish
     from marsad.cli import _count_final
+    from marsad.console import publish
 
     host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
     broker = None
@@ -178,7 +178,7 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
            "MARSAD_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "MARSAD_LOG_LEVEL": "WARNING"}
     tmp = Path(f"/tmp/marsad-bench-{prefix}jsonl")  # noqa: S108 - scratch file for publish
     tmp.write_bytes(b"\n".join(articles) + b"\n")
-    worker = subprocess.Popen([sys.executable, "-m", "marsad", "worker", "all"], env=env)  # noqa: S603
+    worker = subprocess.Popen([sys.executable, "-m", "marsad", "worker", "all"], env=env)
     try:
         baseline = asyncio.run(_raw_kafka_baseline(settings, articles))
         # Wait for the worker to join its group before the clock starts.

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import orjson
 
@@ -149,7 +148,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             children.append(start_broker(host, int(port)))
             print(f"started the embedded broker on {host}:{port}", file=sys.stderr)
         env = dict(os.environ)
-        worker = subprocess.Popen(  # noqa: S603 - our own entry point
+        worker = subprocess.Popen(
             [sys.executable, "-m", "marsad", "worker", "all"], env=env
         )
         children.append(worker)

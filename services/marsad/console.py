@@ -34,19 +34,18 @@ log = logging.getLogger(__name__)
 def read_lines(path: str) -> Iterator[bytes]:
     """Yield the non-blank lines of a JSONL file (``.gz`` too) or of stdin (``-``), as bytes."""
     if path == "-":
-        stream: IO[bytes] = sys.stdin.buffer
-    elif path.endswith(".gz"):
-        stream = gzip.open(path, "rb")
-    else:
-        stream = open(path, "rb")  # noqa: SIM115 - closed below
-    try:
-        for line in stream:
-            line = line.rstrip(b"\r\n")
-            if line.strip():
-                yield line
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        yield from _non_blank(sys.stdin.buffer)
+        return
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        yield from _non_blank(stream)
+
+
+def _non_blank(stream: IO[bytes]) -> Iterator[bytes]:
+    for line in stream:
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield line
 
 
 def _key_of(line: bytes) -> bytes | None:
@@ -124,7 +123,7 @@ def _span_list(items: list[dict[str, Any]], fmt: str, limit: int = 12) -> str:
     return "; ".join(shown) + more
 
 
-class _Safe(dict):  # type: ignore[type-arg]
+class _Safe(dict[str, Any]):
     """``format_map`` helper: missing keys print as empty strings."""
 
     def __missing__(self, key: str) -> str:
@@ -137,7 +136,9 @@ def render(topic: str, key: str | None, value: Any) -> str:
         return f"[{topic}] {key}: {value!r}"
     lines = [f"━━ {topic} · {key}"]
     if topic.endswith(DEADLETTER):
-        lines.append(f"  reason: {value.get('reason')} at {value.get('stage')}: {value.get('detail')}")
+        lines.append(
+            f"  reason: {value.get('reason')} at {value.get('stage')}: {value.get('detail')}"
+        )
         origin = value.get("origin") or {}
         lines.append(
             f"  from {origin.get('topic')}[{origin.get('partition')}]@{origin.get('offset')}, "
@@ -145,7 +146,8 @@ def render(topic: str, key: str | None, value: Any) -> str:
         )
         return "\n".join(lines)
     title = value.get("title_display") or value.get("title") or ""
-    lines.append(f"  {title}  ({value.get('source') or '?'}, {value.get('published_at') or 'no date'})")
+    source, date = value.get("source") or "?", value.get("published_at") or "no date"
+    lines.append(f"  {title}  ({source}, {date})")
     story = value.get("story")
     if story:
         lines.append(

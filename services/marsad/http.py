@@ -74,9 +74,8 @@ class HttpEndpoint:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        if self._runner.addresses:  # the real port when 0 asked for any free one
+            self.port = int(self._runner.addresses[0][1])
         log.info("serving /metrics, /health and /ready on http://%s:%d", self.host, self.port)
 
     async def stop(self) -> None:

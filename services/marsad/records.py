@@ -7,6 +7,7 @@ their keys and required keys match the schemas exactly.
 
 from typing import Any, NotRequired, TypedDict
 
+
 class RawArticle(TypedDict):
     """A message on ``articles.raw``: only ``text`` is required."""
 

@@ -15,9 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.streams import Stream
 from prometheus_client import CollectorRegistry
 
 from marsad.codec import Codec
@@ -222,7 +223,9 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
     processing = metrics.processing_seconds.labels(stage.name)
     received = metrics.messages_in.labels(stage.name)
 
-    async def agent(stream: faust.StreamT[bytes]) -> None:
+    async def agent(source: faust.StreamT[bytes]) -> None:
+        # The concrete Stream has take_events and _set_current_event; StreamT does not.
+        stream = cast(Stream[bytes], source)
         async for events in stream.take_events(
             settings.batch_size, within=settings.batch_wait_seconds
         ):
@@ -281,13 +284,17 @@ def build_app(runtime: WorkerRuntime, stages: Sequence[str]) -> faust.App:
     for name in stages:
         registrars[name](app, runtime)
 
-    @app.on_partitions_assigned.connect
-    async def _assigned(app: faust.App, assigned: Any, **_: Any) -> None:
+    def _assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        assigned = args[0] if args else kwargs.get("assigned", ())
         runtime.health.set(True, f"{len(assigned)} partitions assigned")
 
-    @app.on_partitions_revoked.connect
-    async def _revoked(app: faust.App, revoked: Any, **_: Any) -> None:
+    def _revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         runtime.health.set(False, "rebalancing")
+
+    # mode's Signal.connect is typed for a required ``signal`` keyword the
+    # receivers above accept anyway.
+    app.on_partitions_assigned.connect(cast(Any, _assigned))
+    app.on_partitions_revoked.connect(cast(Any, _revoked))
 
     return app
 

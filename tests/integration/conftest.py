@@ -49,14 +49,16 @@ def running_worker(
             proc.wait()
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90) -> None:
+def wait_ready(
+    port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90
+) -> None:
     """Poll the worker's /ready endpoint until it answers 200."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited {proc.returncode}:\n{log_path.read_text()[-4000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:

@@ -1,4 +1,4 @@
-"""The bad-input corpus through ``marsad process`` and through the broker: nothing lost, nothing stuck.
+"""The bad-input corpus through ``marsad process`` and the broker: nothing lost, nothing stuck.
 
 Every case must end in ``articles.deadletter`` with its reason code, or come
 out processed; the good articles interleaved with the bad ones all come out.

@@ -39,7 +39,7 @@ def bad_messages() -> list[tuple[bytes, str]]:
         ('{"id": "no-text", "title": "خبر بلا نص"}'.encode(), "schema_violation"),
         (b'{"id": "bad-utf8", "text": "\xff\xfe\xfd"}', "invalid_utf8"),
         (b"[1, 2, 3]", "not_an_object"),
-        ('{"id": "english", "text": "This article is written in English only."}'.encode(),
+        (b'{"id": "english", "text": "This article is written in English only."}',
          "not_arabic"),
     ]
 
@@ -67,7 +67,7 @@ def pipeline_run(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with running_worker(broker, prefix, "all", port=port, log_path=log_path):
         asyncio.run(produce(settings, [(None, m) for m in messages]))
         outputs = asyncio.run(consume(settings, FINAL, expected=len(messages)))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
             metrics_text = r.read().decode()
     yield {
         "settings": settings, "messages": messages, "seeds": seeds, "bad": bad,

@@ -1,4 +1,4 @@
-"""Faust wiring of the extractor: one agent running :class:`~marsad.extractor.stage.ExtractorStage`."""
+"""Faust wiring of the extractor: one agent running its stage on its input topic."""
 
 from __future__ import annotations
 

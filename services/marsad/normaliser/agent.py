@@ -1,4 +1,4 @@
-"""Faust wiring of the normaliser: one agent running :class:`~marsad.normaliser.stage.NormaliserStage`."""
+"""Faust wiring of the normaliser: one agent running its stage on its input topic."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.numbers import Num, lemma
+from marsad.extractor.facts.scan import CASUALTY, positions
 from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc
 
 # "عدد" (number) and "حصيلة" (toll) before a victim noun: the count follows (حصيلة القتلى 50).
@@ -89,7 +90,8 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
     owner: dict[int, int] = {}  # number start -> trigger token that took it
     out: list[Found] = []
     pending: list[tuple[int, str]] = []  # countless triggers waiting for a coordinated partner
-    for t, tok in enumerate(toks):
+    for t in positions(doc, CASUALTY):
+        tok = toks[t]
         hit = next((triggers[k] for k in tok.keys if k in triggers), None)
         if hit is None:
             continue

@@ -15,6 +15,7 @@ from functools import cache
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.model import DateFact
 from marsad.extractor.facts.numbers import parse_digits, read_number
+from marsad.extractor.facts.scan import DATE, positions
 from marsad.extractor.facts.text import ALEF_LAM, SEEN, Doc
 
 SLASH = "/"
@@ -439,7 +440,7 @@ def _numeric(doc: Doc, i: int) -> _Found | None:
 
 
 @cache
-def _start_words() -> frozenset[str]:
+def start_words() -> frozenset[str]:
     """Every folded word that can begin a date expression."""
     words: set[str] = {YOM, SHAHR}
     words.update(k[0] for k in lexicon.months())
@@ -458,26 +459,23 @@ def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     pub = published_at.date() if published_at is not None else None
     toks = doc.tokens
     out: list[DateFact] = []
-    i = 0
-    year_end = -1
-    starts = _start_words()
-    while i < len(toks):
-        tok = toks[i]
-        # Most tokens cannot begin a date: one set lookup per key skips every parser.
-        if not (tok.form[:1].isdigit() or (i == year_end and tok.form == "\u0648")
-                or any(k in starts for k in tok.keys)):
-            i += 1
+    nxt = 0
+    cands = positions(doc, DATE)
+    k = 0
+    while k < len(cands):
+        i = cands[k]
+        k += 1
+        if i < nxt:
             continue
         found = (_numeric(doc, i) or _absolute(doc, i, pub) or _year_only(doc, i)
                  or _relative(doc, i, pub) or _ago(doc, i, pub) or _weekday_date(doc, i, pub)
-                 or _bare_year(doc, i, year_end == i))
-        if found is None:
-            i += 1
-            continue
-        if found.granularity == "year" and found.kind == "absolute":
-            year_end = found.j
-        start, end = toks[found.i].start, toks[found.j - 1].end
-        out.append(DateFact(start, end, doc.text[start:end], found.value, found.kind,
-                            found.granularity, found.calendar, found.qualifier))
-        i = found.j
+                 or _bare_year(doc, i, False))
+        while found is not None:
+            start, end = toks[found.i].start, toks[found.j - 1].end
+            out.append(DateFact(start, end, doc.text[start:end], found.value, found.kind,
+                                found.granularity, found.calendar, found.qualifier))
+            nxt = found.j
+            # "2014 و2015 و2016": a list of years goes on after WAW.
+            year = found.granularity == "year" and found.kind == "absolute"
+            found = _bare_year(doc, nxt, True) if year and nxt < len(toks) else None
     return out

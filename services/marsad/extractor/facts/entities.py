@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,20 +41,17 @@ class EntityIndex:
 
 def index_entities(doc: Doc, entities: Sequence[EntityLike]) -> EntityIndex:
     """Map every mention's character span to the tokens it covers."""
-    starts = {t.start: k for k, t in enumerate(doc.tokens)}
-    ends = {t.end: k for k, t in enumerate(doc.tokens)}
+    tok_starts = [t.start for t in doc.tokens]
+    tok_ends = [t.end for t in doc.tokens]
+    n = len(tok_ends)
     out: list[MentionAt] = []
     for ent in entities:
-        for mention in ent.mentions:
-            m = mention
-            i = starts.get(m.start)
-            j = ends.get(m.end)
-            if i is None:
-                # A mention glued to a clitic (وباريس) starts inside a token.
-                i = next((k for k, t in enumerate(doc.tokens) if t.start <= m.start < t.end), None)
-            if j is None:
-                j = next((k for k, t in enumerate(doc.tokens) if t.start < m.end <= t.end), None)
-            if i is None or j is None or j < i:
+        for m in ent.mentions:
+            # The token containing the mention's first character (a mention glued to a
+            # clitic, وباريس, starts inside a token) and the one containing its last.
+            i = bisect_right(tok_ends, m.start)
+            j = bisect_left(tok_ends, m.end)
+            if i >= n or j >= n or j < i or tok_starts[i] >= m.end:
                 continue
             out.append(MentionAt(ent.id, ent.type, i, j + 1,
                                  Span(m.start, m.end, doc.text[m.start:m.end])))

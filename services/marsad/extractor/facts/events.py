@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex, MentionAt
 from marsad.extractor.facts.model import Span
+from marsad.extractor.facts.scan import EVENT, positions
 from marsad.extractor.facts.text import SEEN, Doc
 
 PRESENT_PREFIXES = ("\u064a", "\u062a", "\u0646", "\u0627")  # YEH TEH NOON ALEF: imperfect prefixes
 _NP_MAX = 4
+# أن / إن after folding (ALEF NOON) and بأن (BEH ALEF NOON): a clause with its own subject follows.
+_ANNA = frozenset({"\u0627\u0646", "\u0628\u0627\u0646"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,8 @@ def find_triggers(doc: Doc) -> list[Trigger]:
     """Every token that is an event trigger."""
     table = lexicon.event_triggers()
     out: list[Trigger] = []
-    for t, tok in enumerate(doc.tokens):
+    for t in positions(doc, EVENT):
+        tok = doc.tokens[t]
         for k in tok.keys:
             hit = table.get(k)
             if hit is not None:
@@ -123,7 +127,16 @@ def link_roles(doc: Doc, trig: Trigger, ents: EntityIndex, date_tokens: set[int]
     actor_span: Span | None = None
     after = [m for m in in_sent if m.i > t and m is not place]
     before = [m for m in in_sent if m.j <= t and m is not place]
-    if trig.pos in ("verb", "masdar"):
+    subject_before = next((m for m in before if m.j == t), None)
+    if trig.pos == "verb" and subject_before is not None:
+        # "أن الحريري سيلتقي": a subject right before the verb (SVO) is the actor.
+        actor = subject_before
+    elif trig.pos == "verb" and t >= lo + 2 and toks[t - 2].form in _ANNA \
+            and toks[t - 1].form.isalpha() and toks[t - 1].form not in fw:
+        # "أن المشاركين يطالبون …": the noun between أن and the verb is its subject.
+        actor_span = Span(toks[t - 1].start, toks[t - 1].end,
+                          doc.text[toks[t - 1].start:toks[t - 1].end])
+    elif trig.pos in ("verb", "masdar"):
         near = [m for m in after if m.i - t <= 3 and not _prep_before(doc, m.i)]
         if near:
             actor = near[0]

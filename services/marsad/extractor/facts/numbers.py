@@ -10,7 +10,6 @@ or number words combined the Arabic way (``خمسة وعشرين``، ``ثلاث�
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc
@@ -212,30 +211,21 @@ def _looks_like_year(doc: Doc, num: Num) -> bool:
         and counted_noun(doc, num.j) is None
 
 
-@cache
-def _first_words() -> frozenset[str]:
-    """Every folded word that can begin a number written in words."""
-    return frozenset(k[0] for k in lexicon.number_words())
-
-
 def find_numbers(doc: Doc) -> list[Num]:
     """All numbers of the document, in text order, not overlapping (no clock times, no years)."""
+    from marsad.extractor.facts.scan import NUMBER, positions
+
     out: list[Num] = []
-    i = 0
     toks = doc.tokens
-    n = len(toks)
-    words = _first_words()
-    while i < n:
-        if not (toks[i].form[:1].isdigit() or any(k in words for k in toks[i].keys)) \
-                or any(k in _PERCENT_WORDS for k in toks[i].keys):
+    nxt = 0
+    for i in positions(doc, NUMBER):
+        if i < nxt or any(k in _PERCENT_WORDS for k in toks[i].keys):
             # "في المئة" / "بالمئة" is a unit (per cent), not the number 100.
-            i += 1
             continue
         num = read_number(doc, i)
         if num is None:
-            i += 1
             continue
         if not _is_clock_time(doc, num) and not _looks_like_year(doc, num):
             out.append(num)
-        i = num.j
+        nxt = num.j
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex
 from marsad.extractor.facts.model import Quote, Span
+from marsad.extractor.facts.scan import SPEECH, positions
 from marsad.extractor.facts.text import Doc, fold
 
 # «…» GUILLEMETS, “…” CURLY DOUBLE QUOTES, "…" straight quotes.
@@ -121,7 +122,8 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
     last: _Speaker | None = None
     last_sent = -10
     verb_at: dict[int, tuple[int, _Speaker | None]] = {}
-    for v, tok in enumerate(toks):
+    for v in positions(doc, SPEECH):
+        tok = toks[v]
         if not any(k in verbs for k in tok.keys[:2]):
             continue
         lo, hi = doc.sent_tokens[tok.sent]

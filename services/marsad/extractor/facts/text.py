@@ -100,6 +100,7 @@ class Doc:
     tokens: list[Token]
     sentences: list[tuple[int, int]]
     sent_tokens: list[tuple[int, int]] = field(default_factory=list)
+    masks: list[int] = field(default_factory=list)
 
     def span_text(self, start: int, end: int) -> str:
         """Return ``text[start:end]``."""

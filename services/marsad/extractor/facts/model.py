@@ -14,23 +14,36 @@ from typing import Any, Protocol
 
 
 class MentionLike(Protocol):
-    """One occurrence of an entity (offsets into the same text)."""
+    """One occurrence of an entity (offsets into the same text).
 
-    type: str
-    start: int
-    end: int
-    text: str
+    Members are read-only properties so that frozen dataclasses satisfy it.
+    """
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
 
 
 class EntityLike(Protocol):
     """What the facts step needs from a named entity (see ``marsad.extractor.ner.Entity``)."""
 
-    id: str
-    type: str
-    canonical: str
-    title: str | None
-    country: str | None
-    mentions: Sequence[MentionLike]
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def mentions(self) -> Sequence[MentionLike]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,3 +397,20 @@ def test_speed_on_ant_articles() -> None:
     result = bench(arts)
     # Budget: the facts step must leave room for NER within 200 articles/s on one core.
     assert result["cpu_ms_per_1500_chars"] < 3.0, result
+
+
+def test_facts_eval_command_prints_precision_and_recall(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from marsad.extractor.facts.commands import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    monkeypatch.chdir(ROOT)
+    args = parser.parse_args(["facts-eval", "--no-ner", "--split", "test"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["split", "kind", "P", "R", "tp", "fp", "fn"]
+    kinds = {line.split()[1] for line in out[1:]}
+    assert {"dates", "quantities", "casualties", "events", "quotes"} <= kinds

@@ -18,6 +18,7 @@ class RawArticle(TypedDict):
     title: NotRequired[str | None]
     published_at: NotRequired[str | None]
 
+
 class _Meta(TypedDict):
     schema_version: int
     id: str
@@ -27,12 +28,14 @@ class _Meta(TypedDict):
     published_at: str | None
     published_at_error: str | None
 
+
 class NormalisedArticle(_Meta):
     """A message on ``articles.normalised``."""
 
     text: str
     title_display: str | None
     normalisation: dict[str, Any]
+
 
 class ExtractedArticle(NormalisedArticle):
     """A message on ``articles.extracted``; offsets point into ``text``."""
@@ -41,12 +44,14 @@ class ExtractedArticle(NormalisedArticle):
     facts: dict[str, Any]
     extractor: dict[str, str]
 
+
 class Story(TypedDict):
     """The story cluster an article belongs to."""
 
     cluster_id: str
     article_count: int
     sources: list[str]
+
 
 class EnrichedEvent(_Meta):
     """A message on ``events.enriched``: one per unique article."""
@@ -58,6 +63,8 @@ class EnrichedEvent(_Meta):
     facts: dict[str, Any]
     story: Story
     dedup: dict[str, Any]
+    merged_events: list[dict[str, Any]]
+
 
 class DuplicateNotice(_Meta):
     """A message on ``articles.duplicates``."""
@@ -65,6 +72,8 @@ class DuplicateNotice(_Meta):
     duplicate_of: str
     story: Story
     dedup: dict[str, Any]
+    merged_events: list[dict[str, Any]]
+
 
 class Origin(TypedDict):
     """Where a dead-lettered message was read."""
@@ -73,6 +82,7 @@ class Origin(TypedDict):
     partition: int
     offset: int
     key_b64: str | None
+
 
 class DeadLetter(TypedDict):
     """A message on ``articles.deadletter``."""
@@ -86,6 +96,7 @@ class DeadLetter(TypedDict):
     original_b64: str
     original_size: int
     original_truncated: bool
+
 
 #: Logical topic -> record type, for the contract test and documentation.
 RECORDS: dict[str, type] = {

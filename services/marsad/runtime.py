@@ -31,6 +31,7 @@ def build_stage(
     codec: Codec,
     *,
     dedup_store: MutableMapping[str, Any] | None = None,
+    event_store: MutableMapping[str, Any] | None = None,
 ) -> Stage:
     """Construct one processor, loading whatever model it needs.
 
@@ -39,17 +40,22 @@ def build_stage(
         settings: The service settings.
         codec: Shared codec.
         dedup_store: State of the deduplicator (a Faust table in the stream).
+        event_store: State of the event merger (another table in the stream).
 
     Raises:
         ValueError: For an unknown stage name.
     """
-    stage = _construct(name, settings, codec, dedup_store)
+    stage = _construct(name, settings, codec, dedup_store, event_store)
     stage.time_limit_seconds = settings.article_time_limit_seconds
     return stage
 
 
 def _construct(
-    name: str, settings: Settings, codec: Codec, dedup_store: MutableMapping[str, Any] | None
+    name: str,
+    settings: Settings,
+    codec: Codec,
+    dedup_store: MutableMapping[str, Any] | None,
+    event_store: MutableMapping[str, Any] | None,
 ) -> Stage:
     keep = settings.deadletter_original_bytes
     if name == "normaliser":
@@ -75,7 +81,9 @@ def _construct(
             shingle=settings.dedup_shingle,
             permutations=settings.dedup_permutations,
         )
-        return DeduplicatorStage(codec, config, dedup_store, deadletter_original_bytes=keep)
+        return DeduplicatorStage(
+            codec, config, dedup_store, event_store, deadletter_original_bytes=keep
+        )
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
 
 

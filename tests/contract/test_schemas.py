@@ -54,7 +54,8 @@ def test_every_ref_resolves() -> None:
 
     walk(SCHEMAS)
     for ref in refs:
-        assert ref.split("#")[0] in SCHEMAS, ref
+        document = ref.split("#")[0]
+        assert not document or document in SCHEMAS, ref  # "" is a reference inside one file
 
 
 def test_raw_schema_requires_only_text() -> None:

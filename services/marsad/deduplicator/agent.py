@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
 
 def register(app: faust.App, runtime: WorkerRuntime) -> None:
-    """Create the state table, build the stage on it and attach its agent."""
+    """Create the state tables, build the stage on them and attach its agent."""
     assert runtime.codec is not None
-    table = app.Table(
-        "dedup-state",
-        partitions=runtime.settings.partitions,
-        key_type=str,  # keys come back as str after recovery from the changelog
+    partitions = runtime.settings.partitions
+    # Two tables, because the article index and the event merger use key
+    # prefixes of their own; str keys come back as str after recovery.
+    articles = app.Table("dedup-state", partitions=partitions, key_type=str)
+    events = app.Table("event-state", partitions=partitions, key_type=str)
+    stage = build_stage(
+        "deduplicator", runtime.settings, runtime.codec, dedup_store=articles, event_store=events
     )
-    attach(app, runtime, build_stage("deduplicator", runtime.settings, runtime.codec,
-                                     dedup_store=table))
+    attach(app, runtime, stage)

@@ -14,6 +14,7 @@ from typing import Any
 
 from marsad.codec import Codec
 from marsad.deduplicator.core import DedupConfig, Deduplicator
+from marsad.deduplicator.events import EventMerger, EventReport
 from marsad.stage import Incoming, Outgoing, Stage
 from marsad.topics import DUPLICATES, ENRICHED, EXTRACTED
 
@@ -27,6 +28,7 @@ class DeduplicatorStage(Stage):
         codec: Codec with a validator for ``articles.extracted``.
         config: Thresholds of the near-duplicate search.
         store: Where the core remembers articles (must survive restarts in the stream).
+        event_store: Where merged events are remembered (a second table in the stream).
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
     """
 
@@ -38,11 +40,13 @@ class DeduplicatorStage(Stage):
         codec: Codec,
         config: DedupConfig,
         store: MutableMapping[str, Any] | None = None,
+        event_store: MutableMapping[str, Any] | None = None,
         *,
         deadletter_original_bytes: int = 262_144,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.core = Deduplicator(config, {} if store is None else store)
+        self.merger = EventMerger({} if event_store is None else event_store)
 
     def process(self, msg: Incoming) -> list[Outgoing]:
         """Decide whether one extracted article is new."""
@@ -55,6 +59,7 @@ class DeduplicatorStage(Stage):
             published_at=article["published_at"],
         )
         meta: dict[str, Any] = {"schema_version": 1, **{k: article[k] for k in _META}}
+        merged = self.merge_events(article)
         story = {
             "cluster_id": decision.cluster_id,
             "article_count": decision.cluster_size,
@@ -66,6 +71,7 @@ class DeduplicatorStage(Stage):
                 "duplicate_of": decision.duplicate_of,
                 "story": story,
                 "dedup": decision.to_json(),
+                "merged_events": merged,
             }
             return [Outgoing(DUPLICATES, article["id"], notice)]
         event = {
@@ -77,5 +83,43 @@ class DeduplicatorStage(Stage):
             "facts": article["facts"],
             "story": story,
             "dedup": decision.to_json(),
+            "merged_events": merged,
         }
         return [Outgoing(ENRICHED, article["id"], event)]
+
+    def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
+        """Link the article's events to the merged events of other reports.
+
+        Only events the article asserts happened count: negated, hypothetical
+        and announced (future) ones are left out.  Entity ids are resolved to
+        the entities' canonical names and linked places, which is what makes
+        reports from different articles comparable.
+        """
+        entities = {e["id"]: e for e in article["entities"]}
+        merged: dict[str, dict[str, Any]] = {}
+        for event in article["facts"].get("events", []):
+            if event.get("negated") or event.get("hypothetical") or event.get("future"):
+                continue
+            casualties: dict[str, int] = {}
+            for c in event.get("casualties") or []:
+                if isinstance(c, dict) and isinstance(c.get("count"), int):
+                    casualties[c["kind"]] = max(casualties.get(c["kind"], 0), c["count"])
+            report = EventReport.from_json(
+                {
+                    "type": event["type"],
+                    "place": entities.get(event.get("place") or ""),
+                    "date": event.get("date"),
+                    "actors": [entities[a]["canonical"] for a in [event.get("actor")]
+                               if a in entities],
+                    "targets": [entities[t]["canonical"] for t in [event.get("target")]
+                                if t in entities],
+                    "casualties": casualties,
+                },
+                article_id=article["id"],
+                source=article["source"],
+                published_at=article["published_at"],
+            )
+            result = self.merger.add(report)
+            if result is not None:
+                merged[result.event_id] = result.to_json()
+        return list(merged.values())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.numbers import Num, lemma
 from marsad.extractor.facts.scan import CASUALTY, positions
-from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc
+from marsad.extractor.facts.text import ALEF_LAM, WAW, Doc, without_article
 
 # "عدد" (number) and "حصيلة" (toll) before a victim noun: the count follows (حصيلة القتلى 50).
 _TOLL_WORDS = frozenset({"\u0639\u062f\u062f", "\u062d\u0635\u064a\u0644\u0647"})
@@ -92,7 +92,10 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
     pending: list[tuple[int, str]] = []  # countless triggers waiting for a coordinated partner
     for t in positions(doc, CASUALTY):
         tok = toks[t]
-        hit = next((triggers[k] for k in tok.keys if k in triggers), None)
+        verb_keys = without_article(tok.keys)
+        # Verbs never take the article: "القتل" is not the verb قتل.
+        hit = next((triggers[k] for k in tok.keys if k in triggers
+                    and (triggers[k][1] != "verb" or k in verb_keys)), None)
         if hit is None:
             continue
         kind, role = hit
@@ -107,6 +110,9 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
                 num = _toll(doc, t + 1, by_start, owner, sent)
         else:
             num = _ahead(doc, t + 1, by_start, owner, date_tokens, sent)
+            if num is None and _after_toll_word(doc, t):
+                # "ارتفع عدد الفلسطينيين الذين قتلوا … إلى 141": the count ends the clause.
+                num = _toll(doc, t + 1, by_start, owner, sent, reach=14, need_bridge=True)
             if num is None and tok.form.startswith(WAW):
                 # "مقتل وجرح العشرات": the count belongs to both coordinated words.
                 shared = _ahead(doc, t + 1, by_start, {}, date_tokens, sent)
@@ -141,18 +147,30 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
 
 
 def _toll(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
-          sent: int) -> Num | None:
+          sent: int, *, reach: int = 9, need_bridge: bool = False) -> Num | None:
     """The count after "حصيلة القتلى … إلى 50" / "عدد القتلى 50"."""
     toks = doc.tokens
-    for m in range(k, min(len(toks), k + 9)):
+    for m in range(k, min(len(toks), k + reach)):
         if toks[m].sent != sent:
             return None
         num = by_start.get(m)
         if num is not None and num.i not in owner:
-            if m == k or toks[m - 1].keys[-1] in _BRIDGE or toks[m - 1].form in _BRIDGE:
+            bridged = toks[m - 1].keys[-1] in _BRIDGE or toks[m - 1].form in _BRIDGE
+            if bridged or (m == k and not need_bridge):
                 return num
             return None
     return None
+
+
+def _after_toll_word(doc: Doc, t: int) -> bool:
+    """عدد/حصيلة shortly before token ``t`` in its sentence."""
+    toks = doc.tokens
+    for k in range(t - 1, max(-1, t - 5), -1):
+        if toks[k].sent != toks[t].sent:
+            return False
+        if toks[k].keys[-1] in _TOLL_WORDS:
+            return True
+    return False
 
 
 def _behind(doc: Doc, t: int, by_end: dict[int, Num],

@@ -15,7 +15,7 @@ from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex, MentionAt
 from marsad.extractor.facts.model import Span
 from marsad.extractor.facts.scan import EVENT, positions
-from marsad.extractor.facts.text import SEEN, Doc
+from marsad.extractor.facts.text import SEEN, Doc, without_article
 
 PRESENT_PREFIXES = ("\u064a", "\u062a", "\u0646", "\u0627")  # YEH TEH NOON ALEF: imperfect prefixes
 _NP_MAX = 4
@@ -40,8 +40,12 @@ def find_triggers(doc: Doc) -> list[Trigger]:
     out: list[Trigger] = []
     for t in positions(doc, EVENT):
         tok = doc.tokens[t]
+        verb_keys = without_article(tok.keys)
         for k in tok.keys:
             hit = table.get(k)
+            if hit is not None and hit[1] != "masdar" and k not in verb_keys:
+                # "التابع" is not the verb تابع; "التعاون" is the masdar تعاون.
+                hit = lexicon.event_masdars().get(k)
             if hit is not None:
                 out.append(Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3]))
                 break

@@ -116,6 +116,17 @@ def event_triggers() -> dict[str, tuple[str, str]]:
 
 
 @cache
+def event_masdars() -> dict[str, tuple[str, str]]:
+    """Masdar (verbal noun) triggers only: the reading of a form written with ال."""
+    out: dict[str, tuple[str, str]] = {}
+    for etype, pos, forms in _rows("event_triggers.tsv"):
+        if pos == "masdar":
+            for form in forms.split():
+                out.setdefault(fold(form), (etype, pos))
+    return out
+
+
+@cache
 def speech_verbs() -> frozenset[str]:
     """Speech verbs introducing quotes."""
     return frozenset(fold(r[0]) for r in _rows("speech_verbs.tsv"))

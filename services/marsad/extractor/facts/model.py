@@ -20,30 +20,58 @@ class MentionLike(Protocol):
     """
 
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """PERS, LOC, ORG or MISC."""
+        ...
+
     @property
-    def start(self) -> int: ...
+    def start(self) -> int:
+        """Offset of the first character."""
+        ...
+
     @property
-    def end(self) -> int: ...
+    def end(self) -> int:
+        """Offset one past the last character."""
+        ...
+
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """The span as written."""
+        ...
 
 
 class EntityLike(Protocol):
     """What the facts step needs from a named entity (see ``marsad.extractor.ner.Entity``)."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """Entity id within the article (e1, e2 …)."""
+        ...
+
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """PERS, LOC, ORG or MISC."""
+        ...
+
     @property
-    def canonical(self) -> str: ...
+    def canonical(self) -> str:
+        """The fullest name."""
+        ...
+
     @property
-    def title(self) -> str | None: ...
+    def title(self) -> str | None:
+        """Title or rank of a person, if known."""
+        ...
+
     @property
-    def country(self) -> str | None: ...
+    def country(self) -> str | None:
+        """ISO 3166-1 alpha-2 code, if known."""
+        ...
+
     @property
-    def mentions(self) -> Sequence[MentionLike]: ...
+    def mentions(self) -> Sequence[MentionLike]:
+        """Every occurrence in the text."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex
 from marsad.extractor.facts.model import Quote, Span
 from marsad.extractor.facts.scan import SPEECH, positions
-from marsad.extractor.facts.text import Doc, fold
+from marsad.extractor.facts.text import LAM, Doc, fold, without_article
 
 # «…» GUILLEMETS, “…” CURLY DOUBLE QUOTES, "…" straight quotes.
 _QUOTE_RE = re.compile(r"\u00ab([^\u00ab\u00bb]{1,2000})\u00bb"
@@ -32,6 +32,7 @@ _OPENER_RE = re.compile(f"[{_OPENERS}]")
 _MIN_FREE_WORDS = 4  # quoted words without a speech verb or colon before them: names unless long
 _MIN_WORDS = 2  # «داعش»-style single scare-quoted words are names, not quotes
 _VERB_WINDOW = 12
+_ANNA_WINDOW = 16  # verb … أن: the speaker, a title and a date may come between
 
 
 @dataclass(slots=True)
@@ -69,7 +70,8 @@ def _speaker_after_verb(doc: Doc, v: int, limit: int, ents: EntityIndex) -> _Spe
     toks = doc.tokens
     for k in range(v + 1, min(limit, v + _VERB_WINDOW)):
         m = ents.by_token.get(k)
-        if m is not None and m.type in ("PERS", "ORG"):
+        # "مكتب … التابع للأمم المتحدة": an entity behind li- modifies the speaker, is not it.
+        if m is not None and m.type in ("PERS", "ORG") and not toks[k].form.startswith(LAM):
             return _Speaker(m.entity, m.span)
         if toks[k].form in ANNA or toks[k].form == COLON or toks[k].form in _OPENERS:
             break
@@ -124,7 +126,7 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
     verb_at: dict[int, tuple[int, _Speaker | None]] = {}
     for v in positions(doc, SPEECH):
         tok = toks[v]
-        if not any(k in verbs for k in tok.keys[:2]):
+        if not any(k in verbs for k in without_article(tok.keys)[:2]):
             continue
         lo, hi = doc.sent_tokens[tok.sent]
         sp = _speaker_after_verb(doc, v, hi, ents)
@@ -143,7 +145,7 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
         verb_at[v] = (tok.sent, sp)
         # Reported speech: verb [speaker] أن/إن … to the end of the sentence.
         k = v + 1
-        while k < hi and k - v <= _VERB_WINDOW and toks[k].form not in ANNA:
+        while k < hi and k - v <= _ANNA_WINDOW and toks[k].form not in ANNA:
             k += 1
         if k < hi and toks[k].form in ANNA and k + 1 < hi:
             s, e = toks[k + 1].start, toks[hi - 1].end

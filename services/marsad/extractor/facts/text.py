@@ -73,6 +73,13 @@ def keys(form: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def without_article(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys of a token minus the reading without ال (verbs never take it: التابع is not تابع)."""
+    if len(keys) > 1 and keys[-2].startswith(ALEF_LAM) and keys[-1] == keys[-2][2:]:
+        return keys[:-1]
+    return keys
+
+
 @dataclass(slots=True)
 class Token:
     """A token of the folded text.

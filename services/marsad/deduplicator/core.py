@@ -16,7 +16,7 @@ Values are never mutated in place: every change is written back with
 ========================  ==================================================
 ``a:<article id>``        the article: cluster, decision, time, signature
 ``x:<exact key>``         first article with exactly these words
-``b:<band>:<hash>``       LSH bucket: ids of articles with this band value
+``b:<band>:<hash>``       LSH bucket: the id (or list of ids) with this band value
 ``c:<cluster id>``        the story: root article, count, sources, last time
 ``w:<hour>``              ids remembered in that hour (for eviction)
 ``m:``                    the highest hour seen and the hours still held
@@ -44,7 +44,10 @@ is keyed so that the records that must meet share a key:
    adds the new one; the store partition is keyed by band key only.
 3. Candidate ids go, keyed by candidate id, to the partition holding the
    candidate's signature (``a:`` records are keyed by article id), where
-   :func:`confirm` estimates the Jaccard similarity of the two signatures.
+   :func:`confirm` estimates the Jaccard similarity of the two signatures
+   and :func:`required_similarity` applies the follow-up rule (that
+   partition knows the candidate's time and source; the message carries
+   the new article's).
 4. Confirmed similarities come back keyed by the new article's id; after
    all ``bands + 1`` answers :func:`choose` picks the best candidate and the
    cluster record (keyed by cluster id) is updated.
@@ -109,6 +112,10 @@ class DedupConfig:
             boilerplate-only text cannot grow a bucket without bound.
         variants: Map outlet spelling variants (``data/matching_variants.tsv``)
             before shingling.
+        followup_hours: An article of the same source published more than
+            this many hours before is more likely a story the outlet follows
+            up (reusing its background paragraphs) than a copy ...
+        followup_threshold: ... so it must reach this similarity instead.
         seed: Selects the hash family; changing it invalidates stored state.
     """
 
@@ -120,6 +127,8 @@ class DedupConfig:
     time_basis: str = "published"
     max_bucket: int = 64
     variants: bool = True
+    followup_hours: float = 8.0
+    followup_threshold: float = 0.8
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -142,6 +151,8 @@ class DedupConfig:
             raise ValueError(f"time_basis must be 'published' or 'clock', not {self.time_basis!r}")
         if self.max_bucket < 1:
             raise ValueError(f"max_bucket must be >= 1, got {self.max_bucket}")
+        if self.followup_hours < 0 or not 0.0 < self.followup_threshold <= 1.0:
+            raise ValueError("followup_hours must be >= 0 and followup_threshold in (0, 1]")
 
     @property
     def rows(self) -> int:
@@ -255,6 +266,9 @@ def bucket_lookup_insert(
 ) -> list[str]:
     """Step 2: the ids already in one LSH bucket; the article is then added.
 
+    Most buckets hold one article, so a bucket is stored as a bare id string
+    until a second one joins (a list then): it halves the memory per bucket.
+
     Args:
         store: Mapping partitioned by band key.
         band_key: One of :func:`band_keys`.
@@ -268,8 +282,13 @@ def bucket_lookup_insert(
     members = store.get(key)
     if not members:
         # The common case: a band value nobody had.
-        store[key] = [article_id]
+        store[key] = article_id
         return []
+    if isinstance(members, str):
+        if members == article_id:
+            return []
+        store[key] = [members, article_id]
+        return [members]
     if article_id in members:
         return [m for m in members if m != article_id]
     store[key] = [*members, article_id][-max_bucket:]
@@ -279,6 +298,22 @@ def bucket_lookup_insert(
 def confirm(values: mh.U32Array, candidate_encoded: str) -> float:
     """Step 3: estimated Jaccard similarity of a signature and an encoded candidate one."""
     return mh.estimated_jaccard(values, mh.Signature.decode_values(candidate_encoded))
+
+
+def required_similarity(
+    config: DedupConfig, gap_seconds: float, same_source: bool
+) -> float:
+    """The similarity a candidate must reach, given how far apart and whose the two are.
+
+    Outlets follow their own stories up the next day with a new lede and the
+    previous article's background paragraphs, which makes them look like
+    near copies; the audit of the stream found these to be most of the false
+    near duplicates.  So a candidate older than ``followup_hours`` whose
+    story the same source already reported needs ``followup_threshold``.
+    """
+    if same_source and abs(gap_seconds) > config.followup_hours * _HOUR:
+        return max(config.threshold, config.followup_threshold)
+    return config.threshold
 
 
 def choose(
@@ -381,7 +416,7 @@ class Deduplicator:
         ts = self._event_time(published_at)
         hour = self._advance(ts)
         sig = signature(matching_text, cfg)
-        record: dict[str, Any] = {"t": ts, "h": hour, "x": sig.exact, "g": None}
+        record: dict[str, Any] = {"t": ts, "h": hour, "x": sig.exact, "g": None, "o": source}
 
         match: tuple[str, float] | None = None
         method: str | None = None
@@ -390,7 +425,7 @@ class Deduplicator:
             if first is not None and ("a:" + first) in store:
                 match, method = (first, 1.0), "exact"
             else:
-                match = self._near(article_id, sig)
+                match = self._near(article_id, sig, ts, source)
                 method = "minhash" if match is not None else None
                 record["g"] = sig.encode()
             # The fingerprint follows the newest copy, so a story re-sent
@@ -404,10 +439,14 @@ class Deduplicator:
             cluster = store["a:" + match[0]]["c"]
             crec = dict(store.get("c:" + cluster) or {"r": match[0], "n": 1, "src": [], "t": ts})
         sources = list(crec["src"])
+        # When each source first reported the story, parallel to "src".
+        since = list(crec.get("st") or [crec["t"]] * len(sources))
         new_source = source is not None and source not in sources
         if new_source:
             sources.append(source)
-        crec = {"r": crec["r"], "n": int(crec["n"]) + 1, "src": sources, "t": max(crec["t"], ts)}
+            since.append(ts)
+        crec = {"r": crec["r"], "n": int(crec["n"]) + 1, "src": sources, "st": since,
+                "t": max(crec["t"], ts)}
         store["c:" + cluster] = crec
 
         record.update({
@@ -438,7 +477,9 @@ class Deduplicator:
 
     # -- internals -----------------------------------------------------------------
 
-    def _near(self, article_id: str, sig: mh.Signature) -> tuple[str, float] | None:
+    def _near(
+        self, article_id: str, sig: mh.Signature, ts: float, source: str | None
+    ) -> tuple[str, float] | None:
         store, cfg = self.store, self.config
         seen: set[str] = set()
         scored: list[tuple[str, float]] = []
@@ -450,9 +491,29 @@ class Deduplicator:
                 rec = store.get("a:" + cid)
                 if rec is None or rec.get("g") is None:
                     continue
-                scored.append((cid, confirm(sig.values, rec["g"])))
+                sim = confirm(sig.values, rec["g"])
+                if sim < cfg.threshold:
+                    continue
+                if sim >= required_similarity(cfg, self._source_gap(rec, ts, source), True):
+                    scored.append((cid, sim))
         self.stats.candidates += len(seen)
         return choose(scored, cfg.threshold)
+
+    def _source_gap(self, rec: dict[str, Any], ts: float, source: str | None) -> float:
+        """Seconds since ``source`` last reported the candidate's story (0: never).
+
+        The story's cluster counts, not only the candidate: a follow-up must
+        not slip in through another outlet's copy of a story the outlet
+        reported before.
+        """
+        if source is None:
+            return 0.0
+        gaps = [ts - float(rec["t"])] if rec.get("o") == source else []
+        crec = self.store.get("c:" + rec["c"])
+        if crec is not None and source in crec["src"]:
+            since = crec.get("st") or [crec["t"]] * len(crec["src"])
+            gaps.append(ts - float(since[crec["src"].index(source)]))
+        return min(gaps, key=abs) if gaps else 0.0
 
     def _replay(self, article_id: str, rec: dict[str, Any]) -> Decision:
         crec = self.store.get("c:" + rec["c"]) or {"r": article_id, "n": 1, "src": []}
@@ -534,10 +595,17 @@ class Deduplicator:
         members = self.store.get(key)
         if members is None:
             return
+        if isinstance(members, str):
+            if members == aid:
+                del self.store[key]
+            return
         rest = [m for m in members if m != aid]
-        if rest:
-            if len(rest) != len(members):
-                self.store[key] = rest
+        if len(rest) == len(members):
+            return
+        if len(rest) > 1:
+            self.store[key] = rest
+        elif rest:
+            self.store[key] = rest[0]
         else:
             del self.store[key]
 

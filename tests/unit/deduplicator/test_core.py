@@ -269,3 +269,28 @@ def test_split_steps_agree_with_the_single_process_deduplicator() -> None:
         sigs[aid] = sig.encode()
     assert got == expected
     assert got["x3"] == "x2" and got["x4"] == "x1"
+
+
+@pytest.mark.parametrize(
+    ("source", "hours_later", "expected"),
+    [
+        # the outlet re-files its story with a new opening the same morning: an update
+        ("seed", 3, "duplicate"),
+        # the next day, a new opening over the same background: a follow-up story
+        ("seed", 26, "unique"),
+        # another outlet's copy of the story the next day is still a copy
+        ("another-outlet", 26, "duplicate"),
+    ],
+)
+def test_a_follow_up_reusing_background_is_not_a_duplicate(
+    source: str, hours_later: int, expected: str
+) -> None:
+    paras = seed_paragraphs()
+    d = Deduplicator(DedupConfig())
+    d.decide("day1", fold("\n".join(paras)), source="seed", published_at=stamp(1, 8))
+    lede = ("أعلنت وزارة الخارجية الفرنسية اليوم أن باريس ستستضيف اجتماعا جديدا "
+            "لمجموعة أصدقاء الشعب السوري الشهر المقبل لمتابعة تنفيذ ما اتفق عليه.")
+    follow = "\n".join([lede, *paras[2:]])
+    when = f"2018-03-{1 + (8 + hours_later) // 24:02d}T{(8 + hours_later) % 24:02d}:00:00+00:00"
+    dec = d.decide("later", fold(follow), source=source, published_at=when)
+    assert dec.kind == expected

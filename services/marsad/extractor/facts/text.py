@@ -11,7 +11,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 # One-to-one folds keep string length, so most articles (no harakat) need no offset map.
 _FOLD_1TO1 = str.maketrans(
@@ -139,14 +139,18 @@ def make_doc(text: str, sentences: Sequence[tuple[int, int]] | None = None) -> D
     if sentences is None:
         sentences = split_sentences(text)
     sents = sorted((int(s), int(e)) for s, e in sentences) or [(0, len(text))]
+    matches = list(_TOKEN_RE.finditer(folded))
+    forms = [m.group() for m in matches]
     if index is None:
-        spans = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(folded)]
+        starts = [m.start() for m in matches]
+        ends = [m.end() for m in matches]
     else:
-        spans = [(index[m.start()], index[m.end() - 1] + 1, m.group())
-                 for m in _TOKEN_RE.finditer(folded)]
-    sent_ends = [e for _, e in sents]
-    last = len(sents) - 1
-    tokens = [Token(s, e, f, keys(f), min(bisect_right(sent_ends, s), last)) for s, e, f in spans]
+        starts = [index[m.start()] for m in matches]
+        ends = [index[m.end() - 1] + 1 for m in matches]
+    # The last sentence runs to the end whatever its stated end (a sentinel saves a min()).
+    sent_ends = [e for _, e in sents[:-1]] + [len(text) + 1]
+    sent_of = partial(bisect_right, sent_ends)
+    tokens = list(map(Token, starts, ends, forms, map(keys, forms), map(sent_of, starts)))
     ranges: list[tuple[int, int]] = []
     i = 0
     for s in range(len(sents)):

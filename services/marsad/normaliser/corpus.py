@@ -96,12 +96,17 @@ def compare_article(text: str, result: core.Normalised | None = None) -> tuple[s
     # markup, space before commas): compare with whitespace ignored entirely,
     # since every one of those rules only adds or removes separators or drops
     # whole non-content stretches.
-    master = display.load_rules().master
-    kinds = {
+    rules_ = display.load_rules()
+    master = rules_.master
+    kinds: set[str] = set()
+    if rules_.boilerplate.search(text) is not None:
+        kinds.add("boilerplate")
+        text = rules_.boilerplate.sub("\n", text)
+    kinds.update(
         _RULE_NAMES[str(m.lastgroup)]
         for m in master.finditer(text)
         if m.lastgroup != "space" or not m.group().isspace()
-    }
+    )
     undone = master.sub(_undo, text)
     ref2 = _squash(core.camel_chain(undone))
     if ours == ref2:
@@ -116,7 +121,6 @@ def compare_article(text: str, result: core.Normalised | None = None) -> tuple[s
 
 
 _RULE_NAMES = {
-    "boiler": "boilerplate",
     "script": "html",
     "comment": "html",
     "tag": "html",
@@ -129,10 +133,14 @@ _RULE_NAMES = {
 
 def _undo(m: re.Match[str]) -> str:
     kind = m.lastgroup
-    if kind in ("boiler", "script", "comment", "tag"):
+    if kind in ("script", "comment", "tag"):
         return "\n"
-    if kind in ("invisible", "prepunct"):
+    if kind == "invisible":
         return ""
+    if kind == "prepunct":
+        # Removed only after a word character, as the display rule does.
+        start = m.start()
+        return "" if start and m.string[start - 1].isalnum() else m.group()
     if kind == "space":
         # Whitespace with invisible characters inside: keep only the whitespace.
         return "".join(c for c in m.group() if c.isspace())

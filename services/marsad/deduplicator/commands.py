@@ -69,16 +69,33 @@ def _config(args: argparse.Namespace) -> Any:
     )
 
 
-def load_audit(path: Path) -> dict[tuple[str, str], str]:
-    """Hand labels of sampled stream decisions: ``(id, duplicate_of) -> label``."""
-    labels: dict[tuple[str, str], str] = {}
+def load_audit(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    """Hand labels of sampled stream decisions: ``(id, duplicate_of) -> (label, sample)``."""
+    labels: dict[tuple[str, str], tuple[str, str]] = {}
     if not path.exists():
         return labels
     with path.open(encoding="utf-8") as fh:
         for row in csv.reader(fh, delimiter="\t"):
             if row and not row[0].startswith("#") and len(row) >= 3:
-                labels[(row[0], row[1])] = row[2]
+                labels[(row[0], row[1])] = (row[2], row[3] if len(row) > 3 else "")
     return labels
+
+
+def audit_summary(
+    pairs: list[tuple[str, str, float]], audit: dict[tuple[str, str], tuple[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """Precision of the stream's near-duplicate decisions per hand-checked sample."""
+    out: dict[str, dict[str, Any]] = {}
+    for a, b, _ in pairs:
+        if (a, b) not in audit:
+            continue
+        label, sample = audit[(a, b)]
+        entry = out.setdefault(sample or "all", {"judged": 0, "duplicate": 0})
+        entry["judged"] += 1
+        entry["duplicate"] += label == "duplicate"
+    for entry in out.values():
+        entry["precision"] = round(entry["duplicate"] / entry["judged"], 4)
+    return out
 
 
 def _utf8_stdout() -> None:
@@ -98,28 +115,24 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
         bases=args.bases,
     )
     audit = load_audit(args.eval_dir / "stream_audit.tsv")
-    judged = [audit[(a, b)] for a, b, _ in result.stream_near_pairs if (a, b) in audit]
-    audit_summary = {
-        "judged": len(judged),
-        "duplicate": judged.count("duplicate"),
-        "precision": round(judged.count("duplicate") / len(judged), 4) if judged else None,
-    }
+    summary = audit_summary(result.stream_near_pairs, audit)
     if args.json:
-        print(json.dumps({**result.to_json(), "stream_audit": audit_summary},
+        print(json.dumps({**result.to_json(), "stream_audit": summary},
                          ensure_ascii=False, indent=2))
     else:
         print(format_result(result))
-        if judged:
-            print(f"hand-checked sample of those decisions: {audit_summary['duplicate']}"
-                  f"/{audit_summary['judged']} are duplicates "
-                  f"(precision {audit_summary['precision']:.3f})")
+        names = {"1": "design sample", "2": "held-out sample"}
+        for sample, entry in sorted(summary.items()):
+            print(f"hand-checked {names.get(sample, 'sample ' + sample)} of those decisions: "
+                  f"{entry['duplicate']}/{entry['judged']} are duplicates "
+                  f"(precision {entry['precision']:.3f})")
     if args.audit:
         _print_audit(args, result.stream_near_pairs, audit)
     return 0
 
 
 def _print_audit(args: argparse.Namespace, pairs: list[tuple[str, str, float]],
-                 audit: dict[tuple[str, str], str]) -> None:
+                 audit: dict[tuple[str, str], tuple[str, str]]) -> None:
     from marsad.deduplicator.corpus import read_articles
 
     todo = [p for p in pairs if (p[0], p[1]) not in audit]

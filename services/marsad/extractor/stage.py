@@ -22,20 +22,24 @@ from marsad.topics import EXTRACTED, NORMALISED
 EXTRACTOR_VERSION = "1"
 
 
-def remap_offsets(value: Any, offsets: OffsetMap) -> Any:
+def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
     """Return ``value`` with every ``{"start": int, "end": int, ...}`` mapped to the original.
 
     Findings are computed on the display text; one recursive pass here keeps
-    the rule "all offsets on ``articles.extracted`` point into ``text``" in one
-    place instead of in every extractor.
+    the rule "all offsets on ``articles.extracted`` point into ``text``, and a
+    finding's ``text`` is exactly ``text[start:end]``" in one place instead of
+    in every extractor.  (Canonical names and quote bodies keep the cleaned
+    display form; only the span text is re-read from the original.)
     """
     if isinstance(value, list):
-        return [remap_offsets(v, offsets) for v in value]
+        return [remap_offsets(v, offsets, original) for v in value]
     if isinstance(value, dict):
-        out = {k: remap_offsets(v, offsets) for k, v in value.items()}
+        out = {k: remap_offsets(v, offsets, original) for k, v in value.items()}
         start, end = out.get("start"), out.get("end")
         if isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool):
             out["start"], out["end"] = offsets.to_original(start, end)
+            if isinstance(out.get("text"), str):
+                out["text"] = original[out["start"] : out["end"]]
         return out
     return value
 
@@ -88,7 +92,8 @@ class ExtractorStage(Stage):
         )
         offsets = OffsetMap.from_json(norm["display_map"])
         value = dict(article)
-        value["entities"] = remap_offsets([e.to_json() for e in entities], offsets)
-        value["facts"] = remap_offsets(facts.to_json(), offsets)
+        original: str = article["text"]
+        value["entities"] = remap_offsets([e.to_json() for e in entities], offsets, original)
+        value["facts"] = remap_offsets(facts.to_json(), offsets, original)
         value["extractor"] = {"ner_backend": self.ner_backend, "version": EXTRACTOR_VERSION}
         return [Outgoing(EXTRACTED, article["id"], value)]

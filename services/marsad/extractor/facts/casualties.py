@@ -65,6 +65,10 @@ def qualifier_of(doc: Doc, num: Num) -> tuple[str, int, int]:
     return ("vague" if num.vague else "exact"), num.i, num.j - 1
 
 
+#: No casualty count reaches this; larger "counts" are ids, phone numbers, junk.
+_IMPLAUSIBLE = 1e10
+
+
 def bounds(num: Num, qualifier: str) -> tuple[int | None, int | None, int | None]:
     """(count, min, max) of a number under a qualifier."""
     v = int(num.value)
@@ -125,6 +129,8 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
         if num is None:
             pending = [p for p in pending if t - p[0] <= 2] + [(t, kind)]
             continue
+        if num.value >= _IMPLAUSIBLE:
+            continue  # a scraped run of digits, not a toll (and beyond 64-bit JSON integers)
         if victim is None:
             v = num.j
             if v < len(toks) and toks[v].sent == sent and v != t \

@@ -358,5 +358,11 @@ class Facts:
 
 
 def _num(value: float) -> int | float:
-    """Return ``value`` as an int when it is integral (JSON readers expect 29, not 29.0)."""
-    return int(value) if float(value).is_integer() else value
+    """Return ``value`` as an int when it is integral (JSON readers expect 29, not 29.0).
+
+    Beyond 64 bits (a scraped run of digits) it stays a float: JSON encoders
+    and most readers cannot carry larger integers.
+    """
+    if float(value).is_integer() and abs(value) < 2**63:
+        return int(value)
+    return float(value)

@@ -58,6 +58,9 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bands", type=int, default=0, help="LSH bands (0: derived)")
     p.add_argument("--window-days", type=float, default=d.window_days)
     p.add_argument("--no-variants", action="store_true", help="no spelling-variant lexicon")
+    p.add_argument("--followup-hours", type=float, default=d.followup_hours,
+                   help="same-source story older than this needs --followup-threshold")
+    p.add_argument("--followup-threshold", type=float, default=d.followup_threshold)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -66,6 +69,7 @@ def _config(args: argparse.Namespace) -> Any:
     return DedupConfig(
         threshold=args.threshold, shingle=args.shingle, permutations=args.permutations,
         bands=args.bands, window_days=args.window_days, variants=not args.no_variants,
+        followup_hours=args.followup_hours, followup_threshold=args.followup_threshold,
     )
 
 

@@ -355,6 +355,22 @@ class EventMerger:
             # An event touched again later sits in a later hour too: keep it.
             if rec is not None and float(rec["last_seen"]) < cutoff_ts:
                 del self.store["e:" + eid]
+                self._unlink(_record_key(rec), eid)
+
+    def _unlink(self, key: str, eid: str) -> None:
+        ids = [i for i in self.store.get("k:" + key) or () if i != eid]
+        if ids:
+            self.store["k:" + key] = ids
+        else:
+            self.store.pop("k:" + key, None)
+
+
+def _record_key(rec: Mapping[str, Any]) -> str:
+    """The merge key of a stored event (as :func:`merge_key` gave it)."""
+    place = rec["place"] or {}
+    pkey = Place(place.get("name", ""), place.get("geonames_id"), place.get("country")).key()
+    actor = rec["actors"][0] if rec["actors"] else ""
+    return f"{rec['type']}|{pkey}|{actor}"
 
 
 def _iso(ts: float) -> str:

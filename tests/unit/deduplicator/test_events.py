@@ -157,6 +157,8 @@ def test_old_events_are_evicted_so_the_store_stays_bounded() -> None:
         sizes.append(len(store))
     assert max(sizes[10:]) <= max(sizes[:10]) + 2
     assert sum(1 for k in store if k.startswith("e:")) <= 4
+    assert sum(1 for k in store if k.startswith("k:")) <= 1
+    assert len(store["k:" + merge_key(r)]) <= 4  # type: ignore[operator]
 
 
 @settings(max_examples=40, deadline=None)

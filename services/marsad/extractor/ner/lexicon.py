@@ -142,9 +142,7 @@ class Gazetteer:
 
     def copy(self) -> Gazetteer:
         """Return an independent copy (buckets are copied, tuples shared)."""
-        return Gazetteer(
-            {k: list(v) for k, v in self.phrases.items()}, dict(self.token_types)
-        )
+        return Gazetteer({k: list(v) for k, v in self.phrases.items()}, dict(self.token_types))
 
     def finalise(self) -> None:
         """Sort candidates longest first and forget cached lookups."""

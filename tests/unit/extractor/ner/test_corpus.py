@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from hypothesis import given
@@ -25,7 +26,7 @@ def test_repair_iob_starts_orphan_inside_tags() -> None:
 @given(st.lists(st.sampled_from(TAGS), max_size=30))
 def test_spans_do_not_overlap(tags: list[str]) -> None:
     spans = sorted(spans_of(tags))
-    for (_, e1, _), (s2, _, _) in zip(spans, spans[1:], strict=False):
+    for (_, e1, _), (s2, _, _) in itertools.pairwise(spans):
         assert e1 <= s2
 
 

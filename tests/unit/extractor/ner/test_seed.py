@@ -29,7 +29,7 @@ def _find(entities: list[Entity], etype: str, matching: str) -> Entity:
 
 @pytest.mark.parametrize(
     ("matching", "country"),
-    [("باريس", "FR"), ("دمشق", "SY"), ("حمص", "SY"), ("سوريا", "SY")],
+    [("باريس", "FR"), ("دمشق", "SY"), ("حمص", "SY"), ("الرستن", "SY"), ("سوريا", "SY")],
 )
 def test_seed_places(seed_entities: tuple[str, list[Entity]], matching: str, country: str) -> None:
     e = _find(seed_entities[1], "LOC", matching)
@@ -43,9 +43,7 @@ def test_seed_paris_is_paris_france(seed_entities: tuple[str, list[Entity]]) -> 
     assert paris.lat is not None and 48 < paris.lat < 49
 
 
-@pytest.mark.parametrize(
-    "matching", ["مجلس الامن الدولي", "الامم المتحده", "الجامعه العربيه"]
-)
+@pytest.mark.parametrize("matching", ["مجلس الامن الدولي", "الامم المتحده", "الجامعه العربيه"])
 def test_seed_organisations(seed_entities: tuple[str, list[Entity]], matching: str) -> None:
     _find(seed_entities[1], "ORG", matching)
 

@@ -234,8 +234,9 @@ def test_display_is_nfkc_and_clean(seed: str) -> None:
 
 
 def test_bench_reports_both_chains(seed: str) -> None:
-    out = core.bench([seed, seed[:500], ""])
-    assert out["articles"] == 3
+    out = core.bench([seed] * 20 + [seed[:500], ""])
+    assert out["articles"] == 22
     for key in ("camel", "fold", "views", "normalise"):
         assert out[key]["articles_per_s"] > 0
-    assert out["speedup_fold"] > 1
+    # fold is ~10x faster by design; 2x leaves room for a busy machine
+    assert out["speedup_fold"] > 2

@@ -80,6 +80,9 @@ def _construct(
             threshold=settings.dedup_threshold,
             shingle=settings.dedup_shingle,
             permutations=settings.dedup_permutations,
+            window_days=settings.dedup_window_days,
+            followup_hours=settings.dedup_followup_hours,
+            followup_threshold=settings.dedup_followup_threshold,
         )
         return DeduplicatorStage(
             codec, config, dedup_store, event_store, deadletter_original_bytes=keep

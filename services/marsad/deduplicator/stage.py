@@ -14,7 +14,7 @@ from typing import Any
 
 from marsad.codec import Codec
 from marsad.deduplicator.core import DedupConfig, Deduplicator
-from marsad.deduplicator.events import EventMerger, EventReport
+from marsad.deduplicator.events import EventMerger, reports_from_article
 from marsad.stage import Incoming, Outgoing, Stage
 from marsad.topics import DUPLICATES, ENRICHED, EXTRACTED
 
@@ -88,37 +88,9 @@ class DeduplicatorStage(Stage):
         return [Outgoing(ENRICHED, article["id"], event)]
 
     def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
-        """Link the article's events to the merged events of other reports.
-
-        Only events the article asserts happened count: negated, hypothetical
-        and announced (future) ones are left out.  Entity ids are resolved to
-        the entities' canonical names and linked places, which is what makes
-        reports from different articles comparable.
-        """
-        entities = {e["id"]: e for e in article["entities"]}
+        """Link the article's events to the merged events of other reports of them."""
         merged: dict[str, dict[str, Any]] = {}
-        for event in article["facts"].get("events", []):
-            if event.get("negated") or event.get("hypothetical") or event.get("future"):
-                continue
-            casualties: dict[str, int] = {}
-            for c in event.get("casualties") or []:
-                if isinstance(c, dict) and isinstance(c.get("count"), int):
-                    casualties[c["kind"]] = max(casualties.get(c["kind"], 0), c["count"])
-            report = EventReport.from_json(
-                {
-                    "type": event["type"],
-                    "place": entities.get(event.get("place") or ""),
-                    "date": event.get("date"),
-                    "actors": [entities[a]["canonical"] for a in [event.get("actor")]
-                               if a in entities],
-                    "targets": [entities[t]["canonical"] for t in [event.get("target")]
-                                if t in entities],
-                    "casualties": casualties,
-                },
-                article_id=article["id"],
-                source=article["source"],
-                published_at=article["published_at"],
-            )
+        for report in reports_from_article(article):
             result = self.merger.add(report)
             if result is not None:
                 merged[result.event_id] = result.to_json()

@@ -27,6 +27,7 @@ from typing import Any
 
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import (
+    DATA_DIR,
     load_countries,
     load_gazetteer,
     load_titles,
@@ -94,6 +95,28 @@ def load_places() -> dict[str, tuple[Place, ...]]:
             if len(key) >= 2 and key not in seen:
                 seen.add(key)
                 index.setdefault(key, []).append(place)
+    by_id = {p.geonames_id: p for cands in index.values() for p in cands if not p.is_country}
+    cities = gc.get_cities()
+    with (DATA_DIR / "place_aliases.tsv").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or "\t" not in line:
+                continue
+            name, gid_text = line.rstrip("\n").split("\t")
+            alias: Place | None = by_id.get(int(gid_text))
+            city = cities.get(gid_text)
+            if alias is None and city is not None:
+                alias = Place(
+                    int(gid_text),
+                    str(city["countrycode"]),
+                    float(city["latitude"]),
+                    float(city["longitude"]),
+                    int(city.get("population") or 0),
+                    False,
+                )
+            if alias is not None:
+                # A candidate like any other: population still decides.
+                key = " ".join(fold(name).split())
+                index[key] = [alias, *[p for p in index.get(key, []) if p != alias]]
     logger.debug("place index: %d Arabic names", len(index))
     return {k: tuple(v) for k, v in index.items()}
 

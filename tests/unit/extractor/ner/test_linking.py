@@ -45,6 +45,10 @@ def test_nisba_country(word: str, iso: str | None) -> None:
         ("دمشق", {}, "SY", 170654),
         ("القاهرة", {"EG": 1}, "EG", 360630),
         ("فرنسا", {}, "FR", None),
+        ("واشنطن", {}, "US", 4140963),
+        ("غزة", {}, "PS", 281133),
+        ("طرابلس", {}, "LY", 2210247),
+        ("طرابلس", {"LB": 2}, "LB", 266826),
     ],
 )
 def test_resolve_place(name: str, context: dict[str, int], iso: str, gid: int | None) -> None:

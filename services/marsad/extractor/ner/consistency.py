@@ -12,13 +12,20 @@ from collections.abc import Sequence
 
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import load_titles, nisba_country, trigger_class
-from marsad.extractor.ner.text import fold, proclitic_splits
+from marsad.extractor.ner.text import AL, fold, proclitic_splits
 
 # Name particles that are not names alone: ibn, bin, abd, abu, al (as written, folded).
 _PARTICLES = frozenset(
     {"\u0627\u0628\u0646", "\u0628\u0646", "\u0639\u0628\u062f", "\u0627\u0628\u0648"}
 )
 _MIN_LEN = 3
+# Proclitic letters before a name: wa-, fa-, bi-, li-, ka- and the
+# conjunction + preposition pairs (WAW, FEH, BEH, LAM, KAF).
+_PREFIXES = tuple(
+    c + p for c in ("", "\u0648", "\u0641") for p in ("", "\u0628", "\u0644", "\u0643") if c + p
+)
+# Before the article, li- is written lil- (the alef drops): li-, wa-li-, fa-li-.
+_LIL_PREFIXES = ("\u0644", "\u0648\u0644", "\u0641\u0644")
 
 
 def propagate(
@@ -72,14 +79,23 @@ def propagate(
     if not names:
         return out
     max_len = max(len(k) for k in names)
-    firsts = {k[0] for k in names}
+    # Every written form a name's first word can take with proclitics, so the
+    # scan below is one dict lookup per token.
+    forms: dict[str, list[str]] = {}
+    for first in {k[0] for k in names}:
+        variants = [first, *(p + first for p in _PREFIXES)]
+        if first.startswith(AL):
+            variants += [p + first[1:] for p in _LIL_PREFIXES]  # lil-: the alef is dropped
+        for form in variants:
+            forms.setdefault(form, []).append(first)
     i, n = 0, len(tokens)
     while i < n:
-        if out[i] != "O":
+        if out[i] != "O" or folded[i] not in forms:
             i += 1
             continue
         hit = 0
-        bodies = [b for _, b in proclitic_splits(folded[i]) if b in firsts]
+        splits = {b for _, b in proclitic_splits(folded[i])}
+        bodies = [b for b in forms[folded[i]] if b in splits]
         for body in bodies:
             for length in range(min(max_len, n - i), 0, -1):
                 if length <= hit:

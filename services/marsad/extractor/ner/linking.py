@@ -323,10 +323,7 @@ def build_entities(
         mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j))
 
     article_countries: Counter[str] = Counter()
-    for tok in folded:
-        iso = nisba_country(tok) if len(tok) > 3 else None
-        if iso:
-            article_countries[iso] += 1
+    article_countries.update(iso for iso in map(nisba_country, folded) if iso)
     countries = load_countries()
     for m, toks, _, _ in mentions:
         if m.type == "LOC":

@@ -49,3 +49,9 @@ def test_model_tags_are_never_changed(pairs: list[tuple[str, str]]) -> None:
     out = propagate(toks, tags)
     assert len(out) == len(tags)
     assert all(o == t for o, t in zip(out, tags, strict=True) if t != "O")
+
+
+def test_lil_form_of_a_name_is_tagged() -> None:
+    toks = ["الأمم", "المتحدة", "دعت", "و", "قال", "مبعوث", "للأمم", "المتحدة"]
+    tags = ["B-ORG", "I-ORG", "O", "O", "O", "O", "O", "O"]
+    assert propagate(toks, tags)[6:] == ["B-ORG", "I-ORG"]

@@ -54,6 +54,7 @@ def load_rules() -> _Rules:
     """Load and compile the display rules (cached; call early to pay the cost at start-up)."""
     spec = json.loads(_data_text("display_chars.json"))
     invisible = _char_class(spec["invisible"])
+    paragraph = "".join(re.escape(chr(int(c, 16))) for c in spec["paragraph_breaks"])
     boiler = [
         line.strip()
         for line in _data_text("boilerplate.txt").splitlines()
@@ -73,8 +74,8 @@ def load_rules() -> _Rules:
         r"|(?P<tag></?(?P<tagname>[a-zA-Z][a-zA-Z0-9]{0,15})\b"
         r"(?:[^<>\"']|\"[^\"]*\"|'[^']*'){0,2000}/?>)"
         r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)"
-        # spaces before a comma-like mark that is followed by a space (or the end)
-        r"|(?P<prepunct>[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+        # spaces (not line breaks) before a comma-like mark followed by a space or the end
+        rf"|(?P<prepunct>(?:(?![{paragraph}])\s)+"
         r"(?=[\u060c\u061b\u061f,;!?](?:\s|\Z)))"
         # whitespace/invisible runs of two or more, or one whitespace other than a space
         rf"|(?P<space>[\s{invisible}]{{2,}}|[^\S ])"

@@ -149,12 +149,13 @@ class OffsetMap:
                     if ivl == iol:
                         b.add(stop - pos, ios + (pos - ivs), stop - pos)
                     else:
-                        b.add(stop - pos, ios, iol)
+                        # Part of a block stays a block (never a coincidental copy).
+                        b.block(stop - pos, ios, iol)
                     pos = stop
                     i += 1
             else:
                 o0, o1 = inner.to_original(ms, ms + ml)
-                b.add(vl, o0, o1 - o0)
+                b.block(vl, o0, o1 - o0)
         return b.build()
 
 

@@ -144,6 +144,15 @@ def _builder(*runs: tuple[int, int, int]) -> OffsetMap:
     return b.build()
 
 
+@pytest.mark.parametrize("text", ["…ً¨", "½َ", "ﷺ َّ"])
+def test_expansions_next_to_marks_stay_monotone(text: str) -> None:
+    # found by hypothesis: an NFKC expansion (ellipsis, fraction, ligature)
+    # followed by harakat, whose lengths happen to line up
+    result = core.normalise(text)
+    _check_map(result.display, text, result.display_map)
+    _check_map(result.matching, text, result.matching_map)
+
+
 def test_to_original_copy_and_block_runs() -> None:
     # view "ab  cd" style: copy 2, a block of 1 standing for 3, an inserted char, copy 2
     m = _builder((2, 0, 2), (1, 2, 3), (1, 5, 0), (2, 5, 2))

@@ -92,3 +92,25 @@ def test_summary_written(soak_run: SoakResult) -> None:
     path = Path(OUT / "soak.json")
     assert path.exists()
     assert set(orjson.loads(path.read_bytes())["stages"]) == set(STAGES)
+
+
+def test_growth_compares_first_and_last_third_after_warmup() -> None:
+    from marsad.soak import Sample
+
+    r = SoakResult(seconds=90, rate=1, warmup_seconds=30)
+    # Warm-up samples (t < 30) are left out even though they are much smaller.
+    rss = [10] * 3 + [100, 100, 100, 110, 110, 110, 150, 150, 150]
+    r.samples = [Sample(t=10.0 * i, rss_kib={"x": v}, published=i, done=i)
+                 for i, v in enumerate(rss)]
+    assert r.phase_median("x", first=True) == 100
+    assert r.phase_median("x", first=False) == 150
+    assert r.growth("x") == 0.5
+    assert r.to_json()["stages"]["x"]["rss_max_kib"] == 150
+
+
+def test_rss_of_this_process_is_read_from_proc() -> None:
+    from marsad.soak import rss_kib
+
+    value = rss_kib(os.getpid())
+    assert value is not None and 10_000 < value < 10_000_000
+    assert rss_kib(2**22 + 12345) is None

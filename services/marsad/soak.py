@@ -431,7 +431,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--big-every", type=int, default=25, help="every Nth article is blown up")
     p.add_argument("--big-bytes", type=int, default=300_000)
     p.add_argument("--log-dir", default="var/soak")
-    p.add_argument("--json-out", default="soak-results.json")
+    p.add_argument("--json-out", default="var/soak/soak-results.json")
     p.set_defaults(func=cmd_soak)
 
 

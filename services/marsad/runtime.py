@@ -22,7 +22,11 @@ STAGE_NAMES: tuple[str, ...] = ("normaliser", "extractor", "deduplicator")
 
 def make_codec(settings: Settings) -> Codec:
     """Return a codec with validators for every topic."""
-    return Codec(ALL_TOPICS, max_bytes=settings.max_message_bytes)
+    return Codec(
+        ALL_TOPICS,
+        max_bytes=settings.max_message_bytes,
+        full_validation=settings.full_validation,
+    )
 
 
 def build_stage(

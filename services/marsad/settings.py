@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         1_000_000, ge=1024, description="Raw messages larger than this are dead-lettered unread."
     )
+    full_validation: bool = Field(
+        False,
+        description="Validate internal records against their whole schema, not only the top.",
+    )
     max_output_bytes: int = Field(
         8_388_608, ge=1024, description="Largest record a stage produces (topic max.message.bytes)."
     )

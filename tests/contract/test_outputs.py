@@ -16,7 +16,7 @@ from tests.conftest import ANT, SEEDS
 
 @pytest.fixture(scope="module")
 def outputs() -> list:
-    settings = Settings()
+    settings = Settings(full_validation=True)
     codec = make_codec(settings)
     pipe = Pipeline([build_stage(n, settings, codec) for n in STAGE_NAMES], codec)
     lines = [line for line in SEEDS.read_bytes().splitlines() if line.strip()]

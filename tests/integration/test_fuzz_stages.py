@@ -39,7 +39,7 @@ article = st.fixed_dictionaries(
     },
 )
 
-SETTINGS = Settings()
+SETTINGS = Settings(full_validation=True)  # every output checked against its whole schema
 CODEC = make_codec(SETTINGS)
 STAGES = {n: build_stage(n, SETTINGS, CODEC) for n in STAGE_NAMES}
 NEXT = {"normaliser": "articles.normalised", "extractor": "articles.extracted",

@@ -89,3 +89,20 @@ def test_encode_keeps_arabic_readable(codec: Codec) -> None:
 def test_utf8_bom_is_tolerated(codec: Codec) -> None:
     value = codec.decode("articles.raw", b"\xef\xbb\xbf" + '{"text": "نص"}'.encode())
     assert value["text"] == "نص"
+
+
+def test_internal_records_are_checked_at_the_top_level_only() -> None:
+    """By default a normalised record's nested parts are type-checked, not walked."""
+    shallow = Codec(ALL_TOPICS)
+    full = Codec(ALL_TOPICS, full_validation=True)
+    record = {
+        "schema_version": 1, "id": "a", "source": None, "url": None, "title": None,
+        "published_at": None, "published_at_error": None, "text": "نص", "title_display": None,
+        "normalisation": {"display": 5},  # wrong inside, right type on top
+    }
+    data = orjson.dumps(record)
+    assert shallow.decode("articles.normalised", data)["id"] == "a"
+    with pytest.raises(DecodeError):
+        full.decode("articles.normalised", data)
+    with pytest.raises(DecodeError):  # the top level is still checked
+        shallow.decode("articles.normalised", orjson.dumps({**record, "normalisation": []}))

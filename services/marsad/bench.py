@@ -162,16 +162,11 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
     """End-to-end articles/s through the embedded broker and a ``worker all`` process."""
     import os
 
-    from marsad.broker import start_broker, wait_for_port
+    from marsad.broker import ensure_broker
     from marsad.cli import _count_final
     from marsad.console import publish
 
-    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
-    broker = None
-    try:
-        wait_for_port(host, int(port), timeout=0.5)
-    except Exception:
-        broker = start_broker(host, int(port))
+    broker = ensure_broker(settings.bootstrap_servers)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     run_settings = settings.model_copy(update={"topic_prefix": prefix})
     env = {**os.environ, "MARSAD_TOPIC_PREFIX": prefix, "MARSAD_METRICS_PORT": "0",

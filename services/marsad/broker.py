@@ -109,3 +109,26 @@ def start_broker(
     if proc.poll() is not None:
         raise BrokerError(f"tansu exited with code {proc.returncode}")
     return proc
+
+
+def broker_address(bootstrap_servers: str) -> tuple[str, int]:
+    """Return (host, port) of the first of a comma-separated bootstrap list."""
+    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    return host or "127.0.0.1", int(port or 9092)
+
+
+def ensure_broker(bootstrap_servers: str) -> subprocess.Popen[bytes] | None:
+    """Use the broker at ``bootstrap_servers`` if one answers, else start the embedded one.
+
+    Returns:
+        The embedded broker's process when this call started it (the caller stops
+        it), ``None`` when a broker was already there.
+    """
+    host, port = broker_address(bootstrap_servers)
+    try:
+        wait_for_port(host, port, timeout=0.5)
+    except BrokerError:
+        log.info("no broker at %s:%d; starting the embedded one", host, port)
+        return start_broker(host, port)
+    log.info("using the broker already at %s:%d", host, port)
+    return None

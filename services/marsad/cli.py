@@ -38,11 +38,11 @@ def _configure_logging(level: str) -> None:
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     """Run the embedded broker in the foreground until interrupted."""
-    from marsad.broker import BrokerError, start_broker
+    from marsad.broker import BrokerError, broker_address, start_broker
 
-    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
+    host, port = broker_address(settings.bootstrap_servers)
     try:
-        proc = start_broker(host or "127.0.0.1", int(port or 9092), cert=args.cert, key=args.key)
+        proc = start_broker(host, port, cert=args.cert, key=args.key)
     except BrokerError as exc:
         log.error("%s", exc)
         return 2
@@ -134,19 +134,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Start broker and workers, publish the seeds and show the enriched events."""
-    from marsad.broker import start_broker, wait_for_port
+    from marsad.broker import ensure_broker
     from marsad.console import publish, seed_file, tail
     from marsad.topics import DEADLETTER, DUPLICATES, ENRICHED
 
-    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
     children: list[subprocess.Popen[bytes]] = []
     try:
-        try:
-            wait_for_port(host, int(port), timeout=0.5)
-            print(f"using the broker already at {host}:{port}", file=sys.stderr)
-        except Exception:
-            children.append(start_broker(host, int(port)))
-            print(f"started the embedded broker on {host}:{port}", file=sys.stderr)
+        broker = ensure_broker(settings.bootstrap_servers)
+        if broker is not None:
+            children.append(broker)
         env = dict(os.environ)
         worker = subprocess.Popen(
             [sys.executable, "-m", "marsad", "worker", "all"], env=env

@@ -439,15 +439,10 @@ def cmd_soak(args: Any, settings: Settings) -> int:
     """Run the soak against ``MARSAD_BOOTSTRAP_SERVERS`` (the embedded broker if none answers)."""
     import uuid
 
-    from marsad.broker import start_broker, wait_for_port
+    from marsad.broker import ensure_broker
     from marsad.topics import ALL_TOPICS, ensure_topics
 
-    host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
-    broker = None
-    try:
-        wait_for_port(host, int(port), timeout=0.5)
-    except Exception:
-        broker = start_broker(host, int(port))
+    broker = ensure_broker(settings.bootstrap_servers)
     prefix = f"soak{uuid.uuid4().hex[:6]}."
     run = settings.model_copy(update={"topic_prefix": prefix, "app_id": f"{prefix}marsad"})
     log_dir = Path(args.log_dir)

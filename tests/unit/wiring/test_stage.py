@@ -93,7 +93,6 @@ def test_a_stage_that_hangs_is_cut_off() -> None:
                 pass
             return []
 
-    started = time.monotonic()
+    # Uninterrupted, the loop would return no output at all.
     [out] = Slow(Codec(ALL_TOPICS), time_limit_seconds=0.2).handle(Incoming(value=b"{}"))
     assert out.value["reason"] == "timeout"
-    assert time.monotonic() - started < 2

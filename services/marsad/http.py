@@ -15,24 +15,49 @@ log = logging.getLogger(__name__)
 
 
 class HealthState:
-    """What ``/ready`` reports: set by the worker as partitions come and go.
+    """What ``/ready`` reports: the worker's own state and whether Kafka answers.
+
+    The worker sets its state as topics, partitions and sends come and go; a
+    probe sets whether the broker accepts connections, so an idle worker whose
+    broker went away turns not-ready too.
 
     Args:
         gauge: Optional Prometheus gauge mirroring readiness (1 or 0).
     """
 
     def __init__(self, gauge: Gauge | None = None) -> None:
-        self.ready = False
-        self.reason = "starting"
+        self._ready = False
+        self._reason = "starting"
+        self.broker_reachable = True
         self._gauge = gauge
 
+    @property
+    def ready(self) -> bool:
+        """True when the worker is ready and its broker reachable."""
+        return self._ready and self.broker_reachable
+
+    @property
+    def reason(self) -> str:
+        """Why the worker is (not) ready."""
+        return self._reason if self.broker_reachable else "Kafka does not accept connections"
+
     def set(self, ready: bool, reason: str) -> None:
-        """Record readiness and why."""
-        if ready != self.ready or reason != self.reason:
-            log.info("readiness: %s (%s)", "ready" if ready else "not ready", reason)
-        self.ready, self.reason = ready, reason
+        """Record the worker's own readiness and why."""
+        before = (self.ready, self.reason)
+        self._ready, self._reason = ready, reason
+        self._changed(before)
+
+    def set_broker(self, reachable: bool) -> None:
+        """Record what the broker probe saw."""
+        before = (self.ready, self.reason)
+        self.broker_reachable = reachable
+        self._changed(before)
+
+    def _changed(self, before: tuple[bool, str]) -> None:
+        if (self.ready, self.reason) != before:
+            log.info("readiness: %s (%s)", "ready" if self.ready else "not ready", self.reason)
         if self._gauge is not None:
-            self._gauge.set(1 if ready else 0)
+            self._gauge.set(1 if self.ready else 0)
 
 
 class HttpEndpoint:

@@ -183,6 +183,8 @@ def test_restarted_empty_broker(setup: dict[str, Any]) -> None:
         health_seen.append(http_status(worker.port, "/health"))
         ready_seen.add(http_status(worker.port, "/ready") or 0)
     assert 200 in health_seen
+    # The worker probes the broker every 5 s: readiness must drop while it is gone.
+    assert 503 in ready_seen, ready_seen
     setup["brokers"].append(start_broker("127.0.0.1", setup["port"]))
     # Memory-only: the topics must be created again before anyone can use them.
     asyncio.run(ensure_topics(settings, ALL_TOPICS))

@@ -163,8 +163,7 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
     import os
 
     from marsad.broker import ensure_broker
-    from marsad.cli import _count_final
-    from marsad.console import publish
+    from marsad.console import count_final, publish
 
     broker = ensure_broker(settings.bootstrap_servers)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
@@ -178,18 +177,10 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
         baseline = asyncio.run(_raw_kafka_baseline(settings, articles))
         # Wait for the worker to join its group before the clock starts.
         asyncio.run(publish(run_settings, str(tmp), limit=1, progress=False))
-        deadline = time.monotonic() + 120
-        while asyncio.run(_count_final(run_settings)) < 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        asyncio.run(count_final(run_settings, 1, timeout=120))
         started = time.perf_counter()
         asyncio.run(publish(run_settings, str(tmp), progress=False))
-        deadline = time.monotonic() + 1800
-        done = 0
-        while time.monotonic() < deadline:
-            done = asyncio.run(_count_final(run_settings)) - 1
-            if done >= len(articles):
-                break
-            time.sleep(0.5)
+        done = asyncio.run(count_final(run_settings, len(articles) + 1, timeout=1800)) - 1
         seconds = time.perf_counter() - started
         return {
             "articles": len(articles),

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 
 import orjson
@@ -135,7 +134,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Start broker and workers, publish the seeds and show the enriched events."""
     from marsad.broker import ensure_broker
-    from marsad.console import publish, seed_file, tail
+    from marsad.console import count_final, publish, seed_file, tail
     from marsad.topics import DEADLETTER, DUPLICATES, ENRICHED
 
     children: list[subprocess.Popen[bytes]] = []
@@ -162,13 +161,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 seen += await tail(settings, topic, idle_timeout=args.idle_timeout)
             return seen
 
-        deadline = time.monotonic() + args.timeout
-        total = 0
-        while time.monotonic() < deadline:
-            total = asyncio.run(_count_final(settings))
-            if total >= n:
-                break
-            time.sleep(1)
+        total = asyncio.run(count_final(settings, n, timeout=args.timeout))
         asyncio.run(show())
         print(f"\n{total} of {n} article(s) came out of the pipeline", file=sys.stderr)
         if args.once:
@@ -184,31 +177,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-
-
-async def _count_final(settings: Settings) -> int:
-    """Count the messages on the subscriber topics (end offsets)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from marsad.console import final_topics
-    from marsad.topics import kafka_client_options
-
-    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
-    await consumer.start()
-    try:
-        tps = []
-        for t in final_topics():
-            parts = consumer.partitions_for_topic(settings.topic(t))
-            if parts is None:
-                await consumer._client.force_metadata_update()  # topic metadata not cached yet
-                parts = consumer.partitions_for_topic(settings.topic(t)) or set()
-            tps += [TopicPartition(settings.topic(t), p) for p in parts]
-        if not tps:
-            return 0
-        ends = await consumer.end_offsets(tps)
-        return sum(ends.values())
-    finally:
-        await consumer.stop()
 
 
 # --- parser -------------------------------------------------------------------------

@@ -264,6 +264,37 @@ async def tail(
     return count
 
 
+async def count_final(settings: Settings, expected: int, *, timeout: float) -> int:
+    """Read the subscriber topics from the start until ``expected`` messages came (or timeout).
+
+    Counting records by reading them, not from end offsets: the embedded broker
+    reports the base offset of the last batch as the end of a topic, which
+    undercounts.
+
+    Returns:
+        How many messages were there when it stopped.
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        *[settings.topic(t) for t in final_topics()],
+        **kafka_client_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    count = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while count < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            count += sum(len(records) for records in batch.values())
+    finally:
+        await consumer.stop()
+    return count
+
+
 def final_topics() -> tuple[str, ...]:
     """Topics a subscriber reads."""
     return (ENRICHED, DUPLICATES, DEADLETTER)

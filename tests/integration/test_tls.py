@@ -573,8 +573,7 @@ def test_worker_runs_the_pipeline_securely(
     try:
         wait_ready(port, proc, log_path)
         out = asyncio.run(_publish_and_collect(settings, seeds))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
-            metrics = r.read().decode()
+        metrics = _fetch_metrics(port)
     finally:
         proc.terminate()
         try:
@@ -585,6 +584,19 @@ def test_worker_runs_the_pipeline_securely(
     assert {k for k, _ in out} == ids, log_path.read_text()[-3000:]
     assert f'marsad_messages_in_total{{stage="normaliser"}} {float(len(seeds))}' in metrics
     assert SECRET not in log_path.read_text()
+
+
+def _fetch_metrics(port: int, attempts: int = 5) -> str:
+    # The endpoint shares the worker's event loop, which a long article can hold.
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                return str(r.read().decode())
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    return ""
 
 
 async def _publish_and_collect(settings: Settings, seeds: list[bytes]) -> list[tuple[str, str]]:

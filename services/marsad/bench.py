@@ -170,7 +170,7 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
     run_settings = settings.model_copy(update={"topic_prefix": prefix})
     # A group of its own: a consumer group must not mix members of other runs.
     env = {**os.environ, "MARSAD_TOPIC_PREFIX": prefix, "MARSAD_METRICS_PORT": "0",
-           "MARSAD_APP_ID": f"{prefix}marsad",
+           "MARSAD_APP_ID": f"{prefix}marsad", "MARSAD_PRODUCER_BATCH_BYTES": "1",
            "MARSAD_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "MARSAD_LOG_LEVEL": "WARNING"}
     tmp = Path(f"/tmp/marsad-bench-{prefix}jsonl")  # noqa: S108 - scratch file for publish
     tmp.write_bytes(b"\n".join(articles) + b"\n")

@@ -143,6 +143,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             children.append(broker)
         env = dict(os.environ)
+        if broker is not None:  # the embedded broker: see Settings.producer_batch_bytes
+            env.setdefault("MARSAD_PRODUCER_BATCH_BYTES", "1")
         worker = subprocess.Popen(
             [sys.executable, "-m", "marsad", "worker", "all"], env=env
         )
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         "marsad.extractor.ner.commands",
         "marsad.extractor.facts.commands",
         "marsad.deduplicator.commands",
+        "marsad.soak",
     ):
         try:
             mod = __import__(module, fromlist=["register"])

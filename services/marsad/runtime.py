@@ -36,6 +36,7 @@ def build_stage(
     *,
     dedup_store: MutableMapping[str, Any] | None = None,
     event_store: MutableMapping[str, Any] | None = None,
+    dedup_index: MutableMapping[str, Any] | None = None,
 ) -> Stage:
     """Construct one processor, loading whatever model it needs.
 
@@ -45,11 +46,12 @@ def build_stage(
         codec: Shared codec.
         dedup_store: State of the deduplicator (a Faust table in the stream).
         event_store: State of the event merger (another table in the stream).
+        dedup_index: The deduplicator's LSH buckets, when kept apart from its store.
 
     Raises:
         ValueError: For an unknown stage name.
     """
-    stage = _construct(name, settings, codec, dedup_store, event_store)
+    stage = _construct(name, settings, codec, dedup_store, event_store, dedup_index)
     stage.time_limit_seconds = settings.article_time_limit_seconds
     return stage
 
@@ -60,6 +62,7 @@ def _construct(
     codec: Codec,
     dedup_store: MutableMapping[str, Any] | None,
     event_store: MutableMapping[str, Any] | None,
+    dedup_index: MutableMapping[str, Any] | None,
 ) -> Stage:
     keep = settings.deadletter_original_bytes
     if name == "normaliser":
@@ -89,7 +92,8 @@ def _construct(
             followup_threshold=settings.dedup_followup_threshold,
         )
         return DeduplicatorStage(
-            codec, config, dedup_store, event_store, deadletter_original_bytes=keep
+            codec, config, dedup_store, event_store, index=dedup_index,
+            deadletter_original_bytes=keep,
         )
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
 

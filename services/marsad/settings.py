@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     rebalance_timeout_seconds: float = Field(5.0, gt=0)
     session_timeout_seconds: float = Field(10.0, gt=0)
     batch_size: int = Field(200, ge=1, description="Messages taken per agent batch.")
+    # tansu 0.6 answers ListOffsets with the base offset of a partition's last
+    # record batch, not its end, and Faust restores tables up to that offset:
+    # with the embedded broker, 1 (one record per batch) keeps restores whole.
+    producer_batch_bytes: int = Field(
+        16384, ge=1, description="Producer batch size in bytes (1 with the embedded broker)."
+    )
     batch_wait_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
 
     # --- HTTP (metrics and health) -----------------------------------------------

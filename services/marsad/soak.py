@@ -165,6 +165,9 @@ def worker_env(base: Mapping[str, str], settings: Settings) -> dict[str, str]:
         "MARSAD_APP_ID": settings.app_id,
         "MARSAD_PARTITIONS": str(settings.partitions),
         "MARSAD_DATA_DIR": settings.data_dir,
+        # One record per batch: the embedded broker reports a multi-record batch's
+        # base offset as a topic's end (see Settings.producer_batch_bytes).
+        "MARSAD_PRODUCER_BATCH_BYTES": "1",
     }
 
 

@@ -81,6 +81,7 @@ def create_app(settings: Settings, stages: Sequence[str]) -> faust.App:
         # Normalised and extracted records are a few times the raw article; the
         # topics are created with a matching max.message.bytes.
         producer_max_request_size=settings.max_output_bytes,
+        producer_max_batch_size=settings.producer_batch_bytes,
         stream_wait_empty=False,
         # Faust prefetches up to 4096 unprocessed messages per stream by default:
         # a slow stage then holds thousands of large records in memory (the

@@ -30,6 +30,9 @@ def running_worker(
         "MARSAD_TOPIC_PREFIX": prefix,
         "MARSAD_APP_ID": f"{prefix}marsad",
         "MARSAD_METRICS_PORT": str(port),
+        # The embedded broker misreports a topic's end after multi-record batches,
+        # which would cut table restores short (see Settings.producer_batch_bytes).
+        "MARSAD_PRODUCER_BATCH_BYTES": "1",
         **(env or {}),
     }
     with open(log_path, "ab") as log:

@@ -6,10 +6,14 @@ worker rebuilds what it remembered before it processes the next article.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, cast
 
+from marsad.deduplicator.stage import DeduplicatorStage
 from marsad.runtime import build_stage
 from marsad.worker import attach
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import faust
@@ -25,7 +29,18 @@ def register(app: faust.App, runtime: WorkerRuntime) -> None:
     # prefixes of their own; str keys come back as str after recovery.
     articles = app.Table("dedup-state", partitions=partitions, key_type=str)
     events = app.Table("event-state", partitions=partitions, key_type=str)
+    # The LSH buckets are derived from the stored signatures: kept in memory and
+    # rebuilt once the table is restored, instead of costing one changelog
+    # record per band per article.
     stage = build_stage(
-        "deduplicator", runtime.settings, runtime.codec, dedup_store=articles, event_store=events
+        "deduplicator", runtime.settings, runtime.codec,
+        dedup_store=articles, event_store=events, dedup_index={},
     )
+    core = cast(DeduplicatorStage, stage).core
+
+    async def rebuild() -> None:
+        count = core.rebuild_index()
+        log.info("deduplicator: LSH index rebuilt from %d remembered articles", count)
+
+    articles.on_recover(rebuild)
     attach(app, runtime, stage)

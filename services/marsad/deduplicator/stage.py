@@ -29,6 +29,8 @@ class DeduplicatorStage(Stage):
         config: Thresholds of the near-duplicate search.
         store: Where the core remembers articles (must survive restarts in the stream).
         event_store: Where merged events are remembered (a second table in the stream).
+        index: Where the LSH buckets live when not in ``store``: in the stream an
+            in-memory dict rebuilt after recovery (see ``Deduplicator.rebuild_index``).
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
     """
 
@@ -42,10 +44,11 @@ class DeduplicatorStage(Stage):
         store: MutableMapping[str, Any] | None = None,
         event_store: MutableMapping[str, Any] | None = None,
         *,
+        index: MutableMapping[str, Any] | None = None,
         deadletter_original_bytes: int = 262_144,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
-        self.core = Deduplicator(config, {} if store is None else store)
+        self.core = Deduplicator(config, {} if store is None else store, index=index)
         self.merger = EventMerger({} if event_store is None else event_store)
 
     def process(self, msg: Incoming) -> list[Outgoing]:

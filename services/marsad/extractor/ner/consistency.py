@@ -1,7 +1,7 @@
 """One name, one label per article: a second pass over the CRF's tags.
 
-News articles repeat names, and a CRF that recognises ``مناف طلاس`` in one
-sentence can miss ``طلاس`` alone three sentences later.  This pass tags the
+News articles repeat names, and a CRF that recognises ``رجب طيب أردوغان`` in one
+sentence can miss ``أردوغان`` alone three sentences later.  This pass tags the
 untagged repetitions of names the model found elsewhere in the same text
 (and the surnames of the people it found), longest names first.
 """

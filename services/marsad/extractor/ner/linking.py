@@ -6,7 +6,7 @@ Steps, all per article:
    is trimmed off when the rest of the word is a known name and the whole
    word is not (``لبشار`` -> ``بشار``, but ``لبنان`` stays);
 2. grouping: a person mention that is a contiguous part of another person's
-   name (``طلاس`` in ``مناف طلاس``) joins the most recently mentioned such
+   name (``أردوغان`` in ``رجب طيب أردوغان``) joins the most recently mentioned such
    person; organisations group when one name starts the other; places by
    matching form;
 3. linking: places to GeoNames (countries via CLDR names, cities by Arabic

@@ -78,10 +78,12 @@ async def produce(settings: Settings, values: list[tuple[bytes | None, bytes]]) 
     """Send (key, value) pairs to articles.raw and wait for the broker's acks."""
     from aiokafka import AIOKafkaProducer
 
-    from marsad.topics import ALL_TOPICS, RAW, ensure_topics
+    from marsad.topics import ALL_TOPICS, RAW, ensure_topics, kafka_client_options
 
     await ensure_topics(settings, ALL_TOPICS)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(
+        **kafka_client_options(settings), acks="all", max_request_size=8 * 1024 * 1024
+    )
     await producer.start()
     try:
         futures = [await producer.send(settings.topic(RAW), v, key=k) for k, v in values]

@@ -38,11 +38,10 @@ from marsad.topics import (
     ENRICHED,
     EXTRACTED,
     NORMALISED,
-    RAW,
     ensure_topics,
-    kafka_client_options,
 )
 from tests.conftest import ANT, REPO, free_port
+from tests.integration.conftest import produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,17 +57,8 @@ OUT = REPO / "var" / "reliability"
 
 
 async def _produce(settings: Settings, items: list[tuple[str, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all",
-                                linger_ms=20, max_request_size=2 * 1024 * 1024)
-    await producer.start()
-    try:
-        futures = [await producer.send(settings.topic(RAW), line, key=aid.encode())
-                   for aid, line in items]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    """Publish (article id, raw line) pairs keyed by id."""
+    await produce(settings, [(aid.encode(), line) for aid, line in items])
 
 
 def _count(settings: Settings, topics: tuple[str, ...]) -> int:

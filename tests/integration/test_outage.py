@@ -33,8 +33,9 @@ import pytest
 from marsad.broker import start_broker
 from marsad.settings import Settings
 from marsad.soak import WorkerProcess, article_lines, http_status, read_topic, worker_env
-from marsad.topics import ALL_TOPICS, DEADLETTER, DUPLICATES, ENRICHED, RAW, ensure_topics
+from marsad.topics import ALL_TOPICS, DEADLETTER, DUPLICATES, ENRICHED, ensure_topics
 from tests.conftest import ANT, REPO, free_port
+from tests.integration.conftest import produce
 
 pytestmark = pytest.mark.integration
 
@@ -54,18 +55,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def _produce(settings: Settings, items: list[tuple[str, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from marsad.topics import kafka_client_options
-
-    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
-    await producer.start()
-    try:
-        futures = [await producer.send(settings.topic(RAW), line, key=aid.encode())
-                   for aid, line in items]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    """Publish (article id, raw line) pairs keyed by id."""
+    await produce(settings, [(aid.encode(), line) for aid, line in items])
 
 
 def _out_ids(settings: Settings) -> set[str]:

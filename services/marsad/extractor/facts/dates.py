@@ -8,6 +8,7 @@ invented: such dates come out with ``kind="unresolved"`` and no value.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -454,6 +455,52 @@ def start_words() -> frozenset[str]:
     return frozenset(words)
 
 
+# Which finders can start at a word (see :func:`_starters`): each bit is a condition the
+# finder checks first, so skipping a finder whose bit is missing changes no result.
+_S_DIGIT, _S_MONTH, _S_YEAR_ONLY, _S_RELATIVE, _S_AGO, _S_WEEKDAY, _S_PREP = (
+    1, 2, 4, 8, 16, 32, 64)
+# The farthest a month name can be from the start of an absolute date:
+# modifier, شهر, يوم, then an ordinal day of three words ("الحادي والعشرين من").
+_MONTH_REACH = 6
+_STARTERS_MAX = 50_000
+_STARTERS: dict[tuple[str, ...], int] = {}
+
+
+@cache
+def _month_words() -> frozenset[str]:
+    return frozenset(k[0] for k in lexicon.months())
+
+
+@cache
+def _relative_words() -> frozenset[str]:
+    return frozenset(k[0] for k in lexicon.relative())
+
+
+def _starters(keys: tuple[str, ...]) -> int:
+    """Bits of the finders that can match at a token with these lookup keys."""
+    bits = _STARTERS.get(keys)
+    if bits is not None:
+        return bits
+    ks = set(keys)
+    bits = _S_DIGIT if keys[0][:1].isdigit() else 0
+    if ks & _month_words():
+        bits |= _S_MONTH
+    if ks & (lexicon.date_modifiers().keys() | lexicon.time_units().keys()):
+        bits |= _S_YEAR_ONLY
+    if ks & _relative_words():
+        bits |= _S_RELATIVE
+    if ks & lexicon.date_anchors().keys():
+        bits |= _S_AGO
+    if any(k.startswith(ALEF_LAM) and k in lexicon.weekdays() for k in keys):
+        bits |= _S_WEEKDAY
+    if keys[-1] in lexicon.year_prepositions() or keys[0] in lexicon.year_prepositions():
+        bits |= _S_PREP
+    if len(_STARTERS) > _STARTERS_MAX:
+        _STARTERS.clear()
+    _STARTERS[keys] = bits
+    return bits
+
+
 def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     """All date expressions of the document, in text order, not overlapping."""
     pub = published_at.date() if published_at is not None else None
@@ -461,15 +508,22 @@ def find_dates(doc: Doc, published_at: datetime | None) -> list[DateFact]:
     out: list[DateFact] = []
     nxt = 0
     cands = positions(doc, DATE)
-    k = 0
-    while k < len(cands):
-        i = cands[k]
-        k += 1
+    bits = [_starters(toks[i].keys) for i in cands]
+    # An absolute date needs a month name at most _MONTH_REACH tokens after its start.
+    months = [i for i, b in zip(cands, bits, strict=True) if b & _S_MONTH]
+    for i, b in zip(cands, bits, strict=True):
         if i < nxt:
             continue
-        found = (_numeric(doc, i) or _absolute(doc, i, pub) or _year_only(doc, i)
-                 or _relative(doc, i, pub) or _ago(doc, i, pub) or _weekday_date(doc, i, pub)
-                 or _bare_year(doc, i, False))
+        m = bisect_left(months, i)
+        month_near = m < len(months) and months[m] - i <= _MONTH_REACH
+        found = ((b & _S_DIGIT and _numeric(doc, i))
+                 or (month_near and _absolute(doc, i, pub))
+                 or (b & _S_YEAR_ONLY and _year_only(doc, i))
+                 or (b & _S_RELATIVE and _relative(doc, i, pub))
+                 or (b & _S_AGO and _ago(doc, i, pub))
+                 or (b & _S_WEEKDAY and _weekday_date(doc, i, pub))
+                 or (b & _S_PREP and _bare_year(doc, i, False))
+                 or None)
         while found is not None:
             start, end = toks[found.i].start, toks[found.j - 1].end
             out.append(DateFact(start, end, doc.text[start:end], found.value, found.kind,

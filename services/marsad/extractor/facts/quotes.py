@@ -43,7 +43,7 @@ class _Speaker:
 
 def _tok_at(doc: Doc, offset: int) -> int:
     """Index of the first token ending after ``offset``."""
-    return bisect_right([t.end for t in doc.tokens], offset)
+    return bisect_right(doc.ends or [t.end for t in doc.tokens], offset)
 
 
 def resolve_title(doc: Doc, phrase: Span, ents: EntityIndex) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache, lru_cache
+from itertools import compress
 
 from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.text import SEEN, Doc, keys
@@ -16,6 +17,9 @@ from marsad.extractor.facts.text import SEEN, Doc, keys
 DATE, NUMBER, EVENT, CASUALTY, SPEECH = 1, 2, 4, 8, 16
 # YEH TEH NOON: the imperfect prefixes a future سـ attaches to.
 _PRESENT = ("\u064a", "\u062a", "\u0646")
+# Masks of every word seen, shared by all documents; cleared when it grows past this.
+_MASKS_MAX = 200_000
+_MASKS: dict[str, int] = {}
 
 
 @cache
@@ -51,12 +55,23 @@ def form_mask(form: str) -> int:
 
 
 def mark(doc: Doc) -> None:
-    """Fill ``doc.masks`` (one bit mask per token)."""
-    doc.masks = [form_mask(t.form) for t in doc.tokens]
+    """Fill ``doc.masks`` (one bit mask per token) through one shared dictionary."""
+    forms = doc.forms or [t.form for t in doc.tokens]
+    cache = _MASKS
+    masks = list(map(cache.get, forms))
+    if None in masks:
+        if len(cache) > _MASKS_MAX:
+            cache.clear()
+        for n, f in enumerate(forms):
+            if masks[n] is None:
+                masks[n] = cache[f] = form_mask(f)
+    doc.masks = masks  # type: ignore[assignment]  # every None was replaced
 
 
 def positions(doc: Doc, bit: int) -> list[int]:
     """Indices of the tokens whose mask has ``bit`` (all tokens if the doc is not marked)."""
     if not doc.masks:
         mark(doc)
-    return [i for i, m in enumerate(doc.masks) if m & bit]
+    masks = doc.masks
+    # Most tokens know no lexicon: filter the few that do, not every token per bit.
+    return [i for i in compress(range(len(masks)), masks) if masks[i] & bit]

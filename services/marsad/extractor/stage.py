@@ -22,25 +22,45 @@ from marsad.topics import EXTRACTED, NORMALISED
 EXTRACTOR_VERSION = "1"
 
 
-def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
-    """Return ``value`` with every ``{"start": int, "end": int, ...}`` mapped to the original.
+# Keys under which the extractor's JSON holds spans (a dict with start/end, or a list of
+# them); nothing else is walked.  A test checks no span of the output is left out.
+SPAN_KEYS = ("mentions", "dates", "quantities", "casualties", "events", "quotes", "trigger",
+             "actor_span", "target_span", "speaker_span", "verb", "sentence")
 
-    Findings are computed on the display text; one recursive pass here keeps
-    the rule "all offsets on ``articles.extracted`` point into ``text``, and a
+
+def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
+    """Map every ``{"start": int, "end": int, ...}`` in ``value`` to the original, in place.
+
+    Findings are computed on the display text; one pass here keeps the rule
+    "all offsets on ``articles.extracted`` point into ``text``, and a
     finding's ``text`` is exactly ``text[start:end]``" in one place instead of
     in every extractor.  (Canonical names and quote bodies keep the cleaned
     display form; only the span text is re-read from the original.)
+
+    ``value`` must be freshly built JSON (``to_json()`` output) with no dict
+    reachable twice: it is changed in place, which spares copying every
+    nested dict, and returned.  Only lists and the values under
+    :data:`SPAN_KEYS` are walked, not every nested field.
     """
-    if isinstance(value, list):
-        return [remap_offsets(v, offsets, original) for v in value]
-    if isinstance(value, dict):
-        out = {k: remap_offsets(v, offsets, original) for k, v in value.items()}
-        start, end = out.get("start"), out.get("end")
-        if isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool):
-            out["start"], out["end"] = offsets.to_original(start, end)
-            if isinstance(out.get("text"), str):
-                out["text"] = original[out["start"] : out["end"]]
-        return out
+    to_original = offsets.to_original
+    todo = [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        start, end = node.get("start"), node.get("end")
+        # type() rather than isinstance(): a bool is an int but is no offset.
+        if type(start) is int and type(end) is int:
+            node["start"], node["end"] = s, e = to_original(start, end)
+            if isinstance(node.get("text"), str):
+                node["text"] = original[s:e]
+        for key in SPAN_KEYS:
+            sub = node.get(key)
+            if sub:
+                todo.append(sub)
     return value
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import re
+from typing import Any
+
 import orjson
 import pytest
 
+from marsad.extractor.facts import extract_facts
+from marsad.extractor.stage import remap_offsets
+from marsad.normaliser.core import OffsetMap
 from marsad.pipeline import Pipeline
 from marsad.runtime import build_stage, make_codec
 from marsad.settings import Settings
@@ -55,3 +62,33 @@ def test_findings_are_found(extracted: list[dict]) -> None:
     kinds = {k for a in extracted for k, v in a["facts"].items() if v}
     assert {"dates", "casualties", "events", "quotes", "quantities"} <= kinds
     assert any(e["type"] == "LOC" for a in extracted for e in a["entities"])
+
+
+def remap_everywhere(value: Any, offsets: OffsetMap, original: str) -> Any:
+    """Reference: map every dict with int start/end, wherever it sits (a full recursive copy)."""
+    if isinstance(value, list):
+        return [remap_everywhere(v, offsets, original) for v in value]
+    if isinstance(value, dict):
+        out = {k: remap_everywhere(v, offsets, original) for k, v in value.items()}
+        start, end = out.get("start"), out.get("end")
+        if isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool):
+            out["start"], out["end"] = offsets.to_original(start, end)
+            if isinstance(out.get("text"), str):
+                out["text"] = original[out["start"]:out["end"]]
+        return out
+    return value
+
+
+@pytest.mark.parametrize("text", ARTICLES)
+def test_remap_reaches_every_span(text: str) -> None:
+    settings = Settings()
+    stage = build_stage("extractor", settings, make_codec(settings))
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]", text)]
+    entities = stage.recogniser.entities(text, tokens)  # type: ignore[attr-defined]
+    facts = extract_facts(text, published_at=None, entities=entities)
+    # The original has two more characters in front, so every unmapped span would be off.
+    original = "\u00a0\u00a0" + text
+    offsets = OffsetMap([[0, 2, len(text), len(text)]])
+    for value in ([e.to_json() for e in entities], facts.to_json()):
+        expected = remap_everywhere(value, offsets, original)
+        assert remap_offsets(copy.deepcopy(value), offsets, original) == expected

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SET = Path("tests/data/facts/ant_sentences.jsonl")
+DEFAULT_CORPUS = Path("../shared/data/ant/articles.jsonl.gz")
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +26,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-ner", action="store_true", help="do not run the NER model for links")
     p.add_argument("--errors", action="store_true", help="also list every error")
     p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("facts-bench",
+                              help="Articles/s of extract_facts on N corpus articles (one core).")
+    p.add_argument("--data", type=Path, default=DEFAULT_CORPUS, help="JSONL(.gz) of articles")
+    p.add_argument("--limit", type=int, default=1500, help="articles to use")
+    p.set_defaults(func=cmd_bench)
 
     p = subparsers.add_parser("facts", help="Print the facts of one text file as JSON.")
     p.add_argument("file", type=Path, help="UTF-8 text file, or - for stdin")
@@ -70,6 +77,21 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
             for kind, s in scores.items():
                 for e in s.errors:
                     print(f"{split} {kind} {e}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
+    """Print the CPU and wall articles/s of :func:`extract_facts` as JSON (a figure, no bar)."""
+    import gzip
+    import itertools
+
+    from marsad.extractor.facts.extract import bench
+
+    opener: Any = gzip.open if args.data.suffix == ".gz" else open
+    with opener(args.data, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in itertools.islice(fh, args.limit) if line.strip()]
+    result = bench([(r.get("text") or "", r.get("published_at")) for r in rows])
+    print(json.dumps(result))
     return 0
 
 

@@ -15,13 +15,10 @@ from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex, MentionAt
 from marsad.extractor.facts.model import Span
 from marsad.extractor.facts.scan import EVENT, positions
-from marsad.extractor.facts.text import BEH, FEH, KAF, LAM, SEEN, WAW, Doc, without_article
+from marsad.extractor.facts.text import SEEN, Doc, without_article
 
 PRESENT_PREFIXES = ("\u064a", "\u062a", "\u0646", "\u0627")  # YEH TEH NOON ALEF: imperfect prefixes
 _NP_MAX = 4
-_COMPLEMENT_WINDOW = 6  # tokens between a trigger and the masdar that completes it
-# الى / على after folding (ALEF LAM YEH, AIN LAM YEH): prepositions heading a verb's complement.
-_COMPLEMENT_PREPS = frozenset({"\u0627\u0644\u064a", "\u0639\u0644\u064a"})
 # أن / إن after folding (ALEF NOON) and بأن (BEH ALEF NOON): a clause with its own subject follows.
 _ANNA = frozenset({"\u0627\u0646", "\u0628\u0627\u0646"})
 
@@ -49,17 +46,8 @@ def find_triggers(doc: Doc) -> list[Trigger]:
             if hit is not None and hit[1] != "masdar" and k not in verb_keys:
                 # "التابع" is not the verb تابع; "التعاون" is the masdar تعاون.
                 hit = lexicon.event_masdars().get(k)
-            if hit is not None and hit[1] == "verb" and (_after_preposition(tok.keys, k) or (
-                    t > 0 and doc.tokens[t - 1].form in _COMPLEMENT_PREPS)):
-                # "بقتل"، "للتدمير": a preposition takes the noun, never the verb.
-                hit = lexicon.event_masdars().get(k)
             if hit is not None:
-                if not _event_reading(doc, t, hit[1]):
-                    break
-                trig = Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3])
-                if hit[1] == "masdar" and out and _complement(doc, out[-1], t, tok.keys, k):
-                    break
-                out.append(trig)
+                out.append(Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3]))
                 break
             # سيطالب / ستفرض: future prefix on an imperfect verb.
             if len(k) > 3 and k[0] == SEEN and k[1] in PRESENT_PREFIXES[:3]:
@@ -68,51 +56,6 @@ def find_triggers(doc: Doc) -> list[Trigger]:
                     out.append(Trigger(t, hit[0], hit[1], True, True))
                     break
     return out
-
-
-def _after_preposition(keys: tuple[str, ...], key: str) -> bool:
-    """Whether ``key`` was reached by stripping ب/ل/ك (after any و/ف) from the token."""
-    conj = keys[1] if len(keys) > 1 and keys[0][:1] in (WAW, FEH) and keys[1] == keys[0][1:] \
-        else keys[0]
-    return key not in (keys[0], conj) and conj[:1] in (BEH, LAM, KAF)
-
-
-def _complement(doc: Doc, prev: Trigger, t: int, keys: tuple[str, ...], key: str) -> bool:
-    """A masdar behind a preposition right after another trigger is that event's content.
-
-    "هدد بقتل" (threatened to kill), "دعا … إلى دعم" (called for support): one event, the first.
-    """
-    toks = doc.tokens
-    if prev.type not in lexicon.irrealis_types():
-        return False
-    if toks[prev.t].sent != toks[t].sent or t - prev.t > _COMPLEMENT_WINDOW:
-        return False
-    if _after_preposition(keys, key):
-        return True
-    return t > 0 and toks[t - 1].form in _COMPLEMENT_PREPS
-
-
-def _event_reading(doc: Doc, t: int, pos: str) -> bool:
-    """Whether a trigger word reads as an event where it stands (not a name, charge or description).
-
-    Args:
-        doc: The document.
-        t: Token index of the trigger.
-        pos: Its part of speech as read (``verb``, ``masdar``, ``participle``).
-    """
-    if t == 0:
-        return True
-    prev = doc.tokens[t - 1]
-    if prev.sent != doc.tokens[t].sent:
-        return True
-    why = next((w for k in prev.keys for w in (lexicon.event_blockers().get(k),) if w), None)
-    if why is None:
-        return True
-    if why == "relative":
-        return pos != "verb"  # only a verb can be the relative clause itself
-    if why == "charge":
-        return False
-    return pos == "verb"  # a name's head takes the noun (مجلس التعاون), never a verb
 
 
 def flags(doc: Doc, trig: Trigger) -> tuple[bool, bool, bool]:

@@ -127,18 +127,6 @@ def event_masdars() -> dict[str, tuple[str, str]]:
 
 
 @cache
-def event_blockers() -> dict[str, str]:
-    """Words before a trigger that make it a name, a charge or a description -> why."""
-    return {fold(r[0]): r[1] for r in _rows("event_blockers.tsv")}
-
-
-@cache
-def irrealis_types() -> frozenset[str]:
-    """Event types whose complement (هدد بقتل) is not an event of its own."""
-    return frozenset(r[0] for r in _rows("irrealis_types.tsv"))
-
-
-@cache
 def speech_verbs() -> frozenset[str]:
     """Speech verbs introducing quotes."""
     return frozenset(fold(r[0]) for r in _rows("speech_verbs.tsv"))
@@ -154,7 +142,6 @@ def load_lexicons() -> None:
     """Read every lexicon now (e.g. at worker start) instead of on the first article."""
     for loader in (months, weekdays, relative, time_units, date_modifiers, number_words,
                    qualifiers, casualty_triggers, victims, victim_number, event_triggers,
-                   event_blockers, irrealis_types,
                    speech_verbs,
                    markers, function_words, date_anchors, weekday_blockers,
                    ordinals, year_prepositions):

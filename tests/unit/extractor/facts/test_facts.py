@@ -258,34 +258,6 @@ def test_event_types_and_flags(text: str, expected: tuple[str, bool, bool, bool]
     check_spans(text, facts)
 
 
-EVENT_TYPES = [
-    # (sentence from the dev half of the labelled set, event types expected in text order)
-    # A threat's or an appeal's complement is not an event of its own ...
-    ("كما هدد جوناثان جينينغز بقتل جيمي كوربين، زعيم حزب العمال المعارض في بريطانيا",
-     ["THREATEN"]),
-    ("دعا البابا جميع الدول إلى دعم الحوار لتخفيف حدة التوتر في شبه الجزيرة الكورية",
-     ["APPEAL"]),
-    # ... but what someone is accused of did happen as far as the text says.
-    ("قطر تتهم السعودية باعتقال أحد مواطنيها والإعلام السعودي يصفه بأنه ضابط مخابرات",
-     ["ACCUSE", "COERCE"]),
-    # The head of an institution's name takes the masdar: a name, not an event.
-    ("وذكر مكتب تنسيق الشؤون الإنسانية التابع للأمم المتحدة، الأربعاء، بأن حوالي 1600 شخص",
-     []),
-    # A verb right after a relative pronoun describes someone.
-    ("وقال وزير الخارجية الأمريكي، ريكس تيلرسون، الذي يزور تركيا إن الولايات المتحدة تشارك",
-     []),
-    # Not blocked: a plain verb and a charge word after it.
-    ("أعلن الوزير أن السلطات الألمانية قد ألقت القبض على رجل بلغاري في ألمانيا بتهمة قتل",
-     ["COERCE"]),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), EVENT_TYPES)
-def test_event_readings(text: str, expected: list[str]) -> None:
-    facts = extract_facts(text, published_at=None)
-    assert [e.type for e in facts.events] == expected
-
-
 def test_assault_event_carries_its_casualties_and_date() -> None:
     text = ("كما قتل 19 من قوات النظام السوري وفصائل المعارضة المسلحة، في اشتباكات عنيفة على أطراف "
             "الغوطة الشرقية الأحد")

@@ -22,14 +22,22 @@ from marsad.topics import EXTRACTED, NORMALISED
 EXTRACTOR_VERSION = "1"
 
 
-# Keys under which the extractor's JSON holds spans (a dict with start/end, or a list of
-# them); nothing else is walked.  A test checks no span of the output is left out.
-SPAN_KEYS = ("mentions", "dates", "quantities", "casualties", "events", "quotes", "trigger",
-             "actor_span", "target_span", "speaker_span", "verb", "sentence")
+# Where the extractor's JSON holds spans: for each list of findings (facts.to_json() keys,
+# and an entity's "mentions"), the keys of one finding that hold nested spans (a span dict
+# or a list of findings of the kind named by the key).  Nothing else is walked; a test
+# checks that no span of the output is left out.
+SPAN_CHILDREN: dict[str, tuple[str, ...]] = {
+    "mentions": (),
+    "dates": (),
+    "quantities": (),
+    "casualties": ("trigger",),
+    "events": ("trigger", "actor_span", "target_span", "casualties", "sentence"),
+    "quotes": ("speaker_span", "verb"),
+}
 
 
 def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
-    """Map every ``{"start": int, "end": int, ...}`` in ``value`` to the original, in place.
+    """Map every span in the extractor's JSON to the original, in place.
 
     Findings are computed on the display text; one pass here keeps the rule
     "all offsets on ``articles.extracted`` point into ``text``, and a
@@ -37,30 +45,48 @@ def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
     in every extractor.  (Canonical names and quote bodies keep the cleaned
     display form; only the span text is re-read from the original.)
 
-    ``value`` must be freshly built JSON (``to_json()`` output) with no dict
-    reachable twice: it is changed in place, which spares copying every
-    nested dict, and returned.  Only lists and the values under
-    :data:`SPAN_KEYS` are walked, not every nested field.
+    Args:
+        value: Freshly built JSON, changed in place (which spares copying every
+            nested dict): a list of entities (``Entity.to_json()``), a facts
+            dict (``Facts.to_json()``), or a list of spans.
+        offsets: Display-to-original map.
+        original: The original text.
+
+    Returns:
+        ``value``.
     """
     to_original = offsets.to_original
-    todo = [value]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, list):
-            todo.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
+
+    def span(node: dict[str, Any]) -> None:
         start, end = node.get("start"), node.get("end")
         # type() rather than isinstance(): a bool is an int but is no offset.
         if type(start) is int and type(end) is int:
             node["start"], node["end"] = s, e = to_original(start, end)
             if isinstance(node.get("text"), str):
                 node["text"] = original[s:e]
-        for key in SPAN_KEYS:
-            sub = node.get(key)
-            if sub:
-                todo.append(sub)
+
+    def findings(kind: str, items: Any) -> None:
+        children = SPAN_CHILDREN.get(kind, ())
+        for item in items if isinstance(items, list) else (items,):
+            if not isinstance(item, dict):
+                continue
+            span(item)
+            for key in children:
+                sub = item.get(key)
+                if isinstance(sub, list):
+                    findings(key, sub)
+                elif isinstance(sub, dict):
+                    span(sub)
+            mentions = item.get("mentions")
+            if isinstance(mentions, list):
+                findings("mentions", mentions)
+
+    if isinstance(value, dict):
+        for kind, items in value.items():
+            if kind in SPAN_CHILDREN:
+                findings(kind, items)
+    else:
+        findings("", value)
     return value
 
 

@@ -41,8 +41,8 @@ class EntityIndex:
 
 def index_entities(doc: Doc, entities: Sequence[EntityLike]) -> EntityIndex:
     """Map every mention's character span to the tokens it covers."""
-    tok_starts = [t.start for t in doc.tokens]
-    tok_ends = [t.end for t in doc.tokens]
+    tok_starts = doc.starts or [t.start for t in doc.tokens]
+    tok_ends = doc.ends or [t.end for t in doc.tokens]
     n = len(tok_ends)
     out: list[MentionAt] = []
     for ent in entities:

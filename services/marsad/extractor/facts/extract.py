@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -32,15 +33,10 @@ _SAME_EVENT_GAP = 3  # triggers of one type this close in a sentence are one eve
 
 def _date_tokens(doc: Doc, dates: Sequence[DateFact]) -> set[int]:
     out: set[int] = set()
-    k = 0
-    toks = doc.tokens
+    starts, ends = doc.starts, doc.ends
     for d in dates:
-        while k < len(toks) and toks[k].end <= d.start:
-            k += 1
-        j = k
-        while j < len(toks) and toks[j].start < d.end:
-            out.add(j)
-            j += 1
+        # Tokens ending after the date starts and starting before it ends.
+        out.update(range(bisect_right(ends, d.start), bisect_left(starts, d.end)))
     return out
 
 

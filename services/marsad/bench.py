@@ -44,15 +44,20 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def time_stage(stage: Stage, inputs: list[bytes]) -> tuple[float, list[bytes]]:
-    """Run a stage over encoded inputs; return seconds and the encoded outputs for the next."""
+def time_stage(stage: Stage, inputs: list[bytes]) -> tuple[float, float, list[bytes]]:
+    """Run a stage over encoded inputs.
+
+    Returns:
+        Wall seconds, CPU seconds of this process (the fairer cost on a shared
+        machine) and the encoded outputs for the next stage.
+    """
     outputs: list[bytes] = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i, value in enumerate(inputs):
         for out in stage.handle(Incoming(value=value, topic=stage.source, offset=i)):
             if out.topic != "articles.deadletter":
                 outputs.append(out.data)
-    return time.perf_counter() - started, outputs
+    return time.perf_counter() - started, time.process_time() - cpu, outputs
 
 
 def time_json_baseline(inputs: list[bytes]) -> float:
@@ -74,29 +79,31 @@ def bench_stages(settings: Settings, articles: list[bytes]) -> list[dict[str, An
         # One warm-up pass over a few articles loads lazy lexicons and models.
         time_stage(stage, inputs[:20])
         stage = build_stage(name, settings, codec) if name == "deduplicator" else stage
-        seconds, outputs = time_stage(stage, inputs)
+        seconds, cpu, outputs = time_stage(stage, inputs)
         base = time_json_baseline(inputs)
         rows.append({
             "stage": name,
             "articles": len(inputs),
             "seconds": round(seconds, 3),
             "articles_per_s": round(_rate(len(inputs), seconds), 1),
+            "articles_per_cpu_s": round(_rate(len(inputs), cpu), 1),
             "mb_per_s": round(mb / seconds, 2) if seconds else None,
             "json_baseline_per_s": round(_rate(len(inputs), base), 1),
             "ratio_to_json_baseline": round(base / seconds, 4) if seconds else None,
         })
         inputs = outputs
     pipe = Pipeline([build_stage(n, settings, codec) for n in STAGE_NAMES], codec)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     for a in articles:
         for _ in pipe.run(a):
             pass
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
     rows.append({
         "stage": "pipeline (in-process)",
         "articles": len(articles),
         "seconds": round(seconds, 3),
         "articles_per_s": round(_rate(len(articles), seconds), 1),
+        "articles_per_cpu_s": round(_rate(len(articles), cpu), 1),
         "mb_per_s": round(mb / seconds, 2),
     })
     return rows
@@ -106,13 +113,15 @@ def bench_cores(articles: list[bytes]) -> dict[str, Any]:
     """The pure cores' own benchmarks (normaliser vs camel-tools, NER, facts, dedup)."""
     from marsad.normaliser import core as ncore
 
-    texts = [orjson.loads(a).get("text") or "" for a in articles]
+    decoded = [orjson.loads(a) for a in articles]
+    texts = [d.get("text") or "" for d in decoded]
+    published = [d.get("published_at") for d in decoded]
     results: dict[str, Any] = {}
     for name, fn in (
         ("normaliser", lambda: ncore.bench(texts)),
         ("ner", lambda: _optional("marsad.extractor.ner", texts)),
         ("facts", lambda: _optional("marsad.extractor.facts",
-                                    [(t, None) for t in texts])),
+                                    list(zip(texts, map(_iso_or_none, published), strict=True)))),
         ("deduplicator", lambda: _optional("marsad.deduplicator.core",
                                            [ncore.fold(t) for t in texts])),
     ):
@@ -121,6 +130,13 @@ def bench_cores(articles: list[bytes]) -> dict[str, Any]:
         except Exception as exc:  # a missing bench must not hide the others
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return results
+
+
+def _iso_or_none(value: Any) -> str | None:
+    """``published_at`` as the ISO form the facts bench resolves dates against."""
+    from marsad.normaliser.dates import parse_published_at
+
+    return parse_published_at(value)[0] if isinstance(value, str) else None
 
 
 def _optional(module: str, data: Any) -> Any:
@@ -200,6 +216,37 @@ def bench_broker(settings: Settings, articles: list[bytes]) -> dict[str, Any]:
             broker.terminate()
 
 
+# The issues' speed targets: (label, figure, target, unit).
+TARGETS: tuple[tuple[str, str, float, str], ...] = (
+    ("normaliser vs camel-tools chain (#3)", "normaliser_ratio", 10.0, "x"),
+    ("NER + linking (#4)", "ner_per_cpu_s", 300.0, "articles/s"),
+    ("extractor stage, NER + facts (#5)", "extractor_per_cpu_s", 200.0, "articles/s"),
+    ("deduplicator core (#6)", "dedup_per_cpu_s", 3000.0, "articles/s"),
+)
+
+
+def target_figures(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures the issues set targets on, from a bench report (CPU time, one core)."""
+    cores = report.get("cores", {})
+    stages = {r["stage"]: r for r in report.get("stages", [])}
+    found = {
+        "normaliser_ratio": cores.get("normaliser", {}).get("speedup_normalise"),
+        "ner_per_cpu_s": cores.get("ner", {}).get("articles_per_cpu_second"),
+        "extractor_per_cpu_s": stages.get("extractor", {}).get("articles_per_cpu_s"),
+        "dedup_per_cpu_s": cores.get("deduplicator", {}).get("articles_per_s"),
+    }
+    rows = []
+    for label, key, target, unit in TARGETS:
+        value = found.get(key)
+        rows.append({
+            "figure": label,
+            "measured": "n/a" if value is None else round(float(value), 1),
+            "target": f">= {target:g} {unit}",
+            "met": "n/a" if value is None else ("yes" if float(value) >= target else "NO"),
+        })
+    return rows
+
+
 def print_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
     """Print rows as an aligned text table."""
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
@@ -217,12 +264,16 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         "stages": bench_stages(settings, articles),
     }
     print("\nPer stage, in-process (one core), each next to a bare JSON decode+encode:")
-    print_table(report["stages"], ["stage", "articles", "seconds", "articles_per_s", "mb_per_s",
-                                   "json_baseline_per_s", "ratio_to_json_baseline"])
+    print_table(report["stages"], ["stage", "articles", "seconds", "articles_per_s",
+                                   "articles_per_cpu_s", "mb_per_s", "json_baseline_per_s",
+                                   "ratio_to_json_baseline"])
     report["cores"] = bench_cores(articles)
     print("\nPure cores:")
     for name, figures in report["cores"].items():
         print(f"  {name}: {orjson.dumps(figures).decode()}")
+    report["targets"] = target_figures(report)
+    print("\nTargets (CPU time, one core; this machine is shared, so re-run before trusting one):")
+    print_table(report["targets"], ["figure", "measured", "target", "met"])
     if args.broker:
         report["broker"] = bench_broker(settings, articles[: args.broker_limit])
         print("\nEnd to end through the embedded broker (worker all, one process):")

@@ -12,7 +12,7 @@ Pipeline of :func:`normalise`:
    NFKC (camel's ``normalize_unicode``); diacritics, hamza forms and «…» kept;
 2. glued-word repair (:mod:`.glue`) inserts spaces;
 3. matching text (:mod:`.folding`): the camel-tools chain as one table;
-4. tokens, sentences, script ratio (:mod:`.tokens`).
+4. tokens, sentences, script ratio (:mod:`.tokens`, vectorised with numpy).
 
 Every step records runs of an :class:`~.offsets.OffsetMap`, composed so both
 views map straight back to the original.
@@ -28,6 +28,7 @@ from typing import Any
 
 from marsad.normaliser import dates, display, folding, glue, tokens
 from marsad.normaliser.offsets import MapBuilder, OffsetMap
+from marsad.normaliser.tokens import Spans
 
 NORMALISER_VERSION = "1.0.0"
 
@@ -139,8 +140,8 @@ class Normalised:
     matching: str
     display_map: OffsetMap
     matching_map: OffsetMap
-    sentences: tuple[tuple[int, int], ...]
-    tokens: tuple[tuple[int, int], ...]
+    sentences: Spans
+    tokens: Spans
     script_ratio: float
     reject_reason: str | None
     glue_splits: int = 0
@@ -156,8 +157,8 @@ class Normalised:
             "matching": self.matching,
             "display_map": self.display_map.to_json(),
             "matching_map": self.matching_map.to_json(),
-            "sentences": [list(s) for s in self.sentences],
-            "tokens": [list(t) for t in self.tokens],
+            "sentences": self.sentences.to_json(),
+            "tokens": self.tokens.to_json(),
             "script_ratio": round(self.script_ratio, 4),
             "reject_reason": self.reject_reason,
             "glue_splits": self.glue_splits,
@@ -254,7 +255,8 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         wiring should dead-letter the article.
     """
     disp, dmap, matching, matching_map, n_splits = _views(text, profile)
-    ratio, letters = tokens.script_ratio(disp)
+    cp = tokens.code_points(disp)
+    ratio, letters = tokens.script_ratio(disp, cp)
     reason: str | None = None
     if letters == 0:
         reason = EMPTY_TEXT
@@ -265,8 +267,8 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         matching=matching,
         display_map=dmap,
         matching_map=matching_map,
-        sentences=tokens.sentences(disp),
-        tokens=tokens.tokenize(disp),
+        sentences=tokens.sentences(disp, cp),
+        tokens=tokens.tokenize(disp, cp),
         script_ratio=ratio,
         reject_reason=reason,
         glue_splits=n_splits,
@@ -283,6 +285,7 @@ def load() -> None:
     """Load every table and lexicon now (otherwise done on first use)."""
     display.load_rules()
     glue.load_lexicon()
+    tokens.tables()
     for fn in (folding.fold_table, folding._byte_fold, folding._safe_class,
                folding._deletable_class):
         fn(*DEFAULT_PROFILE._folds)

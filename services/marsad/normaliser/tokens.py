@@ -4,105 +4,302 @@ Tokens follow camel-tools' ``simple_word_tokenize``: whitespace separates,
 every punctuation or symbol character is its own token, clitics stay attached
 (as in ANERcorp).  One deliberate difference: a number written with a decimal
 or thousands separator (``3.5``, ``1,200``) stays one token.
+
+All three are computed from one array of character classes (the text's code
+points looked up in a 64K-entry table) with numpy, so an article costs a
+handful of vectorised passes instead of a Python step per token or sentence.
+The regular expressions below define the behaviour; the vectorised code is
+tested to give exactly their result (``tests/unit/normaliser/test_tokens.py``).
 """
 
 from __future__ import annotations
 
-import itertools
+import bisect
+import functools
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
 
 # Letters, digits and combining marks (Latin U+0300-036F; Arabic Quranic signs
 # U+0610-061A, harakat U+064B-065F, superscript alef U+0670, small high signs
-# U+06D6-06ED) form words; underscore is punctuation for camel, so excluded.
+# U+06D6-06ED) form words; underscore is punctuation for camel, but \w (and so
+# this class) includes it: rare enough in news text not to matter.
 _MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
 # A number keeps its decimal/thousands separators (. , and the Arabic U+066B,
-# U+066C) when digits follow.  (\w includes the underscore, which camel splits
-# off; rare enough in news text to prefer the faster class.)
+# U+066C) when digits follow.
 TOKEN_RE = re.compile(rf"[\w{_MARKS}]+(?:(?<=\d)[.,\u066b\u066c]\d+)*|\S")
-# A sentence ends at . ! ? or the Arabic question mark U+061F (possibly
-# repeated, possibly followed by a closing quote/bracket) before whitespace,
-# or at a paragraph break.
-_SENTENCE_END_RE = re.compile(r"[.!?\u061f\u2026]+[\"'\u00bb\u201d)\]]*(?=\s)|\n")
+# A sentence ends at . ! ? the Arabic question mark U+061F or an ellipsis
+# U+2026 (possibly repeated, possibly followed by closing quotes/brackets:
+# ASCII quotes, U+00BB right guillemet, U+201D right double quote) before
+# whitespace, or at a paragraph break.
+SENTENCE_END_RE = re.compile(r"[.!?\u061f\u2026]+[\"'\u00bb\u201d)\]]*(?=\s)|\n")
 # Arabic letters: hamza..ghain U+0621-063A, feh..yeh U+0641-064A,
 # alef wasla..yeh barree U+0671-06D3 and the Persian/Urdu letters U+06FA-06FF.
 _ARABIC_RANGES = ((0x0621, 0x063A), (0x0641, 0x064A), (0x0671, 0x06D3), (0x06FA, 0x06FF))
-# Letters are counted on a Windows-1256 encoding (one C pass, two byte
-# translates); the rare characters outside that code page are counted in Python.
-_CODEPAGE = "cp1256"
+
+# Character class bits (the reference for the lookup tables below).
+WORD = 1  # [\w marks]: part of a word token
+SPACE = 2  # \s (the same set as str.isspace)
+DIGIT = 4  # \d (str.isdecimal)
+NUM_SEP = 8  # . , U+066B U+066C: joins digits inside a number
+SENT_END = 16  # . ! ? U+061F U+2026
+CLOSER = 32  # " ' U+00BB U+201D ) ]
+LETTER = 64  # str.isalpha
+ARABIC = 128  # an Arabic letter (and str.isalpha)
+NEWLINE = 256  # line feed: a paragraph break of the display text
+
+_BMP = 0x10000
 
 
-def _is_arabic_letter(ch: str) -> bool:
-    return any(lo <= ord(ch) <= hi for lo, hi in _ARABIC_RANGES)
+def classify(ch: str) -> int:
+    """Return the class bits of one character (the reference for the tables)."""
+    bits = 0
+    if re.match(rf"[\w{_MARKS}]", ch):
+        bits |= WORD
+    if ch.isspace():
+        bits |= SPACE
+    if ch.isdecimal():
+        bits |= DIGIT
+    if ch in ".,\u066b\u066c":  # full stop, comma, Arabic decimal and thousands separators
+        bits |= NUM_SEP
+    if ch in ".!?\u061f\u2026":  # ... Arabic question mark, ellipsis
+        bits |= SENT_END
+    if ch in "\"'\u00bb\u201d)]":  # ... right guillemet, right double quote
+        bits |= CLOSER
+    if ch.isalpha():
+        bits |= LETTER
+        if any(lo <= ord(ch) <= hi for lo, hi in _ARABIC_RANGES):
+            bits |= ARABIC
+    if ch == "\n":
+        bits |= NEWLINE
+    return bits
 
 
-def _byte_classes() -> tuple[bytes, bytes, re.Pattern[str]]:
-    not_arabic = bytearray()
-    not_letter = bytearray()
-    encodable = []
-    for b in range(256):
-        try:
-            ch = bytes([b]).decode(_CODEPAGE)
-        except UnicodeDecodeError:
-            not_arabic.append(b)
-            not_letter.append(b)
+# Token codes: a space separates, a word character continues a word, any
+# other character is a token of its own (4, so that two in a row sum to 8).
+_TOK_SPACE, _TOK_WORD, _TOK_OTHER = 0, 1, 4
+# Sentence codes.
+_S_NONE, _S_END, _S_CLOSER, _S_SPACE, _S_NEWLINE = 0, 1, 2, 3, 4
+# Script codes: 1 a letter, 3 an Arabic letter (so letters are the non-zero
+# codes and Arabic letters the codes above 1).
+_R_LETTER, _R_ARABIC = 1, 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """Per-purpose code tables over the BMP (one ``take`` per text each)."""
+
+    bits: npt.NDArray[np.uint16]
+    tok: npt.NDArray[np.int8]
+    sent: npt.NDArray[np.int8]
+    script: npt.NDArray[np.int8]
+
+
+def _codes(bits: npt.NDArray[np.uint16]) -> tuple[
+    npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.int8]
+]:
+    tok = np.where(bits & WORD, _TOK_WORD, np.where(bits & SPACE, _TOK_SPACE, _TOK_OTHER))
+    sent = np.select(
+        [bits & NEWLINE != 0, bits & SPACE != 0, bits & SENT_END != 0, bits & CLOSER != 0],
+        [_S_NEWLINE, _S_SPACE, _S_END, _S_CLOSER],
+        _S_NONE,
+    )
+    script = np.where(bits & ARABIC, _R_ARABIC, np.where(bits & LETTER, _R_LETTER, 0))
+    return tok.astype(np.int8), sent.astype(np.int8), script.astype(np.int8)
+
+
+@functools.cache
+def tables() -> _Tables:
+    """Return the lookup tables (built once, ~0.1 s; :func:`.core.load` calls it)."""
+    bits = np.array([classify(chr(cp)) for cp in range(_BMP)], dtype=np.uint16)
+    return _Tables(bits, *_codes(bits))
+
+
+def code_points(text: str) -> npt.NDArray[np.uint32]:
+    """Return the code points of ``text`` as an array (one C pass)."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _lookup(text: str, cp: npt.NDArray[np.uint32], which: str) -> npt.NDArray[np.int8]:
+    """Look up the ``which`` code of every character of ``text``."""
+    t = tables()
+    table: npt.NDArray[np.int8] = getattr(t, which)
+    if cp.size and int(cp.max()) >= _BMP:
+        # Characters beyond the BMP (emoji, rare scripts): classified one by one.
+        out = table.take(np.minimum(cp, _BMP - 1))
+        for i in np.flatnonzero(cp >= _BMP).tolist():
+            one = np.array([classify(text[i])], dtype=np.uint16)
+            out[i] = getattr(_Tables(one, *_codes(one)), which)[0]
+        return out
+    return table.take(cp)
+
+
+class Spans:
+    """An immutable sequence of ``(start, end)`` spans, stored as an ``(n, 2)`` array.
+
+    Iterating or indexing gives plain ``(int, int)`` tuples; :meth:`to_json`
+    gives the ``[[start, end], ...]`` lists published on the topic.
+    """
+
+    __slots__ = ("_a",)
+
+    def __init__(self, array: npt.NDArray[np.int64] | None = None) -> None:
+        a = np.zeros((0, 2), dtype=np.int64) if array is None else array
+        a.flags.writeable = False
+        self._a = a
+
+    @classmethod
+    def from_bounds(cls, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> Spans:
+        """Build from equal-length arrays of starts and ends."""
+        a = np.empty((starts.size, 2), dtype=np.int64)
+        a[:, 0] = starts
+        a[:, 1] = ends
+        return cls(a)
+
+    def __len__(self) -> int:
+        return int(self._a.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(i, slice):
+            return [(s, e) for s, e in self._a[i].tolist()]
+        s, e = self._a[i].tolist()
+        return (s, e)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((s, e) for s, e in self._a.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Spans):
+            return bool(np.array_equal(self._a, other._a))
+        if isinstance(other, tuple | list):
+            return list(self) == [tuple(x) for x in other]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._a.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Spans({self._a.tolist()!r})"
+
+    def to_json(self) -> list[list[int]]:
+        """Return ``[[start, end], ...]``."""
+        out: list[list[int]] = self._a.tolist()
+        return out
+
+
+def tokenize(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
+    """Return the token spans of ``display``, exactly as :data:`TOKEN_RE` cuts it.
+
+    Args:
+        display: The text.
+        cp: Its :func:`code_points`, if the caller already has them.
+    """
+    cp = code_points(display) if cp is None else cp
+    n = cp.size
+    k = np.zeros(n + 2, dtype=np.int8)
+    k[1:-1] = _lookup(display, cp, "tok")
+    after, before = k[1:], k[:-1]
+    # A border before position p where the code changes or between two "other"s.
+    at = np.flatnonzero((after != before) | (after + before == 2 * _TOK_OTHER))
+    starts = at[after[at] != _TOK_SPACE]
+    ends = at[before[at] != _TOK_SPACE]
+    # A separator between two digits (the first ending a word run): the number
+    # rule of TOKEN_RE applies; re-cut those whitespace-delimited chunks with it.
+    if n > 2 and _NUM_SEP_RE.search(display) is not None:
+        return _number_fix(display, starts.tolist(), ends.tolist())
+    return Spans.from_bounds(starts, ends)
+
+
+# A digit, a number separator, a digit (\d is str.isdecimal).
+_NUM_SEP_RE = re.compile(r"\d[.,\u066b\u066c]\d")
+
+
+def _number_fix(display: str, starts: list[int], ends: list[int]) -> Spans:
+    """Re-cut the chunks holding a digit-separator-digit with :data:`TOKEN_RE`.
+
+    A chunk is a run of tokens with no whitespace between them; TOKEN_RE
+    never matches across whitespace, so each chunk can be re-cut alone.
+    """
+    done = -1
+    for m in _NUM_SEP_RE.finditer(display):
+        if m.start() < done:
             continue
-        encodable.append(ch)
-        if not _is_arabic_letter(ch):
-            not_arabic.append(b)
-        # str.isalpha() counts harakat-free letters of every script; digits excluded.
-        if not ch.isalpha():
-            not_letter.append(b)
-    other = re.compile("[^" + "".join(re.escape(c) for c in encodable) + "]+")
-    return bytes(not_arabic), bytes(not_letter), other
+        lo = bisect.bisect_right(starts, m.start()) - 1
+        while lo > 0 and ends[lo - 1] == starts[lo]:
+            lo -= 1
+        hi = lo + 1
+        while hi < len(starts) and starts[hi] == ends[hi - 1]:
+            hi += 1
+        cs, ce = starts[lo], ends[hi - 1]
+        spans = [t.span() for t in TOKEN_RE.finditer(display, cs, ce)]
+        starts[lo:hi] = [s for s, _ in spans]
+        ends[lo:hi] = [e for _, e in spans]
+        done = ce
+    return Spans.from_bounds(np.array(starts, dtype=np.intp), np.array(ends, dtype=np.intp))
 
 
-_NOT_ARABIC_BYTES, _NOT_LETTER_BYTES, _OUTSIDE_CODEPAGE_RE = _byte_classes()
+def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
+    """Return sentence spans of ``display`` (trimmed, never empty).
+
+    A sentence ends where :data:`SENTENCE_END_RE` matches: after a run of
+    end marks and closing quotes that whitespace follows (the marks belong
+    to the sentence), or before a line break.
+
+    Args:
+        display: The text.
+        cp: Its :func:`code_points`, if the caller already has them.
+    """
+    cp = code_points(display) if cp is None else cp
+    n = cp.size
+    if n == 0:
+        return Spans()
+    sc = np.zeros(n + 2, dtype=np.int8)
+    sc[1:-1] = _lookup(display, cp, "sent")
+    end = sc == _S_END
+    # Runs of end marks: [run_start, run_end) in text positions.
+    rise = np.flatnonzero(end[1:] > end[:-1])
+    if rise.size:
+        fall = np.flatnonzero(end[:-1] > end[1:])
+        # Skip the closers after each run; then whitespace must follow.
+        not_closer = np.flatnonzero(sc[1:] != _S_CLOSER)  # (n+1 = the padding: the end)
+        after = not_closer[np.searchsorted(not_closer, fall)]
+        cuts = after[sc[after + 1] >= _S_SPACE]
+    else:
+        cuts = rise
+    newlines = np.flatnonzero(sc == _S_NEWLINE) - 1
+    # Sentence i runs from where cut i-1 resumes to cut i: a mark run ends the
+    # sentence after its closers, a line break just before itself.
+    seg_end = np.concatenate((cuts, newlines, [n]))
+    seg_next = np.concatenate((cuts, newlines + 1, [n]))
+    if cuts.size and newlines.size:
+        order = np.argsort(seg_end, kind="stable")
+        seg_end = seg_end[order]
+        seg_next = seg_next[order]
+    seg_start = np.concatenate(([0], seg_next[:-1]))
+    # Trim whitespace: first non-space at or after the start, last before the end.
+    solid = np.flatnonzero(sc[1:-1] < _S_SPACE)
+    if solid.size == 0:
+        return Spans()
+    a = np.searchsorted(solid, seg_start)
+    b = np.searchsorted(solid, seg_end) - 1
+    keep = a <= b
+    return Spans.from_bounds(solid[a[keep]], solid[b[keep]] + 1)
 
 
-_TOKEN_SPLIT_RE = re.compile(f"({TOKEN_RE.pattern})")
-
-
-def tokenize(display: str) -> tuple[tuple[int, int], ...]:
-    """Return the token spans of ``display``."""
-    # split() with a capturing group alternates gap, token, gap, token, ...,
-    # gap; running sums of their lengths are the token borders.  All of it
-    # runs in C (no Python call per token).
-    cum = list(itertools.accumulate(map(len, _TOKEN_SPLIT_RE.split(display))))
-    return tuple(zip(cum[0:-1:2], cum[1::2], strict=True))
-
-
-def sentences(display: str) -> tuple[tuple[int, int], ...]:
-    """Return sentence spans of ``display`` (trimmed, never empty)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END_RE.finditer(display):
-        end = m.start() if m.group() == "\n" else m.end()
-        _add(display, start, end, spans)
-        start = m.end()
-    _add(display, start, len(display), spans)
-    return tuple(spans)
-
-
-def _add(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        out.append((start, end))
-
-
-def script_ratio(display: str) -> tuple[float, int]:
+def script_ratio(display: str, cp: npt.NDArray[np.uint32] | None = None) -> tuple[float, int]:
     """Return (share of Arabic letters among all letters, number of letters)."""
-    enc = display.encode(_CODEPAGE, "ignore")
-    arabic = len(enc.translate(None, _NOT_ARABIC_BYTES))
-    letters = len(enc.translate(None, _NOT_LETTER_BYTES))
-    if len(enc) != len(display):
-        for run in _OUTSIDE_CODEPAGE_RE.findall(display):
-            for ch in run:
-                if ch.isalpha():
-                    letters += 1
-                    arabic += _is_arabic_letter(ch)
+    cp = code_points(display) if cp is None else cp
+    r = _lookup(display, cp, "script")
+    letters = int(np.count_nonzero(r))
     if not letters:
         return 0.0, 0
+    arabic = int(np.count_nonzero(r > _R_LETTER))
     return arabic / letters, letters

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from marsad.normaliser.offsets import MapBuilder, OffsetMap
 
 # camel's _UNICODE_CHAR_FIX, applied before NFKC: U+FDFC RIAL SIGN and
@@ -137,9 +140,11 @@ def _safe_class(
 class _ByteFold:
     """The fold table recast as a Windows-1256 byte table (see :func:`fold`)."""
 
-    other: re.Pattern[str]  # runs of characters outside the byte fast path
     table: bytes  # 256-byte translate table
     delete: bytes  # bytes the fold deletes
+    multi: bytes  # bytes whose fold is several characters (the character table does those)
+    safe: bytes  # bytes :func:`fold_with_map` keeps in place (see :func:`_safe_class`)
+    simple_delete: bytes  # bytes it may just drop (see :func:`_deletable_class`)
 
 
 # Windows-1256 encodes ASCII, the Arabic letters, harakat, tatweel, the Arabic
@@ -148,34 +153,65 @@ class _ByteFold:
 _CODEPAGE = "cp1256"
 
 
-@functools.cache
-def _byte_fold(
-    alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True, dediac: bool = True
-) -> _ByteFold:
-    """Build the byte-level form of :func:`fold_table` for one set of folds."""
-    table = fold_table(alef, alef_maksura, teh_marbuta, dediac)
-    out_table = bytearray(range(256))
-    delete = bytearray()
-    fast: list[str] = []
+def _codepage_bytes(pattern: re.Pattern[str], negated: bool) -> bytes:
+    """The code-page bytes whose character ``pattern`` matches (or, if negated, does not)."""
+    out = bytearray()
     for b in range(256):
         try:
             ch = bytes([b]).decode(_CODEPAGE)
         except UnicodeDecodeError:
             continue
+        if (pattern.fullmatch(ch) is None) == negated:
+            out.append(b)
+    return bytes(out)
+
+
+@functools.cache
+def _byte_fold(
+    alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True, dediac: bool = True
+) -> _ByteFold:
+    """Build the byte-level form of :func:`fold_table` for one set of folds."""
+    flags = (alef, alef_maksura, teh_marbuta, dediac)
+    table = fold_table(*flags)
+    out_table = bytearray(range(256))
+    delete = bytearray()
+    multi = bytearray()
+    for b in range(256):
+        try:
+            ch = bytes([b]).decode(_CODEPAGE)
+        except UnicodeDecodeError:
+            continue  # never produced by encode()
         out = ch.translate(table)
         if out == "":
             delete.append(b)
-            fast.append(ch)
-            continue
-        if len(out) != 1:
             continue
         try:
+            if len(out) != 1:
+                raise UnicodeEncodeError(_CODEPAGE, out, 0, len(out), "expands")
             out_table[b] = out.encode(_CODEPAGE)[0]
         except UnicodeEncodeError:
-            continue
-        fast.append(ch)
-    cls = "".join(re.escape(c) for c in fast)
-    return _ByteFold(re.compile("[^" + cls + "]+"), bytes(out_table), bytes(delete))
+            multi.append(b)
+    return _ByteFold(
+        table=bytes(out_table),
+        delete=bytes(delete),
+        multi=bytes(multi),
+        safe=_codepage_bytes(_safe_class(*flags), negated=True),
+        simple_delete=_codepage_bytes(_deletable_class(*flags), negated=False),
+    )
+
+
+def _encode(text: str, bf: _ByteFold) -> bytes | None:
+    """The code-page bytes of ``text`` if the byte table can fold it, else None."""
+    try:
+        enc = text.encode(_CODEPAGE)
+    except UnicodeEncodeError:
+        # A character outside the code page (Persian yeh, arrows, Latin
+        # letters cp1256 lacks): the plain table, slower but exact.
+        return None
+    for b in bf.multi:
+        if b in enc:
+            return None
+    return enc
 
 
 def fold(text: str, alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True,
@@ -189,13 +225,14 @@ def fold(text: str, alef: bool = True, alef_maksura: bool = True, teh_marbuta: b
     """
     if "\ufdfc" in text or "\ufdfd" in text:  # rial sign / bismillah ligature
         text = text.translate(UNICODE_CHAR_FIX)
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        # (the check alone is ~8x cheaper than normalize() on clean Arabic text)
+        text = unicodedata.normalize("NFKC", text)
     bf = _byte_fold(alef, alef_maksura, teh_marbuta, dediac)
-    if bf.other.search(text) is not None:
-        # A character outside the code page (Persian yeh, arrows, Latin
-        # letters cp1256 lacks): the plain table, slower but exact.
+    enc = _encode(text, bf)
+    if enc is None:
         return text.translate(fold_table(alef, alef_maksura, teh_marbuta, dediac))
-    return text.encode(_CODEPAGE).translate(bf.table, bf.delete).decode(_CODEPAGE)
+    return enc.translate(bf.table, bf.delete).decode(_CODEPAGE)
 
 
 @functools.cache
@@ -234,6 +271,27 @@ def _deletable_class(
     return re.compile("[" + "".join(dels) + "]+")
 
 
+def _deletion_map(enc: bytes, keep: bytes) -> OffsetMap:
+    """The map of ``enc`` with every byte not in ``keep`` deleted: copy runs between."""
+    kept = np.zeros(len(enc) + 2, dtype=np.int8)
+    kept[1:-1] = _membership(keep).take(np.frombuffer(enc, dtype=np.uint8))
+    edges = np.diff(kept).nonzero()[0]  # alternating starts and ends of kept runs
+    starts, ends = edges[0::2], edges[1::2]
+    if not starts.size:
+        return OffsetMap()  # everything deleted
+    lengths = ends - starts
+    view_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return OffsetMap.from_arrays(view_starts, starts, lengths, lengths)
+
+
+@functools.cache
+def _membership(members: bytes) -> npt.NDArray[np.int8]:
+    """A 256-entry 0/1 table: which bytes are ``members``."""
+    table = np.zeros(256, dtype=np.int8)
+    table[list(members)] = 1
+    return table
+
+
 def fold_with_map(
     text: str, alef: bool = True, alef_maksura: bool = True, teh_marbuta: bool = True,
     dediac: bool = True,
@@ -245,6 +303,19 @@ def fold_with_map(
         in place (the folded text is then offset-compatible with ``text``).
     """
     flags = (alef, alef_maksura, teh_marbuta, dediac)
+    bf = _byte_fold(*flags)
+    enc = None
+    if "\ufdfc" not in text and "\ufdfd" not in text and unicodedata.is_normalized("NFKC", text):
+        enc = _encode(text, bf)
+    if enc is not None:
+        # Byte fast path: one byte per character, so byte offsets are offsets.
+        folded = enc.translate(bf.table, bf.delete).decode(_CODEPAGE)
+        rest = enc.translate(None, bf.safe)
+        if not rest:
+            return folded, None  # every character folds in place
+        if not rest.translate(None, bf.simple_delete):
+            # Only stand-alone deletions (e.g. harakat): copy runs between them.
+            return folded, _deletion_map(enc, bf.safe)
     unsafe = _safe_class(*flags)
     if unsafe.search(text) is None:
         # Every character folds one-to-one: same offsets, and fold() is the fast way.

@@ -21,6 +21,9 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 
 class OffsetMap:
     """Map spans of a view text to spans of the original text.
@@ -60,6 +63,27 @@ class OffsetMap:
     def identity(cls, length: int) -> OffsetMap:
         """Return the map of a view that is a verbatim copy of ``length`` characters."""
         return cls([[0, 0, length, length]] if length else [])
+
+    @classmethod
+    def from_arrays(
+        cls,
+        view_starts: npt.NDArray[np.integer[Any]],
+        orig_starts: npt.NDArray[np.integer[Any]],
+        view_lens: npt.NDArray[np.integer[Any]],
+        orig_lens: npt.NDArray[np.integer[Any]],
+    ) -> OffsetMap:
+        """Build a map from four equal-length integer arrays of runs.
+
+        The runs are trusted (not checked): for builders that compute them
+        vectorised, contiguous from 0 and monotone by construction.
+        """
+        m = cls()
+        m._vs = view_starts.tolist()
+        m._os = orig_starts.tolist()
+        m._vl = view_lens.tolist()
+        m._ol = orig_lens.tolist()
+        m.view_length = m._vs[-1] + m._vl[-1] if m._vs else 0
+        return m
 
     def __len__(self) -> int:
         return len(self._vs)

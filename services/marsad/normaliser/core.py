@@ -26,6 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from marsad.normaliser import dates, display, folding, glue, tokens
 from marsad.normaliser.offsets import MapBuilder, OffsetMap
 from marsad.normaliser.tokens import Spans
@@ -223,24 +226,45 @@ def _views(
     text: str, profile: Profile = DEFAULT_PROFILE
 ) -> tuple[str, OffsetMap, str, OffsetMap, int]:
     """Display and matching texts with their maps, and the number of glue splits."""
+    disp, dmap, matching, matching_map, n_splits, _ = _views_tokens(text, profile, False)
+    return disp, dmap, matching, matching_map, n_splits
+
+
+def _views_tokens(
+    text: str, profile: Profile, with_tokens: bool
+) -> tuple[str, OffsetMap, str, OffsetMap, int, tuple[npt.NDArray[np.uint32], Spans] | None]:
+    """:func:`_views`, and (if asked) the display's code points and token spans.
+
+    The tokens are cut before glue repair, which then checks them against
+    the glued-word table in one vectorised pass; they are cut again in the
+    rare article where a space gets inserted.
+    """
     disp, dmap = display.build_display(text)
     folds = profile._folds
     matching, mmap = folding.fold_with_map(disp, *folds)
+    cp = tokens.code_points(disp)
+    toks = tokens.tokenize(disp, cp) if with_tokens else None
     splits: list[int] = []
     if profile.glue:
         # The matching text doubles as the folded display when it is aligned.
         aligned = mmap is None and profile.alef and profile.alef_maksura and profile.teh_marbuta
-        splits = glue.find_splits(disp, matching if aligned else None)
+        splits = glue.find_splits(
+            disp, matching if aligned else None, cp=cp,
+            words=None if toks is None else toks.array,
+        )
     if splits:
         disp, gmap = _insert_spaces(disp, splits)
         dmap = gmap.compose(dmap)
+        cp = tokens.code_points(disp)
+        toks = tokens.tokenize(disp, cp) if with_tokens else None
         if mmap is None:
             # A space folds to itself, so the same insertion applies.
             matching = _insert_spaces(matching, splits)[0]
         else:
             matching, mmap = folding.fold_with_map(disp, *folds)
     matching_map = dmap if mmap is None else mmap.compose(dmap)
-    return disp, dmap, matching, matching_map, len(splits)
+    extra = None if toks is None else (cp, toks)
+    return disp, dmap, matching, matching_map, len(splits), extra
 
 
 def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
@@ -254,8 +278,9 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         The :class:`Normalised` views; ``reject_reason`` says whether the
         wiring should dead-letter the article.
     """
-    disp, dmap, matching, matching_map, n_splits = _views(text, profile)
-    cp = tokens.code_points(disp)
+    disp, dmap, matching, matching_map, n_splits, extra = _views_tokens(text, profile, True)
+    assert extra is not None
+    cp, toks = extra
     ratio, letters = tokens.script_ratio(disp, cp)
     reason: str | None = None
     if letters == 0:
@@ -268,7 +293,7 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         display_map=dmap,
         matching_map=matching_map,
         sentences=tokens.sentences(disp, cp),
-        tokens=tokens.tokenize(disp, cp),
+        tokens=toks,
         script_ratio=ratio,
         reject_reason=reason,
         glue_splits=n_splits,
@@ -286,6 +311,9 @@ def load() -> None:
     display.load_rules()
     glue.load_lexicon()
     tokens.tables()
+    glue._candidate_codes()
+    glue._table_hashes()
+    glue._odd_mark_codes()
     for fn in (folding.fold_table, folding._byte_fold, folding._safe_class,
                folding._deletable_class):
         fn(*DEFAULT_PROFILE._folds)

@@ -11,6 +11,7 @@ the boilerplate lines in ``data/boilerplate.txt``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import json
@@ -18,6 +19,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
 
 from marsad.normaliser.folding import UNICODE_CHAR_FIX
 from marsad.normaliser.offsets import MapBuilder, OffsetMap
@@ -29,6 +33,7 @@ class _Rules:
 
     master: re.Pattern[str]
     trigger: re.Pattern[str]
+    pairs: tuple[str, ...]
     boilerplate: re.Pattern[str]
     digits_re: re.Pattern[str]
     digits_hint: re.Pattern[str]
@@ -85,13 +90,18 @@ def load_rules() -> _Rules:
         rf"|(?P<invisible>[{invisible}])",
         re.IGNORECASE | re.DOTALL,
     )
-    # Where a master match can start: a cheap single scan (the alternation
-    # itself is ~10x slower to scan with), then the master regex is tried
-    # only at those positions.
+    # Where a master match can start: one character class scanned by the
+    # regex engine (the alternation itself is ~10x slower to scan with), and
+    # the two-character starts found with str.find (a class scan slows down
+    # threefold once a branch starts with the common space).  The master
+    # regex is tried only at those positions.
     trigger = re.compile(
         rf"[<&{invisible}\t\n\r\f\v\u00a0\x1c-\x1f\x85\u2000-\u200a\u1680\u2028\u2029"
-        r"\u202f\u205f\u3000]|  | [\u060c\u061b\u061f,;!?]"
+        r"\u202f\u205f\u3000]"
     )
+    # Two spaces; a space before a comma-like mark (Arabic comma U+060C,
+    # semicolon U+061B, question mark U+061F, and the ASCII ones).
+    pairs = ("  ", *(" " + c for c in "\u060c\u061b\u061f,;!?"))
     boilerplate = re.compile(
         rf"^[ \t\u00a0]*(?:{boiler_alt})[ \t\u00a0]*(?:\r?\n|\Z)", re.MULTILINE
     )
@@ -108,6 +118,7 @@ def load_rules() -> _Rules:
     return _Rules(
         master=master,
         trigger=trigger,
+        pairs=pairs,
         boilerplate=boilerplate,
         digits_re=digits_re,
         digits_hint=digits_hint,
@@ -123,7 +134,9 @@ def load_rules() -> _Rules:
 
 
 # Base letter plus the combining marks that follow it: the unit NFKC works on.
-_SEGMENT_RE = re.compile(r"(?s).[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]*")
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+_SEGMENT_RE = re.compile(rf"(?s).[{_MARKS}]*")
+_MARK_RE = re.compile(f"[{_MARKS}]")
 
 
 class _Emitter:
@@ -177,35 +190,107 @@ def _copy(em: _Emitter, text: str, start: int, end: int, rules: _Rules) -> None:
         if start == end:
             return
     chunk = text[start:end]
-    if unicodedata.is_normalized("NFKC", chunk) and "\ufdfc" not in chunk and "\ufdfd" not in chunk:
+    if _is_plain(chunk):
         em.text(chunk, start, end - start)
         return
-    # Rare path: NFKC changes something (presentation forms, ligatures, composed
-    # hamza); normalise per letter+marks segment so each change is one block run.
+    _copy_mixed(em, chunk, start, rules)
+
+
+def _is_plain(s: str) -> bool:
+    """Whether ``s`` is left as it is by NFKC and by camel's two ligature fixes."""
+    # (U+FDFC rial sign, U+FDFD bismillah ligature)
+    return unicodedata.is_normalized("NFKC", s) and "\ufdfc" not in s and "\ufdfd" not in s
+
+
+# Pieces shorter than this go segment by segment.
+_SMALL_PIECE = 24
+
+
+def _copy_mixed(em: _Emitter, chunk: str, base: int, rules: _Rules) -> None:
+    """Copy a chunk that NFKC changes somewhere, one block run per changed segment.
+
+    The chunk is halved at segment borders (before a non-mark character)
+    until the halves are plain (copied whole) or small; a plain stretch
+    holds only plain segments, so this gives exactly the segment-by-segment
+    result while calling NFKC on a few segments only (e.g. the harakat typed
+    out of canonical order in an otherwise clean article).
+    """
+    if len(chunk) > _SMALL_PIECE:
+        mid = len(chunk) // 2
+        is_mark = _MARK_RE.match
+        while mid < len(chunk) and is_mark(chunk, mid):
+            mid += 1
+        if mid < len(chunk):
+            for lo, hi in ((0, mid), (mid, len(chunk))):
+                piece = chunk[lo:hi]
+                if _is_plain(piece):
+                    em.text(piece, base + lo, hi - lo)
+                else:
+                    _copy_mixed(em, piece, base + lo, rules)
+            return
     for m in _SEGMENT_RE.finditer(chunk):
         seg = m.group()
         out = seg
-        if not unicodedata.is_normalized("NFKC", seg) or seg[0] in "\ufdfc\ufdfd":
+        if not _is_plain(seg):
             out = unicodedata.normalize("NFKC", seg.translate(UNICODE_CHAR_FIX))
             out = "".join(c for c in out if c not in rules.invisible).translate(rules.digits)
             # NFKC may yield spaces (e.g. the bismillah ligature); keep them single.
             out = re.sub(r"\s+", " ", out)
             if out.startswith(" ") and em.last in " \n":
                 out = out[1:]
-        em.text(out, start + m.start(), len(seg), block=out != seg)
+        em.text(out, base + m.start(), len(seg), block=out != seg)
 
 
-def _clean(em: _Emitter, text: str, pos: int, stop: int, rules: _Rules) -> None:
-    """Emit the display form of ``text[pos:stop]``."""
+def _pair_starts(text: str, rules: _Rules) -> list[int]:
+    """Sorted positions of a space followed by a space or a comma-like mark.
+
+    (The two-character triggers, found with numpy over the code points:
+    several str.find scans would each read the whole text.)
+    """
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if cp.size < 2:
+        return []
+    second = _pair_seconds(rules.pairs).take(cp[1:], mode="clip")
+    out: list[int] = ((cp[:-1] == 0x20) & second).nonzero()[0].tolist()
+    return out
+
+
+@functools.cache
+def _pair_seconds(pairs: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Which BMP characters complete a two-character trigger after a space."""
+    table = np.zeros(0x10000, dtype=np.bool_)
+    for pair in pairs:
+        table[ord(pair[1])] = True
+    return table
+
+
+def _clean(
+    em: _Emitter, text: str, pos: int, stop: int, rules: _Rules, pairs: list[int]
+) -> None:
+    """Emit the display form of ``text[pos:stop]``.
+
+    Args:
+        em: The output.
+        text: The whole text.
+        pos: Where to start.
+        stop: Where to stop.
+        rules: The display rules.
+        pairs: :func:`_pair_starts` of ``text``.
+    """
     search = rules.trigger.search
     match = rules.master.match
     not_plain = rules.not_plain
     at = pos
+    k = bisect.bisect_left(pairs, pos)
     while True:
         t = search(text, at, stop)
-        if t is None:
+        i = stop if t is None else t.start()
+        while k < len(pairs) and pairs[k] < at:
+            k += 1
+        if k < len(pairs) and pairs[k] < i and pairs[k] + 2 <= stop:
+            i = pairs[k]
+        if i == stop:
             break
-        i = t.start()
         if (
             text[i] == "\n"
             and pos < i < stop - 1
@@ -272,12 +357,13 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
         text = text.translate(rules.digits)
     em = _Emitter()
     pos = 0
+    pairs = _pair_starts(text, rules)
     if _has_boilerplate(text, rules.boilerplate):
         for m in rules.boilerplate.finditer(text):
-            _clean(em, text, pos, m.start(), rules)
+            _clean(em, text, pos, m.start(), rules, pairs)
             em.space("\n", m.start(), m.end() - m.start())
             pos = m.end()
-    _clean(em, text, pos, len(text), rules)
+    _clean(em, text, pos, len(text), rules, pairs)
     display = "".join(em.pieces)
     stripped = display.rstrip()
     if len(stripped) != len(display):

@@ -30,8 +30,13 @@ import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from marsad.normaliser.folding import fold, fold_table
+from marsad.normaliser.tokens import _MARKS as _TOKEN_MARKS
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +99,144 @@ def best_split(word: str, table: dict[str, int]) -> int | None:
     return table.get(word.translate(_LETTER_FOLD))
 
 
+@functools.cache
+def _candidate_codes() -> npt.NDArray[np.int8]:
+    """Per BMP code point: 1 a candidate letter, 2 another word character, 0 else."""
+    chars = [chr(cp) for cp in range(0x10000)]
+    return np.array([_code(c) for c in chars], dtype=np.int8)
+
+
+@functools.cache
+def _odd_mark_codes() -> npt.NDArray[np.int8]:
+    """Per BMP code point: 1 for a token-rule mark that is no word character.
+
+    That is a combining mark of :data:`.tokens.TOKEN_RE` outside ``_WORD_CHAR_RE``
+    (e.g. superscript alef U+0670); everything else is 0.
+    """
+    mark = re.compile(f"[{_TOKEN_MARKS}]")
+    return np.array(
+        [1 if mark.match(c) and not _WORD_CHAR_RE.match(c) else 0
+         for c in map(chr, range(0x10000))],
+        dtype=np.int8,
+    )
+
+
+def _code(ch: str) -> int:
+    if _CANDIDATE_CHAR_RE.match(ch):
+        return 1
+    return 2 if _WORD_CHAR_RE.match(ch) else 0
+
+
+# One character of _CANDIDATE_RE.
+_CANDIDATE_CHAR_RE = re.compile(_CANDIDATE_RE.pattern.split("{")[0])
+
+
+def candidate_spans(
+    display: str, cp: npt.NDArray[np.uint32] | None = None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Starts and ends of the words glue repair looks at.
+
+    Runs of at least :data:`MIN_WORD_LEN` plain letters (``_CANDIDATE_RE``)
+    with no word character or haraka next to them, found with numpy over the
+    code points (``cp``, if the caller has them) instead of a regex scan.
+    """
+    if cp is None:
+        cp = np.frombuffer(display.encode("utf-32-le"), dtype=np.uint32)
+    n = cp.size
+    g = np.zeros(n + 2, dtype=np.int8)
+    if n and int(cp.max()) >= 0x10000:
+        # Beyond the BMP: never a candidate letter, a word character if \w says so.
+        g[1:-1] = _candidate_codes().take(cp, mode="clip")
+        for i in (cp >= 0x10000).nonzero()[0].tolist():
+            g[i + 1] = _code(display[i])
+    else:
+        g[1:-1] = _candidate_codes().take(cp)
+    edges = np.diff((g == 1).view(np.int8)).nonzero()[0]  # alternating run starts and ends
+    starts, ends = edges[0::2], edges[1::2]
+    long = (ends - starts) >= MIN_WORD_LEN
+    starts, ends = starts[long], ends[long]
+    # (g is padded by one: g[s] is the character before s, g[e + 1] the one after.)
+    whole = (g[starts] != 2) & (g[ends + 1] != 2)
+    return starts[whole], ends[whole]
+
+
+# Polynomial hashes mod 2**64 of letter-folded words: h(w) = sum(c_j * B**j).
+_HASH_BASE = 0x100000001B3  # odd, so invertible mod 2**64
+
+
+@functools.cache
+def _hash_powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """B**j and B**-j mod 2**64 for j < n."""
+    inv = pow(_HASH_BASE, -1, 2**64)
+    pw = np.ones(n, dtype=np.uint64)
+    ipw = np.ones(n, dtype=np.uint64)
+    # (uint64 products wrap around: arithmetic mod 2**64)
+    np.cumprod(np.full(n - 1, _HASH_BASE, dtype=np.uint64), out=pw[1:])
+    np.cumprod(np.full(n - 1, inv, dtype=np.uint64), out=ipw[1:])
+    return pw, ipw
+
+
+def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    # Grown by doubling so that a few sizes serve every article.
+    size = 4096
+    while size < n:
+        size *= 2
+    return _hash_powers(size)
+
+
+@functools.cache
+def _letter_fold_codes() -> npt.NDArray[np.uint64]:
+    """Per BMP code point: the code point after :data:`_LETTER_FOLD`."""
+    codes = np.arange(0x10000, dtype=np.uint64)
+    for src, dst in _LETTER_FOLD.items():
+        codes[src] = dst
+    return codes
+
+
+@functools.cache
+def _table_hashes() -> npt.NDArray[np.uint64]:
+    """Sorted hashes of the shipped table's glued forms."""
+    keys = list(load_lexicon())
+    if not keys:
+        return np.zeros(0, dtype=np.uint64)
+    lengths = np.array([len(k) for k in keys])
+    ends = np.cumsum(lengths)
+    cp = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    out = _hashes(cp, ends - lengths, ends)
+    out.sort()
+    return out
+
+
+def _hashes(
+    cp: npt.NDArray[np.uint32], starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint64]:
+    """Hashes of the letter-folded ``cp[s:e]`` for each span (candidates: BMP letters)."""
+    pw, ipw = _powers(cp.size + 1)
+    folded = _letter_fold_codes().take(cp, mode="clip")
+    prefix = np.zeros(cp.size + 1, dtype=np.uint64)
+    np.cumsum(folded * pw[: cp.size], out=prefix[1:])
+    hashes: npt.NDArray[np.uint64] = (prefix[ends] - prefix[starts]) * ipw[starts]
+    return hashes
+
+
+def _any_known(
+    cp: npt.NDArray[np.uint32], starts: npt.NDArray[Any], ends: npt.NDArray[Any]
+) -> bool:
+    """Whether any span's hash is one of the shipped table's (rarely a false hit)."""
+    known = _table_hashes()
+    if not known.size or not starts.size:
+        return False
+    h = _hashes(cp, starts, ends)
+    at = known.searchsorted(h)
+    return bool((known[np.minimum(at, known.size - 1)] == h).any())
+
+
 def find_splits(
-    display: str, folded: str | None = None, table: dict[str, int] | None = None
+    display: str,
+    folded: str | None = None,
+    table: dict[str, int] | None = None,
+    cp: npt.NDArray[np.uint32] | None = None,
+    words: npt.NDArray[np.int64] | None = None,
 ) -> list[int]:
     """Return the display offsets where a space should be inserted.
 
@@ -105,27 +246,44 @@ def find_splits(
             the caller has it and it is offset-aligned with ``display``
             (saves a pass).
         table: A glued-form table; by default the shipped one.
+        cp: The code points of ``display`` as a numpy array, if the caller has them.
+        words: The token spans of ``display`` (an ``(n, 2)`` array), if the
+            caller has them: with the shipped table they are hashed first,
+            which usually settles it without looking for candidates.
     """
     tab = load_lexicon() if table is None else table
     if not tab:
         return []
-    if folded is not None and len(folded) == len(display):
-        keys = _CANDIDATE_RE.findall(folded)
+    if cp is None:
+        cp = np.frombuffer(display.encode("utf-32-le"), dtype=np.uint32)
+    if table is None and words is not None and not _odd_mark_codes().take(cp, mode="clip").any():
+        # Without a mark that is neither \w nor a haraka, every candidate is
+        # a whole token, so no token hash known means no candidate known.
+        starts, ends = words[:, 0], words[:, 1]
+        long = (ends - starts) >= MIN_WORD_LEN
+        if not _any_known(cp, starts[long], ends[long]):
+            return []
+    starts, ends = candidate_spans(display, cp)
+    if not starts.size:
+        return []
+    if table is None:
+        # Hashes in numpy first: almost no article has a glued word, and this
+        # rules them out without building a string per candidate.
+        if not _any_known(cp, starts, ends):
+            return []
+    elif folded is not None and len(folded) == len(display):
+        if tab.keys().isdisjoint([folded[s:e] for s, e in zip(starts, ends, strict=True)]):
+            return []
     else:
         # Fold only the candidates, in one C pass (plain letters: the byte fast path).
-        keys = fold(" ".join(_CANDIDATE_RE.findall(display))).split(" ")
-    # Set intersection in C first: almost no article has a glued word.
-    if tab.keys().isdisjoint(keys):
-        return []
+        keys = fold(" ".join([display[s:e] for s, e in zip(starts, ends, strict=True)])).split()
+        if tab.keys().isdisjoint(keys):
+            return []
     out: list[int] = []
-    for m in _CANDIDATE_RE.finditer(display):
-        at = tab.get(m.group().translate(_LETTER_FOLD))
-        if at is None:
-            continue
-        s, e = m.span()
-        if (s and _WORD_CHAR_RE.match(display, s - 1)) or _WORD_CHAR_RE.match(display, e):
-            continue
-        out.append(s + at)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        at = tab.get(display[s:e].translate(_LETTER_FOLD))
+        if at is not None:
+            out.append(s + at)
     return out
 
 

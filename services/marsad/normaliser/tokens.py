@@ -80,8 +80,12 @@ def classify(ch: str) -> int:
 
 
 # Token codes: a space separates, a word character continues a word, any
-# other character is a token of its own (4, so that two in a row sum to 8).
+# other character is a token of its own (4, so that two in a row sum to 8);
+# flags on top mark digits (word) and number separators (other), masked off
+# with _TOK_KIND when cutting.
 _TOK_SPACE, _TOK_WORD, _TOK_OTHER = 0, 1, 4
+_TOK_DIGIT, _TOK_SEP = 2, 8
+_TOK_KIND = _TOK_WORD | _TOK_OTHER
 # Sentence codes.
 _S_NONE, _S_END, _S_CLOSER, _S_SPACE, _S_NEWLINE = 0, 1, 2, 3, 4
 # Script codes: 1 a letter, 3 an Arabic letter (so letters are the non-zero
@@ -103,6 +107,9 @@ def _codes(bits: npt.NDArray[np.uint16]) -> tuple[
     npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.int8]
 ]:
     tok = np.where(bits & WORD, _TOK_WORD, np.where(bits & SPACE, _TOK_SPACE, _TOK_OTHER))
+    tok |= np.where(bits & DIGIT, _TOK_DIGIT, 0) | np.where(
+        (bits & NUM_SEP) & ~(bits & WORD), _TOK_SEP, 0
+    )
     sent = np.select(
         [bits & NEWLINE != 0, bits & SPACE != 0, bits & SENT_END != 0, bits & CLOSER != 0],
         [_S_NEWLINE, _S_SPACE, _S_END, _S_CLOSER],
@@ -160,6 +167,11 @@ class Spans:
         a[:, 1] = ends
         return cls(a)
 
+    @property
+    def array(self) -> npt.NDArray[np.int64]:
+        """The read-only ``(n, 2)`` array of starts and ends."""
+        return self._a
+
     def __len__(self) -> int:
         return int(self._a.shape[0])
 
@@ -204,16 +216,18 @@ def tokenize(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
     """
     cp = code_points(display) if cp is None else cp
     n = cp.size
-    k = np.zeros(n + 2, dtype=np.int8)
-    k[1:-1] = _lookup(display, cp, "tok")
+    raw = np.zeros(n + 2, dtype=np.int8)
+    raw[1:-1] = _lookup(display, cp, "tok")
+    k = raw & _TOK_KIND
     after, before = k[1:], k[:-1]
-    # A border before position p where the code changes or between two "other"s.
-    at = np.flatnonzero((after != before) | (after + before == 2 * _TOK_OTHER))
+    # A border before position p where the kind changes or between two "other"s.
+    at = ((after != before) | (after + before == 2 * _TOK_OTHER)).nonzero()[0]
     starts = at[after[at] != _TOK_SPACE]
     ends = at[before[at] != _TOK_SPACE]
     # A separator between two digits (the first ending a word run): the number
     # rule of TOKEN_RE applies; re-cut those whitespace-delimited chunks with it.
-    if n > 2 and _NUM_SEP_RE.search(display) is not None:
+    sep = (raw == _TOK_SEP | _TOK_OTHER).nonzero()[0]
+    if sep.size and (raw[sep - 1] & raw[sep + 1] & _TOK_DIGIT).any():
         return _number_fix(display, starts.tolist(), ends.tolist())
     return Spans.from_bounds(starts, ends)
 
@@ -264,32 +278,29 @@ def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
     sc = np.zeros(n + 2, dtype=np.int8)
     sc[1:-1] = _lookup(display, cp, "sent")
     end = sc == _S_END
-    # Runs of end marks: [run_start, run_end) in text positions.
-    rise = np.flatnonzero(end[1:] > end[:-1])
-    if rise.size:
-        fall = np.flatnonzero(end[:-1] > end[1:])
-        # Skip the closers after each run; then whitespace must follow.
-        not_closer = np.flatnonzero(sc[1:] != _S_CLOSER)  # (n+1 = the padding: the end)
-        after = not_closer[np.searchsorted(not_closer, fall)]
-        cuts = after[sc[after + 1] >= _S_SPACE]
-    else:
-        cuts = rise
-    newlines = np.flatnonzero(sc == _S_NEWLINE) - 1
+    # Where each run of end marks stops (text positions), then past any closers.
+    after = (end[:-1] > end[1:]).nonzero()[0]
+    if after.size and (sc[after + 1] == _S_CLOSER).any():
+        not_closer = (sc[1:] != _S_CLOSER).nonzero()[0]  # (n+1 = the padding: the end)
+        after = not_closer[not_closer.searchsorted(after)]
+    # A cut where whitespace follows.
+    cuts = after[sc[after + 1] >= _S_SPACE]
+    newlines = (sc == _S_NEWLINE).nonzero()[0] - 1
     # Sentence i runs from where cut i-1 resumes to cut i: a mark run ends the
     # sentence after its closers, a line break just before itself.
     seg_end = np.concatenate((cuts, newlines, [n]))
     seg_next = np.concatenate((cuts, newlines + 1, [n]))
     if cuts.size and newlines.size:
-        order = np.argsort(seg_end, kind="stable")
+        order = seg_end.argsort(kind="stable")
         seg_end = seg_end[order]
         seg_next = seg_next[order]
     seg_start = np.concatenate(([0], seg_next[:-1]))
     # Trim whitespace: first non-space at or after the start, last before the end.
-    solid = np.flatnonzero(sc[1:-1] < _S_SPACE)
+    solid = (sc[1:-1] < _S_SPACE).nonzero()[0]
     if solid.size == 0:
         return Spans()
-    a = np.searchsorted(solid, seg_start)
-    b = np.searchsorted(solid, seg_end) - 1
+    a = solid.searchsorted(seg_start)
+    b = solid.searchsorted(seg_end) - 1
     keep = a <= b
     return Spans.from_bounds(solid[a[keep]], solid[b[keep]] + 1)
 

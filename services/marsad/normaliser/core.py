@@ -232,8 +232,8 @@ def _views(
 
 def _views_tokens(
     text: str, profile: Profile, with_tokens: bool
-) -> tuple[str, OffsetMap, str, OffsetMap, int, tuple[npt.NDArray[np.uint32], Spans] | None]:
-    """:func:`_views`, and (if asked) the display's code points and token spans.
+) -> tuple[str, OffsetMap, str, OffsetMap, int, tuple[npt.NDArray[np.uint16], Spans] | None]:
+    """:func:`_views`, and (if asked) the display's character classes and token spans.
 
     The tokens are cut before glue repair, which then checks them against
     the glued-word table in one vectorised pass; they are cut again in the
@@ -243,7 +243,8 @@ def _views_tokens(
     folds = profile._folds
     matching, mmap = folding.fold_with_map(disp, *folds)
     cp = tokens.code_points(disp)
-    toks = tokens.tokenize(disp, cp) if with_tokens else None
+    cls = tokens.classes(disp, cp) if with_tokens else None
+    toks = None if cls is None else tokens.tokenize(disp, cls)
     splits: list[int] = []
     if profile.glue:
         # The matching text doubles as the folded display when it is aligned.
@@ -256,14 +257,15 @@ def _views_tokens(
         disp, gmap = _insert_spaces(disp, splits)
         dmap = gmap.compose(dmap)
         cp = tokens.code_points(disp)
-        toks = tokens.tokenize(disp, cp) if with_tokens else None
+        cls = tokens.classes(disp, cp) if with_tokens else None
+        toks = None if cls is None else tokens.tokenize(disp, cls)
         if mmap is None:
             # A space folds to itself, so the same insertion applies.
             matching = _insert_spaces(matching, splits)[0]
         else:
             matching, mmap = folding.fold_with_map(disp, *folds)
     matching_map = dmap if mmap is None else mmap.compose(dmap)
-    extra = None if toks is None else (cp, toks)
+    extra = None if cls is None or toks is None else (cls, toks)
     return disp, dmap, matching, matching_map, len(splits), extra
 
 
@@ -280,8 +282,8 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
     """
     disp, dmap, matching, matching_map, n_splits, extra = _views_tokens(text, profile, True)
     assert extra is not None
-    cp, toks = extra
-    ratio, letters = tokens.script_ratio(disp, cp)
+    cls, toks = extra
+    ratio, letters = tokens.script_ratio(disp, cls)
     reason: str | None = None
     if letters == 0:
         reason = EMPTY_TEXT
@@ -292,7 +294,7 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         matching=matching,
         display_map=dmap,
         matching_map=matching_map,
-        sentences=tokens.sentences(disp, cp),
+        sentences=tokens.sentences(disp, cls),
         tokens=toks,
         script_ratio=ratio,
         reject_reason=reason,
@@ -310,9 +312,10 @@ def load() -> None:
     """Load every table and lexicon now (otherwise done on first use)."""
     display.load_rules()
     glue.load_lexicon()
-    tokens.tables()
+    tokens.table()
     glue._candidate_codes()
     glue._table_hashes()
+    glue._hash_buckets()
     glue._odd_mark_codes()
     for fn in (folding.fold_table, folding._byte_fold, folding._safe_class,
                folding._deletable_class):
@@ -324,19 +327,30 @@ def _rate(n: float, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def bench(articles: Sequence[str]) -> dict[str, Any]:
+def bench(articles: Sequence[str], repeat: int = 3) -> dict[str, Any]:
     """Time the normaliser against the camel-tools chain on the same texts, one core.
+
+    Each function first runs over a few articles (lazy tables, caches), then
+    over all of them ``repeat`` times; the best pass counts, in CPU seconds
+    of this process (the machine is shared, so wall time would measure the
+    neighbours).  The ratios to the camel chain are the figures to compare
+    across runs.
 
     Args:
         articles: Article texts.
+        repeat: Timed passes per function.
 
     Returns:
-        ``{"articles", "mb", "camel": {...}, "fold": {...}, "views": {...},
-        "normalise": {...}, "speedup_fold", "speedup_views", "speedup_normalise"}``
-        where each timing has ``seconds``, ``articles_per_s`` and ``mb_per_s``;
-        ``fold`` is the matching text alone (the same output as camel),
-        ``views`` adds the display text, glue repair and both offset maps,
-        ``normalise`` is the full result (plus tokens, sentences, script ratio).
+        ``{"articles", "mb", "speedup_normalise", "speedup_views", "speedup_fold",
+        "speedup_normalise_to_json", "camel": {...}, "normalise": {...},
+        "views": {...}, "fold": {...}, "normalise_to_json": {...}, "timing"}``
+        where each timing has ``seconds``, ``articles_per_s``, ``mb_per_s`` and
+        ``us_per_article``; ``normalise`` is the full result (display and
+        matching texts, glue repair, both offset maps, tokens, sentences,
+        script ratio), ``views`` the texts and maps without tokens,
+        sentences and script ratio, ``fold`` the matching text alone (the
+        same output as camel), ``normalise_to_json`` the full result turned
+        into the published JSON object (what the stage pays).
     """
     load()
     _arclean()
@@ -344,23 +358,31 @@ def bench(articles: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"articles": len(articles), "mb": round(mb, 3)}
 
     def timed(fn: Any) -> dict[str, float]:
-        t0 = time.perf_counter()
-        for a in articles:
+        for a in articles[:50]:
             fn(a)
-        s = time.perf_counter() - t0
+        best = float("inf")
+        for _ in range(max(1, repeat)):
+            t0 = time.process_time()
+            for a in articles:
+                fn(a)
+            best = min(best, time.process_time() - t0)
         return {
-            "seconds": round(s, 3),
-            "articles_per_s": round(_rate(len(articles), s), 1),
-            "mb_per_s": round(_rate(mb, s), 2),
+            "seconds": round(best, 3),
+            "articles_per_s": round(_rate(len(articles), best), 1),
+            "mb_per_s": round(_rate(mb, best), 2),
+            "us_per_article": round(best / max(1, len(articles)) * 1e6, 1),
         }
 
-    out["camel"] = timed(camel_chain)
-    out["fold"] = timed(fold)
-    out["views"] = timed(_views)
-    out["normalise"] = timed(normalise)
-    out["speedup_fold"] = round(_rate(out["camel"]["seconds"], out["fold"]["seconds"]), 1)
-    out["speedup_views"] = round(_rate(out["camel"]["seconds"], out["views"]["seconds"]), 1)
-    out["speedup_normalise"] = round(
-        _rate(out["camel"]["seconds"], out["normalise"]["seconds"]), 1
-    )
+    timings = {
+        "camel": timed(camel_chain),
+        "normalise": timed(normalise),
+        "views": timed(_views),
+        "fold": timed(fold),
+        "normalise_to_json": timed(lambda a: normalise(a).to_json()),
+    }
+    camel = timings["camel"]["seconds"]
+    for key in ("normalise", "views", "fold", "normalise_to_json"):
+        out[f"speedup_{key}"] = round(_rate(camel, timings[key]["seconds"]), 1)
+    out.update(timings)
+    out["timing"] = f"CPU seconds, best of {max(1, repeat)} passes after a warm-up, one core"
     return out

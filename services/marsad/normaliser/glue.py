@@ -207,6 +207,17 @@ def _table_hashes() -> npt.NDArray[np.uint64]:
     return out
 
 
+_BUCKET_BITS = 20
+
+
+@functools.cache
+def _hash_buckets() -> npt.NDArray[np.bool_]:
+    """Which values of a hash's top :data:`_BUCKET_BITS` bits the table's hashes have."""
+    table = np.zeros(1 << _BUCKET_BITS, dtype=np.bool_)
+    table[_table_hashes() >> np.uint64(64 - _BUCKET_BITS)] = True
+    return table
+
+
 def _hashes(
     cp: npt.NDArray[np.uint32], starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.uint64]:
@@ -227,6 +238,11 @@ def _any_known(
     if not known.size or not starts.size:
         return False
     h = _hashes(cp, starts, ends)
+    # A table of the hashes' top bits first (about one word in twenty passes
+    # it), then a search of the full hashes for those only.
+    h = h[_hash_buckets().take(h >> np.uint64(64 - _BUCKET_BITS))]
+    if not h.size:
+        return False
     at = known.searchsorted(h)
     return bool((known[np.minimum(at, known.size - 1)] == h).any())
 

@@ -132,6 +132,16 @@ class OffsetMap:
             return (p, p)
         return (self._orig_start(start), self._orig_end(end - 1))
 
+    def _orig_length(self) -> int:
+        """Where the last run ends in the original."""
+        return self._os[-1] + self._ol[-1] if self._os else 0
+
+    def _copy(self) -> OffsetMap:
+        m = OffsetMap()
+        m._vs, m._os, m._vl, m._ol = list(self._vs), list(self._os), list(self._vl), list(self._ol)
+        m.view_length = self.view_length
+        return m
+
     def runs(self) -> list[tuple[int, int, int, int]]:
         """Return the runs as ``(view_start, orig_start, view_len, orig_len)`` tuples."""
         return list(zip(self._vs, self._os, self._vl, self._ol, strict=True))
@@ -160,6 +170,14 @@ class OffsetMap:
         Returns:
             A map from this view straight to the original.
         """
+        if (
+            len(inner._vs) == 1
+            and inner._os[0] == 0
+            and inner._vl[0] == inner._ol[0] >= self._orig_length()
+        ):
+            # The inner map is the identity (e.g. a display text that needed no
+            # change): every run of this map stays as it is.
+            return self._copy()
         b = MapBuilder()
         for _vs, ms, vl, ml in self.runs():
             if vl == ml and vl:

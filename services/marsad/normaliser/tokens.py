@@ -18,7 +18,6 @@ import bisect
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
@@ -79,51 +78,47 @@ def classify(ch: str) -> int:
     return bits
 
 
-# Token codes: a space separates, a word character continues a word, any
-# other character is a token of its own (4, so that two in a row sum to 8);
-# flags on top mark digits (word) and number separators (other), masked off
-# with _TOK_KIND when cutting.
-_TOK_SPACE, _TOK_WORD, _TOK_OTHER = 0, 1, 4
-_TOK_DIGIT, _TOK_SEP = 2, 8
-_TOK_KIND = _TOK_WORD | _TOK_OTHER
-# Sentence codes.
-_S_NONE, _S_END, _S_CLOSER, _S_SPACE, _S_NEWLINE = 0, 1, 2, 3, 4
-# Script codes: 1 a letter, 3 an Arabic letter (so letters are the non-zero
-# codes and Arabic letters the codes above 1).
-_R_LETTER, _R_ARABIC = 1, 3
+# The per-character code all three use (one table lookup per text):
+# the token kind in the low bits: a space separates (0), a word character
+# continues a word (1), any other character is a token of its own (4, so that
+# two in a row sum to 8); flags on top.
+_C_WORD, _C_OTHER = 1, 4
+_C_KIND = _C_WORD | _C_OTHER
+_C_DIGIT = 2  # a word character that is a digit
+_C_SEP = 8  # an "other" that is a number separator
+_C_END = 16  # a sentence end mark
+_C_CLOSER = 32  # a closing quote or bracket
+_C_NEWLINE = 64
+_C_LETTER = 128
+_C_ARABIC = 256
+_C_PAD = 512  # the padding before and after the text (a space that is no whitespace)
 
 
-@dataclass(frozen=True, slots=True)
-class _Tables:
-    """Per-purpose code tables over the BMP (one ``take`` per text each)."""
-
-    bits: npt.NDArray[np.uint16]
-    tok: npt.NDArray[np.int8]
-    sent: npt.NDArray[np.int8]
-    script: npt.NDArray[np.int8]
-
-
-def _codes(bits: npt.NDArray[np.uint16]) -> tuple[
-    npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.int8]
-]:
-    tok = np.where(bits & WORD, _TOK_WORD, np.where(bits & SPACE, _TOK_SPACE, _TOK_OTHER))
-    tok |= np.where(bits & DIGIT, _TOK_DIGIT, 0) | np.where(
-        (bits & NUM_SEP) & ~(bits & WORD), _TOK_SEP, 0
-    )
-    sent = np.select(
-        [bits & NEWLINE != 0, bits & SPACE != 0, bits & SENT_END != 0, bits & CLOSER != 0],
-        [_S_NEWLINE, _S_SPACE, _S_END, _S_CLOSER],
-        _S_NONE,
-    )
-    script = np.where(bits & ARABIC, _R_ARABIC, np.where(bits & LETTER, _R_LETTER, 0))
-    return tok.astype(np.int8), sent.astype(np.int8), script.astype(np.int8)
+def _code(bits: int) -> int:
+    """The combined code of a character from its :func:`classify` bits."""
+    if bits & WORD:
+        code = _C_WORD | (_C_DIGIT if bits & DIGIT else 0)
+    elif bits & SPACE:
+        code = 0
+    else:
+        code = _C_OTHER | (_C_SEP if bits & NUM_SEP else 0)
+    if bits & SENT_END:
+        code |= _C_END
+    if bits & CLOSER:
+        code |= _C_CLOSER
+    if bits & NEWLINE:
+        code |= _C_NEWLINE
+    if bits & LETTER:
+        code |= _C_LETTER
+    if bits & ARABIC:
+        code |= _C_ARABIC
+    return code
 
 
 @functools.cache
-def tables() -> _Tables:
-    """Return the lookup tables (built once, ~0.1 s; :func:`.core.load` calls it)."""
-    bits = np.array([classify(chr(cp)) for cp in range(_BMP)], dtype=np.uint16)
-    return _Tables(bits, *_codes(bits))
+def table() -> npt.NDArray[np.uint16]:
+    """Return the code of every BMP character (built once, ~0.1 s; :func:`.core.load` calls it)."""
+    return np.array([_code(classify(chr(cp))) for cp in range(_BMP)], dtype=np.uint16)
 
 
 def code_points(text: str) -> npt.NDArray[np.uint32]:
@@ -131,18 +126,21 @@ def code_points(text: str) -> npt.NDArray[np.uint32]:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _lookup(text: str, cp: npt.NDArray[np.uint32], which: str) -> npt.NDArray[np.int8]:
-    """Look up the ``which`` code of every character of ``text``."""
-    t = tables()
-    table: npt.NDArray[np.int8] = getattr(t, which)
+def classes(text: str, cp: npt.NDArray[np.uint32] | None = None) -> npt.NDArray[np.uint16]:
+    """Return the codes of ``text``'s characters, padded with one code at each end.
+
+    Args:
+        text: The text.
+        cp: Its :func:`code_points`, if the caller already has them.
+    """
+    cp = code_points(text) if cp is None else cp
+    out = np.full(cp.size + 2, _C_PAD, dtype=np.uint16)
+    table().take(cp, out=out[1:-1], mode="clip")
     if cp.size and int(cp.max()) >= _BMP:
         # Characters beyond the BMP (emoji, rare scripts): classified one by one.
-        out = table.take(np.minimum(cp, _BMP - 1))
-        for i in np.flatnonzero(cp >= _BMP).tolist():
-            one = np.array([classify(text[i])], dtype=np.uint16)
-            out[i] = getattr(_Tables(one, *_codes(one)), which)[0]
-        return out
-    return table.take(cp)
+        for i in (cp >= _BMP).nonzero()[0].tolist():
+            out[i + 1] = _code(classify(text[i]))
+    return out
 
 
 class Spans:
@@ -207,27 +205,24 @@ class Spans:
         return out
 
 
-def tokenize(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
+def tokenize(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
     """Return the token spans of ``display``, exactly as :data:`TOKEN_RE` cuts it.
 
     Args:
         display: The text.
-        cp: Its :func:`code_points`, if the caller already has them.
+        cls: Its :func:`classes`, if the caller already has them.
     """
-    cp = code_points(display) if cp is None else cp
-    n = cp.size
-    raw = np.zeros(n + 2, dtype=np.int8)
-    raw[1:-1] = _lookup(display, cp, "tok")
-    k = raw & _TOK_KIND
+    raw = classes(display) if cls is None else cls
+    k = raw & _C_KIND
     after, before = k[1:], k[:-1]
     # A border before position p where the kind changes or between two "other"s.
-    at = ((after != before) | (after + before == 2 * _TOK_OTHER)).nonzero()[0]
-    starts = at[after[at] != _TOK_SPACE]
-    ends = at[before[at] != _TOK_SPACE]
+    at = ((after != before) | (after + before == 2 * _C_OTHER)).nonzero()[0]
+    starts = at[after[at] != 0]
+    ends = at[before[at] != 0]
     # A separator between two digits (the first ending a word run): the number
     # rule of TOKEN_RE applies; re-cut those whitespace-delimited chunks with it.
-    sep = (raw == _TOK_SEP | _TOK_OTHER).nonzero()[0]
-    if sep.size and (raw[sep - 1] & raw[sep + 1] & _TOK_DIGIT).any():
+    sep = ((raw & _C_SEP) != 0).nonzero()[0]
+    if sep.size and (raw[sep - 1] & raw[sep + 1] & _C_DIGIT).any():
         return _number_fix(display, starts.tolist(), ends.tolist())
     return Spans.from_bounds(starts, ends)
 
@@ -260,7 +255,7 @@ def _number_fix(display: str, starts: list[int], ends: list[int]) -> Spans:
     return Spans.from_bounds(np.array(starts, dtype=np.intp), np.array(ends, dtype=np.intp))
 
 
-def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
+def sentences(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
     """Return sentence spans of ``display`` (trimmed, never empty).
 
     A sentence ends where :data:`SENTENCE_END_RE` matches: after a run of
@@ -269,23 +264,21 @@ def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
 
     Args:
         display: The text.
-        cp: Its :func:`code_points`, if the caller already has them.
+        cls: Its :func:`classes`, if the caller already has them.
     """
-    cp = code_points(display) if cp is None else cp
-    n = cp.size
+    sc = classes(display) if cls is None else cls
+    n = sc.size - 2
     if n == 0:
         return Spans()
-    sc = np.zeros(n + 2, dtype=np.int8)
-    sc[1:-1] = _lookup(display, cp, "sent")
-    end = sc == _S_END
+    end = (sc & _C_END) != 0
     # Where each run of end marks stops (text positions), then past any closers.
     after = (end[:-1] > end[1:]).nonzero()[0]
-    if after.size and (sc[after + 1] == _S_CLOSER).any():
-        not_closer = (sc[1:] != _S_CLOSER).nonzero()[0]  # (n+1 = the padding: the end)
+    if after.size and (sc[after + 1] & _C_CLOSER).any():
+        not_closer = ((sc[1:] & _C_CLOSER) == 0).nonzero()[0]  # (n = the padding: the end)
         after = not_closer[not_closer.searchsorted(after)]
-    # A cut where whitespace follows.
-    cuts = after[sc[after + 1] >= _S_SPACE]
-    newlines = (sc == _S_NEWLINE).nonzero()[0] - 1
+    # A cut where whitespace follows (the kind is 0, and it is not the padding).
+    cuts = after[(sc[after + 1] & (_C_KIND | _C_PAD)) == 0]
+    newlines = ((sc & _C_NEWLINE) != 0).nonzero()[0] - 1
     # Sentence i runs from where cut i-1 resumes to cut i: a mark run ends the
     # sentence after its closers, a line break just before itself.
     seg_end = np.concatenate((cuts, newlines, [n]))
@@ -296,7 +289,7 @@ def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
         seg_next = seg_next[order]
     seg_start = np.concatenate(([0], seg_next[:-1]))
     # Trim whitespace: first non-space at or after the start, last before the end.
-    solid = (sc[1:-1] < _S_SPACE).nonzero()[0]
+    solid = ((sc[1:-1] & _C_KIND) != 0).nonzero()[0]
     if solid.size == 0:
         return Spans()
     a = solid.searchsorted(seg_start)
@@ -305,12 +298,13 @@ def sentences(display: str, cp: npt.NDArray[np.uint32] | None = None) -> Spans:
     return Spans.from_bounds(solid[a[keep]], solid[b[keep]] + 1)
 
 
-def script_ratio(display: str, cp: npt.NDArray[np.uint32] | None = None) -> tuple[float, int]:
+def script_ratio(
+    display: str, cls: npt.NDArray[np.uint16] | None = None
+) -> tuple[float, int]:
     """Return (share of Arabic letters among all letters, number of letters)."""
-    cp = code_points(display) if cp is None else cp
-    r = _lookup(display, cp, "script")
-    letters = int(np.count_nonzero(r))
+    c = classes(display) if cls is None else cls
+    letters = int(np.count_nonzero(c & _C_LETTER))
     if not letters:
         return 0.0, 0
-    arabic = int(np.count_nonzero(r > _R_LETTER))
+    arabic = int(np.count_nonzero(c & _C_ARABIC))
     return arabic / letters, letters

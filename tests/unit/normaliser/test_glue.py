@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from marsad.normaliser import core, glue
+from marsad.normaliser import core, glue, tokens
 
 NO_GLUE = core.Profile.parse("default,-glue")
 
@@ -83,3 +85,40 @@ def test_shipped_table_is_small_and_has_no_seed_phrase() -> None:
     # the table holds word pairs, never glued forms themselves
     assert "الاممالمتحده" not in text
     assert "الامم\tالمتحده\t" in text  # learned from the corpus like any other pair
+
+
+# Article-like pieces with real glued forms, marks next to them (superscript
+# alef U+0670 is a token mark but no word character for the candidate rule,
+# a haraka is both) and other scripts.
+GLUE_PIECES = ["الأممالمتحدة", "مؤتمرصحفي", "الرئيسالأمريكي", "الجولةالأولى", "قال", "في",
+               "\u0670", "\u064e", "\u0651", "2014", ".", "،", " ", " ", " ", "\n", "x",
+               "\U0001f600", "«", "»"]
+glue_texts = st.lists(
+    st.one_of(st.sampled_from(GLUE_PIECES), st.text(max_size=2)), max_size=30
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(glue_texts)
+def test_token_prefilter_gives_the_same_splits(text: str) -> None:
+    """Checking token hashes first never changes which splits are found."""
+    words = tokens.tokenize(text).array
+    assert glue.find_splits(text, words=words) == glue.find_splits(text)
+    folded = core.fold(text)
+    if len(folded) == len(text):
+        assert glue.find_splits(text, folded, table=glue.load_lexicon()) == glue.find_splits(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ميثاق الأممالمتحدة أمس", [11]),
+        ("ميثاق الأممالمتحدة\u0670 أمس", [11]),  # a mark after the word: still a candidate
+        ("ميثاق الأممالمتحدةَ أمس", []),  # a haraka after it: not a whole plain word
+        ("ميثاق xالأممالمتحدة أمس", []),
+    ],
+)
+def test_candidates_and_marks(text: str, expected: list[int]) -> None:
+    words = tokens.tokenize(text).array
+    assert glue.find_splits(text) == expected
+    assert glue.find_splits(text, words=words) == expected

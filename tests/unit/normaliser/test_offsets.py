@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marsad.normaliser import core
+from marsad.normaliser import core, display
 from marsad.normaliser.offsets import MapBuilder, OffsetMap
 
 DIGITS = {c: ord("0") + (c - 0x0660) for c in range(0x0660, 0x066A)} | {
@@ -188,3 +189,34 @@ def test_compose() -> None:
 def test_from_json_rejects_bad_runs(bad: object) -> None:
     with pytest.raises(ValueError):
         OffsetMap.from_json(bad)
+
+
+# Shadda before fatha (NFKC reorders them), tanween, the lam-alef presentation
+# form, NBSP, a combining hamza after alef (NFKC composes them).
+MARKED = ["قتل", "إن\u0651\u064e", "الأمم", " ", "\u064b", "\ufefb", "\u00a0", "\n", "x",
+          "\u0654", "\u0627"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(MARKED), max_size=60).map("".join))
+def test_halving_a_changed_chunk_equals_segment_by_segment(text: str) -> None:
+    """Copying NFKC-changed chunks by halves gives the segment-by-segment result."""
+    fast = display.build_display(text)
+    with patch.object(display, "_SMALL_PIECE", 10**9):
+        slow = display.build_display(text)
+    assert fast[0] == slow[0]
+    assert fast[1] == slow[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts)
+def test_compose_with_identity_keeps_the_map(text: str) -> None:
+    """The identity shortcut of compose() gives what the general walk gives."""
+    result = core.normalise(text)
+    n = len(text)
+    k = n // 2
+    split_identity = OffsetMap([[0, 0, k, k], [k, k, n - k, n - k]])  # not merged: general walk
+    for m in (result.display_map, result.matching_map):
+        assert m.compose(OffsetMap.identity(n)).to_json() == m.to_json()
+        if 0 < k < n:
+            assert m.compose(split_identity).to_json() == m.to_json()

@@ -10,9 +10,12 @@ Pipeline of :func:`normalise`:
 1. display text (:mod:`.display`): boilerplate lines, HTML, invisible
    characters and tatweel removed, whitespace tidied, digits made ASCII,
    NFKC (camel's ``normalize_unicode``); diacritics, hamza forms and «…» kept;
-2. glued-word repair (:mod:`.glue`) inserts spaces;
-3. matching text (:mod:`.folding`): the camel-tools chain as one table;
-4. tokens, sentences, script ratio (:mod:`.tokens`, vectorised with numpy).
+2. matching text (:mod:`.folding`): the camel-tools chain as one table;
+3. tokens (:mod:`.tokens`, numpy over one table of character classes);
+4. glued-word repair (:mod:`.glue`): the tokens' hashes are checked against
+   the glued-word table in one vectorised pass, and in the rare article with
+   a glued word spaces are inserted (and the tokens cut again);
+5. sentences and script ratio from the same character classes.
 
 Every step records runs of an :class:`~.offsets.OffsetMap`, composed so both
 views map straight back to the original.
@@ -281,7 +284,7 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         wiring should dead-letter the article.
     """
     disp, dmap, matching, matching_map, n_splits, extra = _views_tokens(text, profile, True)
-    assert extra is not None
+    assert extra is not None  # (always there when asked for)
     cls, toks = extra
     ratio, letters = tokens.script_ratio(disp, cls)
     reason: str | None = None
@@ -294,7 +297,7 @@ def normalise(text: str, profile: Profile = DEFAULT_PROFILE) -> Normalised:
         matching=matching,
         display_map=dmap,
         matching_map=matching_map,
-        sentences=tokens.sentences(disp, cls),
+        sentences=tokens.sentences(disp, cls, toks),
         tokens=toks,
         script_ratio=ratio,
         reject_reason=reason,

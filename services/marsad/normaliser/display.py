@@ -1,12 +1,18 @@
 """The display view: what a reader should see, with an offset map to the original.
 
-One compiled regex finds every stretch that needs more than a character copy
-(boilerplate lines, HTML tags and entities, whitespace runs other than a single
-space, invisible characters and tatweel, space before a comma); the text
-between those stretches is copied in one piece through a 1:1 translate table
-(Eastern Arabic and Persian digits -> ASCII) and only re-segmented when NFKC
-would change it.  The character rules live in ``data/display_chars.json`` and
-the boilerplate lines in ``data/boilerplate.txt``.
+One compiled regex (``master``) says what to do with every stretch that needs
+more than a character copy (boilerplate lines, HTML tags and entities,
+whitespace runs other than a single space, invisible characters and tatweel,
+space before a comma); it is only tried where such a stretch can start: at a
+character of one class found by a cheap regex scan, or at a space followed by
+a space or a comma-like mark (found over the code points with numpy).  A
+line break between two ordinary characters is copied as it is, without an
+event, and a boilerplate line is looked for at line starts only.  The text
+between those stretches is copied in one piece after a 1:1 translate table
+(Eastern Arabic and Persian digits -> ASCII); a piece that NFKC would change
+is halved until the halves are unchanged or small, and only the changed
+letter+marks segments become block runs.  The character rules live in
+``data/display_chars.json`` and the boilerplate lines in ``data/boilerplate.txt``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,13 @@ The reference chain is ``normalize_unicode`` (NFKC plus two ligature fixes),
 ``normalize_teh_marbuta_ar``.  After NFKC every later step is a per-character
 map or deletion, so they compose into a single ``str.translate`` table built
 from camel's own ``arclean_map.json`` (so the two cannot drift apart): two C
-passes instead of a Python loop per character.
+passes instead of a Python loop per character.  NFKC itself runs only when
+``unicodedata.is_normalized`` says it changes something, and text written in
+Windows-1256 characters (nearly all Arabic news) folds as bytes: encode,
+``bytes.translate``, decode.  :func:`fold_with_map` uses the same bytes to
+see whether every character folds in place (no map needed) or only harakat
+and other stand-alone characters are deleted (a map of copy runs, computed
+with numpy from the deletion mask).
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ their own (``هما``, ``كما``) but never follow the stem as a separate word.
 
 The table (``data/glue_pairs.tsv.gz``: ``left<TAB>right<TAB>pair_count``,
 folded forms) is rebuilt reproducibly with ``marsad normaliser-lexicon``.
+
+Almost no article holds a glued word, so the check is made cheap first:
+the candidate words (or the article's tokens, which include them) are hashed
+with numpy (a polynomial hash mod 2**64 over prefix sums of the letter-folded
+code points) and looked up among the table's hashes; only on a hit are the
+words themselves looked up in the table.
 """
 
 from __future__ import annotations

@@ -255,7 +255,9 @@ def _number_fix(display: str, starts: list[int], ends: list[int]) -> Spans:
     return Spans.from_bounds(np.array(starts, dtype=np.intp), np.array(ends, dtype=np.intp))
 
 
-def sentences(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
+def sentences(
+    display: str, cls: npt.NDArray[np.uint16] | None = None, toks: Spans | None = None
+) -> Spans:
     """Return sentence spans of ``display`` (trimmed, never empty).
 
     A sentence ends where :data:`SENTENCE_END_RE` matches: after a run of
@@ -265,6 +267,7 @@ def sentences(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
     Args:
         display: The text.
         cls: Its :func:`classes`, if the caller already has them.
+        toks: Its :func:`tokenize` spans, if the caller already has them.
     """
     sc = classes(display) if cls is None else cls
     n = sc.size - 2
@@ -288,14 +291,18 @@ def sentences(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
         seg_end = seg_end[order]
         seg_next = seg_next[order]
     seg_start = np.concatenate(([0], seg_next[:-1]))
-    # Trim whitespace: first non-space at or after the start, last before the end.
-    solid = ((sc[1:-1] & _C_KIND) != 0).nonzero()[0]
-    if solid.size == 0:
+    # Trim whitespace: the first token at or after the start, the last one
+    # ending by the end.  (Every cut is at whitespace or the text's ends, and
+    # tokens cover exactly the non-space characters, so this is the trim.)
+    words = (tokenize(display, sc) if toks is None else toks).array
+    if not words.size:
         return Spans()
-    a = solid.searchsorted(seg_start)
-    b = solid.searchsorted(seg_end) - 1
+    tok_starts = np.ascontiguousarray(words[:, 0])
+    tok_ends = np.ascontiguousarray(words[:, 1])
+    a = tok_starts.searchsorted(seg_start)
+    b = tok_ends.searchsorted(seg_end, side="right") - 1
     keep = a <= b
-    return Spans.from_bounds(solid[a[keep]], solid[b[keep]] + 1)
+    return Spans.from_bounds(tok_starts[a[keep]], tok_ends[b[keep]])
 
 
 def script_ratio(

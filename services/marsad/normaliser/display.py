@@ -164,7 +164,16 @@ class _Emitter:
                 self.b.add(len(s), orig_start, orig_len)
             self.last = s[-1]
 
-    def _drop_last_char(self) -> None:
+    def before_last(self) -> str:
+        """The display character before the last one (a newline at the start)."""
+        need = 2
+        for piece in reversed(self.pieces):
+            if len(piece) >= need:
+                return piece[-need]
+            need -= len(piece)
+        return "\n"
+
+    def drop_last_char(self) -> None:
         b = self.b
         was_copy = b._vl[-1] == b._ol[-1]
         self.pieces[-1] = self.pieces[-1][:-1]
@@ -184,17 +193,37 @@ class _Emitter:
             return
         if self.last == " " and s == "\n":
             # A paragraph break right after a space: the break wins.
-            self._drop_last_char()
+            self.drop_last_char()
         self.text(s, orig_start, orig_len)
 
 
-def _copy(em: _Emitter, text: str, start: int, end: int, rules: _Rules) -> None:
-    """Copy ``text[start:end]`` (no structural characters inside) to the display."""
+# Arabic comma U+060C, semicolon U+061B, question mark U+061F, and the ASCII ones.
+_COMMA_LIKE = frozenset("\u060c\u061b\u061f,;!?")
+
+
+def _copy(
+    em: _Emitter, text: str, start: int, end: int, rules: _Rules, stop: int | None = None
+) -> None:
+    """Copy ``text[start:end]`` (no structural characters inside) to the display.
+
+    ``stop`` is where the text being cleaned ends (``end`` by default).
+    """
+    stop = end if stop is None else stop
     if em.last in " \n" and text[start] == " ":
         # A lone space after a separator we already emitted (or at the start).
         start += 1
         if start == end:
             return
+    if (
+        em.last == " "
+        and text[start] in _COMMA_LIKE
+        and (start + 1 == stop or text[start + 1].isspace())
+        and em.before_last().isalnum()
+    ):
+        # A space that markup or invisibles left before a comma: dropped by
+        # the same rule as a written one ("prepunct"), so that the display of
+        # a display is the display itself.
+        em.drop_last_char()
     chunk = text[start:end]
     if _is_plain(chunk):
         em.text(chunk, start, end - start)
@@ -318,7 +347,7 @@ def _clean(
             start -= 1
         at = end
         if start > pos:
-            _copy(em, text, pos, start, rules)
+            _copy(em, text, pos, start, rules, stop)
         if kind == "space":
             s = text[start:end]
             if not rules.whitespace.isdisjoint(s):
@@ -343,7 +372,7 @@ def _clean(
         # "invisible": dropped
         pos = end
     if pos < stop:
-        _copy(em, text, pos, stop, rules)
+        _copy(em, text, pos, stop, rules, stop)
 
 
 def build_display(text: str) -> tuple[str, OffsetMap]:

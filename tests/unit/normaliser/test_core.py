@@ -62,6 +62,13 @@ DISPLAY_CASES = [
     ("<script>var x = 1;</script>دمشق", "دمشق"),
     # boilerplate line of Al Arabiya opinion columns
     ("نص المقال.\n** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "نص المقال."),
+    # a space left by markup or invisibles before a comma goes like a written one
+    # (found by hypothesis: otherwise the display of the display differs)
+    ("مجلس الأمن<!-- x -->، ثم", "مجلس الأمن، ثم"),
+    ("مجلس الأمن\u200f ، ثم", "مجلس الأمن، ثم"),
+    ("«<!-- x -->، ثم", "« ، ثم"),
+    # shadda typed before fatha in a long diacritised run: NFKC order, one block run
+    ("إنَّ الأمم المتحدة قالت إن\u0651\u064e المجلس", "إنَّ الأمم المتحدة قالت إنَّ المجلس"),
     # a horizontal rule line (BBC)
     ("الفقرة الأولى\n-------------------\nالفقرة الثانية", "الفقرة الأولى\nالفقرة الثانية"),
 ]

@@ -49,6 +49,7 @@ class _Rules:
     block_tags: frozenset[str]
     whitespace: frozenset[str]
     not_plain: frozenset[str]
+    start_tables: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
 
 
 def _data_text(name: str) -> str:
@@ -97,12 +98,13 @@ def load_rules() -> _Rules:
         re.IGNORECASE | re.DOTALL,
     )
     # Where a master match can start: one character class scanned by the
-    # regex engine (the alternation itself is ~10x slower to scan with), and
-    # the two-character starts found with str.find (a class scan slows down
-    # threefold once a branch starts with the common space).  The master
-    # regex is tried only at those positions.
+    # regex engine (the alternation itself is ~10x slower to scan with); the
+    # two-character starts and the line breaks next to anything but an
+    # ordinary character are found over the code points (see _starts: a
+    # class scan slows down threefold once a branch starts with the common
+    # space).  The master regex is tried only at those positions.
     trigger = re.compile(
-        rf"[<&{invisible}\t\n\r\f\v\u00a0\x1c-\x1f\x85\u2000-\u200a\u1680\u2028\u2029"
+        rf"[<&{invisible}\t\r\f\v\u00a0\x1c-\x1f\x85\u2000-\u200a\u1680\u2028\u2029"
         r"\u202f\u205f\u3000]"
     )
     # Two spaces; a space before a comma-like mark (Arabic comma U+060C,
@@ -121,6 +123,9 @@ def load_rules() -> _Rules:
     for lo, hi, *_ in spec["invisible"]:
         inv.update(chr(c) for c in range(int(lo, 16), int(hi, 16) + 1))
     whitespace = frozenset(c for c in map(chr, range(0x3000 + 1)) if c.isspace())
+    # Neighbours that make a line break more than a copied character:
+    # separators, invisibles, and the ends of markup.
+    not_plain = whitespace | frozenset(inv) | frozenset("<>&;")
     return _Rules(
         master=master,
         trigger=trigger,
@@ -133,9 +138,8 @@ def load_rules() -> _Rules:
         paragraph=frozenset(chr(int(c, 16)) for c in spec["paragraph_breaks"]),
         block_tags=frozenset(spec["block_tags"]),
         whitespace=whitespace,
-        # Neighbours that make a line break more than a copied character:
-        # separators, invisibles, and the ends of markup.
-        not_plain=whitespace | frozenset(inv) | frozenset("<>&;"),
+        not_plain=not_plain,
+        start_tables=_start_tables(pairs, not_plain),
     )
 
 
@@ -276,31 +280,51 @@ def _copy_mixed(em: _Emitter, chunk: str, base: int, rules: _Rules) -> None:
         em.text(out, base + m.start(), len(seg), block=out != seg)
 
 
-def _pair_starts(text: str, rules: _Rules) -> list[int]:
-    """Sorted positions of a space followed by a space or a comma-like mark.
+def _starts(text: str, rules: _Rules) -> tuple[list[int], list[int]]:
+    """Event starts the trigger class leaves out, and the line starts.
 
-    (The two-character triggers, found with numpy over the code points:
-    several str.find scans would each read the whole text.)
+    Returns:
+        ``(starts, line_starts)``: sorted positions of a space followed by a
+        space or a comma-like mark, and of a line break that is not between
+        two ordinary characters (a line break between two is copied as it
+        is: no event); and the positions after each line break.
     """
     cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    if cp.size < 2:
-        return []
-    second = _pair_seconds(rules.pairs).take(cp[1:], mode="clip")
-    out: list[int] = ((cp[:-1] == 0x20) & second).nonzero()[0].tolist()
-    return out
+    n = cp.size
+    if n == 0:
+        return [], []
+    second, not_plain = rules.start_tables
+    out = ((cp[:-1] == 0x20) & second.take(cp[1:], mode="clip")).nonzero()[0]
+    breaks = (cp == 0x0A).nonzero()[0]
+    if breaks.size:
+        before = not_plain.take(cp[breaks - 1], mode="clip")
+        after = not_plain.take(cp[np.minimum(breaks + 1, n - 1)], mode="clip")
+        odd = breaks[before | after | (breaks == 0) | (breaks == n - 1)]
+        if odd.size:
+            out = np.sort(np.concatenate((out, odd)))
+    starts: list[int] = out.tolist()
+    return starts, (breaks + 1).tolist()
 
 
-@functools.cache
-def _pair_seconds(pairs: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """Which BMP characters complete a two-character trigger after a space."""
-    table = np.zeros(0x10000, dtype=np.bool_)
+def _start_tables(
+    pairs: tuple[str, ...], not_plain: frozenset[str]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Two tables over the BMP for :func:`_starts`.
+
+    Whether a character completes a two-character start after a space, and
+    whether it is no ordinary character next to a line break.
+    """
+    second = np.zeros(0x10000, dtype=np.bool_)
     for pair in pairs:
-        table[ord(pair[1])] = True
-    return table
+        second[ord(pair[1])] = True
+    table = np.zeros(0x10000, dtype=np.bool_)
+    table[[ord(c) for c in not_plain]] = True
+    table[0xFFFF] = True  # (where characters beyond the BMP are clipped to)
+    return second, table
 
 
 def _clean(
-    em: _Emitter, text: str, pos: int, stop: int, rules: _Rules, pairs: list[int]
+    em: _Emitter, text: str, pos: int, stop: int, rules: _Rules, starts: list[int]
 ) -> None:
     """Emit the display form of ``text[pos:stop]``.
 
@@ -310,32 +334,21 @@ def _clean(
         pos: Where to start.
         stop: Where to stop.
         rules: The display rules.
-        pairs: :func:`_pair_starts` of ``text``.
+        starts: The first list of :func:`_starts` of ``text``.
     """
     search = rules.trigger.search
     match = rules.master.match
-    not_plain = rules.not_plain
     at = pos
-    k = bisect.bisect_left(pairs, pos)
+    k = bisect.bisect_left(starts, pos)
     while True:
         t = search(text, at, stop)
         i = stop if t is None else t.start()
-        while k < len(pairs) and pairs[k] < at:
+        while k < len(starts) and starts[k] < at:
             k += 1
-        if k < len(pairs) and pairs[k] < i and pairs[k] + 2 <= stop:
-            i = pairs[k]
+        if k < len(starts) and starts[k] < i and (starts[k] + 2 <= stop or text[starts[k]] == "\n"):
+            i = starts[k]
         if i == stop:
             break
-        if (
-            text[i] == "\n"
-            and pos < i < stop - 1
-            and text[i - 1] not in not_plain
-            and text[i + 1] not in not_plain
-        ):
-            # A single line break between two copied characters is copied as
-            # it is: no event (most paragraph breaks; saves a step each).
-            at = i + 1
-            continue
         m = match(text, i, stop)
         if m is None:
             at = i + 1
@@ -392,13 +405,13 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
         text = text.translate(rules.digits)
     em = _Emitter()
     pos = 0
-    pairs = _pair_starts(text, rules)
-    if _has_boilerplate(text, rules.boilerplate):
+    starts, line_starts = _starts(text, rules)
+    if _has_boilerplate(text, rules.boilerplate, line_starts):
         for m in rules.boilerplate.finditer(text):
-            _clean(em, text, pos, m.start(), rules, pairs)
+            _clean(em, text, pos, m.start(), rules, starts)
             em.space("\n", m.start(), m.end() - m.start())
             pos = m.end()
-    _clean(em, text, pos, len(text), rules, pairs)
+    _clean(em, text, pos, len(text), rules, starts)
     display = "".join(em.pieces)
     stripped = display.rstrip()
     if len(stripped) != len(display):
@@ -407,7 +420,9 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
     return display, em.b.build()
 
 
-def _has_boilerplate(text: str, boilerplate: re.Pattern[str]) -> bool:
+def _has_boilerplate(
+    text: str, boilerplate: re.Pattern[str], line_starts: list[int]
+) -> bool:
     """Whether a boilerplate line occurs: the pattern tried at each line start only.
 
     Same answer as ``boilerplate.search(text)`` (every branch starts with ``^``),
@@ -416,12 +431,7 @@ def _has_boilerplate(text: str, boilerplate: re.Pattern[str]) -> bool:
     match = boilerplate.match
     if match(text, 0) is not None:
         return True
-    i = text.find("\n")
-    while i >= 0:
-        if match(text, i + 1) is not None:
-            return True
-        i = text.find("\n", i + 1)
-    return False
+    return any(match(text, i) is not None for i in line_starts)
 
 
 def _truncate(m: OffsetMap, length: int) -> OffsetMap:

@@ -281,7 +281,7 @@ def _deletion_map(enc: bytes, keep: bytes) -> OffsetMap:
     """The map of ``enc`` with every byte not in ``keep`` deleted: copy runs between."""
     kept = np.zeros(len(enc) + 2, dtype=np.int8)
     kept[1:-1] = _membership(keep).take(np.frombuffer(enc, dtype=np.uint8))
-    edges = np.diff(kept).nonzero()[0]  # alternating starts and ends of kept runs
+    edges = (kept[1:] != kept[:-1]).nonzero()[0]  # alternating starts and ends of kept runs
     starts, ends = edges[0::2], edges[1::2]
     if not starts.size:
         return OffsetMap()  # everything deleted

@@ -250,7 +250,7 @@ def _any_known(
     if not h.size:
         return False
     at = known.searchsorted(h)
-    return bool((known[np.minimum(at, known.size - 1)] == h).any())
+    return bool(np.count_nonzero(known[np.minimum(at, known.size - 1)] == h))
 
 
 def find_splits(
@@ -278,7 +278,10 @@ def find_splits(
         return []
     if cp is None:
         cp = np.frombuffer(display.encode("utf-32-le"), dtype=np.uint32)
-    if table is None and words is not None and not _odd_mark_codes().take(cp, mode="clip").any():
+    odd_marks = _odd_mark_codes()
+    if table is None and words is not None and not np.count_nonzero(
+        odd_marks.take(cp, mode="clip")
+    ):
         # Without a mark that is neither \w nor a haraka, every candidate is
         # a whole token, so no token hash known means no candidate known.
         starts, ends = words[:, 0], words[:, 1]

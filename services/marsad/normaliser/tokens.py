@@ -222,7 +222,7 @@ def tokenize(display: str, cls: npt.NDArray[np.uint16] | None = None) -> Spans:
     # A separator between two digits (the first ending a word run): the number
     # rule of TOKEN_RE applies; re-cut those whitespace-delimited chunks with it.
     sep = ((raw & _C_SEP) != 0).nonzero()[0]
-    if sep.size and (raw[sep - 1] & raw[sep + 1] & _C_DIGIT).any():
+    if sep.size and np.count_nonzero(raw[sep - 1] & raw[sep + 1] & _C_DIGIT):
         return _number_fix(display, starts.tolist(), ends.tolist())
     return Spans.from_bounds(starts, ends)
 
@@ -276,7 +276,7 @@ def sentences(
     end = (sc & _C_END) != 0
     # Where each run of end marks stops (text positions), then past any closers.
     after = (end[:-1] > end[1:]).nonzero()[0]
-    if after.size and (sc[after + 1] & _C_CLOSER).any():
+    if after.size and np.count_nonzero(sc[after + 1] & _C_CLOSER):
         not_closer = ((sc[1:] & _C_CLOSER) == 0).nonzero()[0]  # (n = the padding: the end)
         after = not_closer[not_closer.searchsorted(after)]
     # A cut where whitespace follows (the kind is 0, and it is not the padding).

@@ -398,6 +398,26 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
         ``(display, map)``; ``display`` has no leading/trailing whitespace,
         single spaces between words and ``\\n`` between paragraphs.
     """
+    display, dmap = _display_once(text)
+    # Removing markup can bring the ends of a new tag or entity together
+    # ("<A<b>>" leaves "<A>", "&amp;lt;" leaves "&lt;"); clean again until
+    # nothing changes, so the display text of a display text is itself.
+    for _ in range(_MAX_MARKUP_PASSES):
+        if "<" not in display and "&" not in display:
+            break
+        again, amap = _display_once(display)
+        if again == display:
+            break
+        display, dmap = again, amap.compose(dmap)
+    return display, dmap
+
+
+# Markup nested deeper than this is left as it is after the last pass.
+_MAX_MARKUP_PASSES = 4
+
+
+def _display_once(text: str) -> tuple[str, OffsetMap]:
+    """One cleaning pass of :func:`build_display`."""
     rules = load_rules()
     hint = rules.digits_hint.search(text)
     if hint is not None and rules.digits_re.search(text, hint.start()) is not None:

@@ -60,6 +60,11 @@ DISPLAY_CASES = [
     # markup and entities (publishers' feeds often carry them)
     ("<p>قال <b>الرئيس</b> &amp; الوزير</p><p>وأضاف&nbsp;أن</p>", "قال الرئيس & الوزير\nوأضاف أن"),
     ("<script>var x = 1;</script>دمشق", "دمشق"),
+    # markup whose removal leaves markup (broken feeds, double escaping): cleaned
+    # to a fixed point (found by hypothesis: "<A<b>>" left "<A>")
+    ("قال <A<b>>الرئيس", "قال الرئيس"),
+    ("&amp;lt;b&amp;gt;دمشق&amp;lt;/b&amp;gt;", "دمشق"),
+    ("حمص &amp; حماة", "حمص & حماة"),
     # boilerplate line of Al Arabiya opinion columns
     ("نص المقال.\n** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "نص المقال."),
     # a space left by markup or invisibles before a comma goes like a written one

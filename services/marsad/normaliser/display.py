@@ -400,10 +400,14 @@ def build_display(text: str) -> tuple[str, OffsetMap]:
     """
     display, dmap = _display_once(text)
     # Removing markup can bring the ends of a new tag or entity together
-    # ("<A<b>>" leaves "<A>", "&amp;lt;" leaves "&lt;"); clean again until
-    # nothing changes, so the display text of a display text is itself.
+    # ("<A<b>>" leaves "<A>", "&amp;lt;" leaves "&lt;"), and removing an
+    # invisible character between two marks can leave them out of canonical
+    # order; clean again until nothing changes, so the display text of a
+    # display text is itself.
     for _ in range(_MAX_MARKUP_PASSES):
-        if "<" not in display and "&" not in display:
+        if "<" not in display and "&" not in display and unicodedata.is_normalized(
+            "NFKC", display
+        ):
             break
         again, amap = _display_once(display)
         if again == display:

@@ -65,6 +65,9 @@ DISPLAY_CASES = [
     ("قال <A<b>>الرئيس", "قال الرئيس"),
     ("&amp;lt;b&amp;gt;دمشق&amp;lt;/b&amp;gt;", "دمشق"),
     ("حمص &amp; حماة", "حمص & حماة"),
+    # an invisible character between shadda and fatha: once it is gone the two
+    # marks are put in canonical order (fatha first), as NFKC does elsewhere
+    ("إن\u0651\u200f\u064e المجلس", "إنَّ المجلس"),
     # boilerplate line of Al Arabiya opinion columns
     ("نص المقال.\n** جميع المقالات المنشورة تمثل رأي كتابها فقط.", "نص المقال."),
     # a space left by markup or invisibles before a comma goes like a written one

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marsad.codec import Codec
 from marsad.settings import Settings
 from marsad.stage import Stage
 from marsad.topics import ALL_TOPICS
+
+if TYPE_CHECKING:
+    from marsad.deduplicator.core import DedupConfig
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +83,27 @@ def _construct(
             codec, recogniser, ner_backend=settings.ner_backend, deadletter_original_bytes=keep
         )
     if name == "deduplicator":
-        from marsad.deduplicator.core import DedupConfig
         from marsad.deduplicator.stage import DeduplicatorStage
 
-        config = DedupConfig(
-            threshold=settings.dedup_threshold,
-            shingle=settings.dedup_shingle,
-            permutations=settings.dedup_permutations,
-            window_days=settings.dedup_window_days,
-            followup_hours=settings.dedup_followup_hours,
-            followup_threshold=settings.dedup_followup_threshold,
-        )
         return DeduplicatorStage(
-            codec, config, dedup_store, event_store, index=dedup_index,
+            codec, dedup_config(settings), dedup_store, event_store, index=dedup_index,
             deadletter_original_bytes=keep,
         )
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
+
+
+def dedup_config(settings: Settings) -> DedupConfig:
+    """The deduplicator's parameters from the settings."""
+    from marsad.deduplicator.core import DedupConfig
+
+    return DedupConfig(
+        threshold=settings.dedup_threshold,
+        shingle=settings.dedup_shingle,
+        permutations=settings.dedup_permutations,
+        window_days=settings.dedup_window_days,
+        followup_hours=settings.dedup_followup_hours,
+        followup_threshold=settings.dedup_followup_threshold,
+    )
 
 
 def select_stages(selection: str) -> tuple[str, ...]:

@@ -25,6 +25,13 @@ DEADLETTER = "articles.deadletter"
 #: Every logical topic, in the order the stream passes them.
 ALL_TOPICS: tuple[str, ...] = (RAW, NORMALISED, EXTRACTED, ENRICHED, DUPLICATES, DEADLETTER)
 
+# Internal topics of the deduplicator with several partitions (docs/deduplicator.md):
+# band messages keyed by LSH band key, and notes keyed by article id (co-partitioned
+# with articles.extracted).  Same partition count as the others.
+DEDUP_BANDS = "dedup.bands"
+DEDUP_NOTES = "dedup.notes"
+INTERNAL_TOPICS: tuple[str, ...] = (DEDUP_BANDS, DEDUP_NOTES)
+
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:
     """Return the aiokafka keyword arguments for connection and security settings."""

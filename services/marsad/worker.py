@@ -27,7 +27,14 @@ from marsad.metrics import Metrics
 from marsad.runtime import make_codec
 from marsad.settings import Settings
 from marsad.stage import Incoming, Outgoing, Stage
-from marsad.topics import ALL_TOPICS, DEADLETTER, DUPLICATES, ENRICHED, ensure_topics
+from marsad.topics import (
+    ALL_TOPICS,
+    DEADLETTER,
+    DUPLICATES,
+    ENRICHED,
+    INTERNAL_TOPICS,
+    ensure_topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +354,9 @@ def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "in
     # Kept referenced for the process's lifetime; it ends with the loop.
     runtime.probe_task = loop.create_task(probe_broker(settings, runtime.health))
     runtime.health.set(False, "waiting for Kafka to create topics")
-    loop.run_until_complete(ensure_topics(settings, ALL_TOPICS, attempts=None))
+    loop.run_until_complete(
+        ensure_topics(settings, ALL_TOPICS + INTERNAL_TOPICS, attempts=None)
+    )
     runtime.health.set(False, "joining consumer group")
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, quiet=True, redirect_stdouts=False)
     try:

@@ -1,16 +1,24 @@
-"""Faust wiring of the deduplicator: its state lives in a Faust table.
+"""Faust wiring of the deduplicator: its state lives in Faust tables.
 
-The table is backed by a changelog topic, so a restarted or rebalanced
+The tables are backed by changelog topics, so a restarted or rebalanced
 worker rebuilds what it remembered before it processes the next article.
+
+With one partition the single-process core runs in one agent.  With several
+partitions no worker sees every article, so the band-keyed design of
+:mod:`marsad.deduplicator.banded` runs in three agents: one on
+``articles.extracted``, one on ``dedup.bands`` (keyed by LSH band key) and
+one on ``dedup.notes`` (keyed by article id, co-partitioned with
+``articles.extracted``: the two share the ``dedup-articles`` table).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from marsad.deduplicator.stage import DeduplicatorStage
-from marsad.runtime import build_stage
+from marsad.runtime import build_stage, dedup_config
 from marsad.worker import attach
 
 log = logging.getLogger(__name__)
@@ -22,7 +30,10 @@ if TYPE_CHECKING:
 
 
 def register(app: faust.App, runtime: WorkerRuntime) -> None:
-    """Create the state tables, build the stage on them and attach its agent."""
+    """Create the state tables, build the stage(s) on them and attach the agent(s)."""
+    if runtime.settings.partitions > 1:
+        register_banded(app, runtime)
+        return
     assert runtime.codec is not None
     partitions = runtime.settings.partitions
     # Two tables, because the article index and the event merger use key
@@ -44,3 +55,44 @@ def register(app: faust.App, runtime: WorkerRuntime) -> None:
 
     articles.on_recover(rebuild)
     attach(app, runtime, stage)
+
+
+def partitioner(partitions: int) -> Callable[[str], int]:
+    """The partition the producer sends a message with this key to (Kafka's default)."""
+    from aiokafka.partitioner import murmur2
+
+    def partition_of(key: str) -> int:
+        return int((murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions)
+
+    return partition_of
+
+
+def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
+    """The band-keyed deduplicator: three agents over three tables."""
+    from marsad.deduplicator.banded import BandedDeduplicator
+    from marsad.deduplicator.stage import BandRouteStage, BandStage, NoteStage
+
+    assert runtime.codec is not None
+    settings, codec = runtime.settings, runtime.codec
+    partitions = settings.partitions
+    articles = app.Table("dedup-articles", partitions=partitions, key_type=str)
+    bands = app.Table("dedup-bands", partitions=partitions, key_type=str)
+    events = app.Table("event-state", partitions=partitions, key_type=str)
+    core = BandedDeduplicator(
+        dedup_config(settings), partitioner(partitions), articles, bands, {}
+    )
+    keep = settings.deadletter_original_bytes
+    stages = [
+        BandRouteStage(codec, core, events, deadletter_original_bytes=keep),
+        BandStage(codec, core, deadletter_original_bytes=keep),
+        NoteStage(codec, core, deadletter_original_bytes=keep),
+    ]
+
+    async def rebuild() -> None:
+        count = core.rebuild_index()
+        log.info("deduplicator: LSH index rebuilt from %d remembered signatures", count)
+
+    bands.on_recover(rebuild)
+    for stage in stages:
+        stage.time_limit_seconds = settings.article_time_limit_seconds
+        attach(app, runtime, stage)

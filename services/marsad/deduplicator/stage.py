@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from marsad.codec import Codec
-from marsad.deduplicator.core import DedupConfig, Deduplicator
+import orjson
+
+from marsad.codec import Codec, DecodeError
+from marsad.deduplicator.banded import BandedDeduplicator, Out, Send
+from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator
 from marsad.deduplicator.events import EventMerger, reports_from_article
 from marsad.stage import Incoming, Outgoing, Stage
-from marsad.topics import DUPLICATES, ENRICHED, EXTRACTED
+from marsad.topics import DEDUP_BANDS, DEDUP_NOTES, DUPLICATES, ENRICHED, EXTRACTED
 
 _META = ("id", "source", "url", "title", "published_at", "published_at_error")
 
@@ -61,34 +64,8 @@ class DeduplicatorStage(Stage):
             source=article["source"],
             published_at=article["published_at"],
         )
-        meta: dict[str, Any] = {"schema_version": 1, **{k: article[k] for k in _META}}
-        merged = self.merge_events(article)
-        story = {
-            "cluster_id": decision.cluster_id,
-            "article_count": decision.cluster_size,
-            "sources": list(decision.sources),
-        }
-        if decision.kind == "duplicate" and decision.duplicate_of is not None:
-            notice = {
-                **meta,
-                "duplicate_of": decision.duplicate_of,
-                "story": story,
-                "dedup": decision.to_json(),
-                "merged_events": merged,
-            }
-            return [Outgoing(DUPLICATES, article["id"], notice)]
-        event = {
-            **meta,
-            "text": article["text"],
-            "display_text": norm["display"],
-            "title_display": article["title_display"],
-            "entities": article["entities"],
-            "facts": article["facts"],
-            "story": story,
-            "dedup": decision.to_json(),
-            "merged_events": merged,
-        }
-        return [Outgoing(ENRICHED, article["id"], event)]
+        payload = output_payload(article, self.merge_events(article))
+        return [output_record(decision, payload)]
 
     def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
         """Link the article's events to the merged events of other reports of them."""
@@ -98,3 +75,151 @@ class DeduplicatorStage(Stage):
             if result is not None:
                 merged[result.event_id] = result.to_json()
         return list(merged.values())
+
+
+def output_payload(article: dict[str, Any], merged: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields of an extracted article that its output record carries."""
+    norm = article["normalisation"]
+    return {
+        "meta": {"schema_version": 1, **{k: article[k] for k in _META}},
+        "event": {
+            "text": article["text"],
+            "display_text": norm["display"],
+            "title_display": article["title_display"],
+            "entities": article["entities"],
+            "facts": article["facts"],
+        },
+        "merged": merged,
+    }
+
+
+def output_record(
+    decision: Decision, payload: dict[str, Any], revision: int | None = None
+) -> Outgoing:
+    """The enriched event (unique) or the duplicate notice of one decision.
+
+    Args:
+        decision: The decision (its cluster figures go into ``story``).
+        payload: From :func:`output_payload`.
+        revision: The story's revision (band-keyed wiring only: a story's
+            event is re-published with the next revision when a source joins).
+    """
+    story: dict[str, Any] = {
+        "cluster_id": decision.cluster_id,
+        "article_count": decision.cluster_size,
+        "sources": list(decision.sources),
+    }
+    if revision is not None:
+        story["revision"] = revision
+    meta = payload["meta"]
+    if decision.kind == "duplicate" and decision.duplicate_of is not None:
+        notice = {
+            **meta,
+            "duplicate_of": decision.duplicate_of,
+            "story": story,
+            "dedup": decision.to_json(),
+            "merged_events": payload["merged"],
+        }
+        return Outgoing(DUPLICATES, decision.article_id, notice)
+    event = {
+        **meta,
+        **payload["event"],
+        "story": story,
+        "dedup": decision.to_json(),
+        "merged_events": payload["merged"],
+    }
+    return Outgoing(ENRICHED, decision.article_id, event)
+
+
+def _internal(outs: list[Out]) -> list[Outgoing]:
+    result: list[Outgoing] = []
+    for out in outs:
+        if isinstance(out, Send):
+            result.append(Outgoing(out.topic, out.key, out.value))
+        else:
+            result.append(output_record(out.decision, out.payload, out.revision))
+    return result
+
+
+class BandRouteStage(Stage):
+    """Band-keyed wiring, step 1: ``articles.extracted`` -> ``dedup.bands`` (see ``banded``).
+
+    Args:
+        codec: Codec with a validator for ``articles.extracted``.
+        core: The band-keyed deduplicator shared with the two other steps.
+        event_store: Where merged events are remembered (per partition).
+        deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
+    """
+
+    name = "deduplicator"
+    source = EXTRACTED
+
+    def __init__(
+        self,
+        codec: Codec,
+        core: BandedDeduplicator,
+        event_store: MutableMapping[str, Any] | None = None,
+        *,
+        deadletter_original_bytes: int = 262_144,
+    ) -> None:
+        super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
+        self.core = core
+        self.merger = EventMerger({} if event_store is None else event_store)
+
+    def process(self, msg: Incoming) -> list[Outgoing]:
+        """Start the decision on one article: its band messages."""
+        article = self.codec.decode(EXTRACTED, msg.value)
+        merged: dict[str, dict[str, Any]] = {}
+        for report in reports_from_article(article):
+            result = self.merger.add(report)
+            if result is not None:
+                merged[result.event_id] = result.to_json()
+        outs = self.core.route(
+            article["id"],
+            article["normalisation"]["matching"],
+            source=article["source"],
+            published_at=article["published_at"],
+            payload=output_payload(article, list(merged.values())),
+        )
+        return _internal(outs)
+
+
+class BandStage(Stage):
+    """Band-keyed wiring, step 2: ``dedup.bands`` -> ``dedup.notes`` (candidates)."""
+
+    name = "dedup-bands"
+    source = DEDUP_BANDS
+
+    def __init__(self, codec: Codec, core: BandedDeduplicator, **kwargs: Any) -> None:
+        super().__init__(codec, **kwargs)
+        self.core = core
+
+    def process(self, msg: Incoming) -> list[Outgoing]:
+        """Look one article up in this partition's buckets."""
+        return _internal(self.core.band(_internal_record(msg), msg.partition))
+
+
+class NoteStage(Stage):
+    """Band-keyed wiring, step 3: ``dedup.notes`` -> decisions, joins, final records."""
+
+    name = "dedup-notes"
+    source = DEDUP_NOTES
+
+    def __init__(self, codec: Codec, core: BandedDeduplicator, **kwargs: Any) -> None:
+        super().__init__(codec, **kwargs)
+        self.core = core
+
+    def process(self, msg: Incoming) -> list[Outgoing]:
+        """Handle one note (candidates, a join or a resolution)."""
+        return _internal(self.core.note(_internal_record(msg)))
+
+
+def _internal_record(msg: Incoming) -> dict[str, Any]:
+    # Internal topics are written by this module only: parse, no schema check.
+    try:
+        value = orjson.loads(msg.value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("invalid_json", str(exc)) from None
+    if not isinstance(value, dict):
+        raise DecodeError("not_an_object", "internal record is not an object")
+    return value

@@ -1,0 +1,455 @@
+"""Band-keyed deduplication: near copies meet although no worker sees every article.
+
+The single-process :class:`~marsad.deduplicator.core.Deduplicator` needs every
+article in one store.  With ``P`` partitions this module splits the same pure
+steps (``signature``, ``band_keys``, ``confirm``, ``required_similarity``,
+``choose``, ``cluster_id_for``) over three handlers, each touching only state
+keyed like the message it handles, so a Faust table partitioned like its
+input topic can hold it (see ``docs/deduplicator.md``):
+
+1. :meth:`BandedDeduplicator.route` (input keyed by article id) computes the
+   signature, the LSH band keys and the exact key (one more band key), keeps
+   the pending article, and sends ONE band message per partition that holds
+   any of its keys (so at most ``P`` per article), keyed by the group's first
+   key so that the producer's partitioner routes it there.
+2. :meth:`BandedDeduplicator.band` (keyed by band key) looks the article up in
+   its buckets, adds it, confirms each earlier member against its stored
+   signature right there, and replies (keyed by article id) with the
+   confirmed candidates, each with the partitions of all the band keys the
+   two share (``sp``).
+3. :meth:`BandedDeduplicator.note` (keyed by article id) gathers the replies;
+   with all in, it decides: which pairs this article handles (the rule
+   below), the best candidate (``choose``), ``unique`` or ``duplicate``.  A
+   duplicate's story is its target's: a ``join`` message walks from the
+   target along ``duplicate_of`` to the story's root, where the cluster
+   record (count, sources, revision) lives and the outputs are made.
+
+Who handles a pair
+------------------
+In every partition the two band messages of a pair arrive in some order and
+the second one sees the first.  ``T`` is the set of partitions where this
+article saw the candidate, ``S`` the partitions of all keys they share.
+``T == S``: this article came second everywhere and handles the pair (it may
+be the candidate's duplicate); ``T`` empty: the candidate handles it; mixed:
+the later ``(time, id)`` handles it.  Both sides compute the same answer, so
+a pair is never lost nor handled twice.  The handled relation can still form
+a cycle across three articles (orders differ between partitions), so a
+``join`` carries the path it walked: on reaching an id already on it, the
+cycle's smallest id becomes the story's root.
+
+State: ``articles`` (keyed by article id) holds ``a:<id>`` records and, for
+roots, ``c:<cluster>``; ``bands`` (keyed by band partition) holds ``s:<id>``
+(signature, exact key, time, source); ``index`` holds the buckets (derived,
+rebuilt by :meth:`BandedDeduplicator.rebuild_index`).  This module imports
+neither Faust nor Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marsad.deduplicator import minhash as mh
+from marsad.deduplicator.core import (
+    Decision,
+    DedupConfig,
+    band_keys,
+    choose,
+    cluster_id_for,
+    confirm,
+    parse_time,
+    required_similarity,
+    signature,
+)
+from marsad.topics import DEDUP_BANDS as BANDS
+from marsad.topics import DEDUP_NOTES as NOTES
+
+logger = logging.getLogger(__name__)
+
+_FUTURE_SLACK = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """An internal message: to ``BANDS`` or ``NOTES``, with its key."""
+
+    topic: str
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """An outcome for the outside world.
+
+    Attributes:
+        kind: ``unique`` (new story), ``duplicate``, or ``update`` (a story's
+            root re-published because a new source joined it).
+        decision: The decision (for ``update``: the root's, with the story's new figures).
+        payload: What the wiring stored with the article (its output fields).
+        revision: The story's revision: 0 when founded, +1 per new source.
+    """
+
+    kind: str
+    decision: Decision
+    payload: dict[str, Any]
+    revision: int = 0
+
+
+Out = Send | Final
+
+
+@dataclass(slots=True)
+class _Stats:
+    candidates: int = 0
+    cycles: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+
+
+def _exact_key(exact: str) -> str:
+    # A prefix no LSH band key has ("b<band>:<hex>").
+    return "x" + exact
+
+
+def _members_before(index: MutableMapping[str, Any], key: str, aid: str, cap: int) -> list[str]:
+    """Ids inserted in bucket ``key`` before ``aid``; adds ``aid`` (idempotent on redelivery)."""
+    members = index.get(key)
+    if not members:
+        index[key] = aid
+        return []
+    if isinstance(members, str):
+        if members == aid:
+            return []
+        index[key] = [members, aid]
+        return [members]
+    if aid in members:
+        return list(members[: members.index(aid)])
+    index[key] = [*members, aid][-cap:]
+    return list(members)
+
+
+class BandedDeduplicator:
+    """The three handlers of the band-keyed design, over injected stores.
+
+    Args:
+        config: Parameters of the search (as for the single-process core).
+        partition_of: The partition a message keyed by a given string goes to
+            (the producer's partitioner over the internal topics' partitions).
+        articles: State keyed by article id (pending articles, story records).
+        bands: State keyed by band partition (signatures of bucket members).
+        index: The LSH buckets (in memory in the stream; rebuilt after recovery).
+        clock: Processing time, for articles without a usable ``published_at``.
+    """
+
+    def __init__(
+        self,
+        config: DedupConfig,
+        partition_of: Callable[[str], int],
+        articles: MutableMapping[str, Any] | None = None,
+        bands: MutableMapping[str, Any] | None = None,
+        index: MutableMapping[str, Any] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.partition_of = partition_of
+        self.articles: MutableMapping[str, Any] = {} if articles is None else articles
+        self.bands: MutableMapping[str, Any] = {} if bands is None else bands
+        self.index: MutableMapping[str, Any] = {} if index is None else index
+        self.clock = clock
+        self.stats = _Stats()
+
+    # -- step 1: in the article's partition ------------------------------------------
+
+    def route(
+        self,
+        article_id: str,
+        matching_text: str,
+        *,
+        source: str | None,
+        published_at: str | None,
+        payload: dict[str, Any],
+    ) -> list[Out]:
+        """Start deciding on an article: one band message per partition of its keys.
+
+        Args:
+            article_id: Unique id (the input's key).
+            matching_text: The normaliser's matching text.
+            source: Outlet that published it.
+            published_at: ISO 8601 time, if known.
+            payload: Output fields the wiring wants back with the decision.
+
+        Returns:
+            Band messages; or, for a text without words, its (unique) final.
+        """
+        cfg = self.config
+        old = self.articles.get("a:" + article_id)
+        if old is not None and old.get("st") != "wait":
+            # Redelivered after its decision: the outputs were produced then.
+            return []
+        now = self.clock()
+        ts = parse_time(published_at) if cfg.time_basis == "published" else None
+        ts = now if ts is None else min(ts, now + _FUTURE_SLACK)
+        sig = signature(matching_text, cfg)
+        keys = band_keys(sig, cfg)
+        if keys:
+            keys.append(_exact_key(sig.exact))
+        groups: dict[int, list[str]] = {}
+        for key in keys:
+            groups.setdefault(self.partition_of(key), []).append(key)
+        rec: dict[str, Any] = {"t": ts, "o": source, "exp": sorted(groups), "rep": {}, "st": "wait"}
+        if old is not None:
+            rec["rep"] = old.get("rep") or {}
+            rec["park"] = old.get("park") or []
+        # Apart from the record, which every reply rewrites: the payload goes
+        # to the changelog once.
+        self.articles["p:" + article_id] = payload
+        self.articles["a:" + article_id] = rec
+        if not groups:
+            return self._decide(article_id, rec)
+        encoded = sig.encode()
+        return [
+            Send(BANDS, group[0], {
+                "k": "band", "a": article_id, "t": ts, "o": source, "g": encoded,
+                "x": sig.exact, "keys": group,
+            })
+            for group in groups.values()
+        ]
+
+    # -- step 2: in a band partition ---------------------------------------------------
+
+    def band(self, msg: dict[str, Any], partition: int) -> list[Out]:
+        """Look an article up in this partition's buckets, add it, reply with candidates."""
+        cfg = self.config
+        aid = msg["a"]
+        values = mh.Signature.decode_values(msg["g"])
+        if ("s:" + aid) not in self.bands:
+            self.bands["s:" + aid] = {"g": msg["g"], "x": msg["x"], "t": msg["t"], "o": msg["o"]}
+        seen: dict[str, None] = {}
+        for key in msg["keys"]:
+            for cid in _members_before(self.index, key, aid, cfg.max_bucket):
+                seen.setdefault(cid)
+        mine: set[str] | None = None
+        cands: list[dict[str, Any]] = []
+        for cid in seen:
+            crec = self.bands.get("s:" + cid)
+            if crec is None:
+                continue
+            if crec["x"] == msg["x"]:
+                sim, method = 1.0, "exact"
+            else:
+                sim, method = confirm(values, crec["g"]), "minhash"
+                gap = float(msg["t"]) - float(crec["t"])
+                same = msg["o"] is not None and crec["o"] == msg["o"]
+                if sim < required_similarity(cfg, gap, same):
+                    continue
+            if mine is None:
+                mine = set(self._keys(values, msg["x"]))
+            theirs = self._keys(mh.Signature.decode_values(crec["g"]), crec["x"])
+            shared = sorted({self.partition_of(k) for k in theirs if k in mine})
+            cands.append({"i": cid, "s": sim, "m": method, "sp": shared, "t": crec["t"]})
+        self.stats.candidates += len(seen)
+        return [Send(NOTES, aid, {"k": "cands", "a": aid, "p": partition, "c": cands})]
+
+    def _keys(self, values: mh.U32Array, exact: str) -> list[str]:
+        return [*mh.band_key_strings(values, self.config.bands, self.config.seed),
+                _exact_key(exact)]
+
+    def rebuild_index(self) -> int:
+        """Re-derive the buckets from the stored signatures (after a table recovery).
+
+        Arrival order is lost with the process; ``(time, id)`` order stands in.
+        """
+        self.index.clear()
+        records = sorted(
+            ((k[2:], v) for k, v in self.bands.items() if k.startswith("s:")),
+            key=lambda item: (float(item[1]["t"]), item[0]),
+        )
+        for aid, rec in records:
+            for key in self._keys(mh.Signature.decode_values(rec["g"]), rec["x"]):
+                _members_before(self.index, key, aid, self.config.max_bucket)
+        return len(records)
+
+    # -- step 3: in the partition of an article id ---------------------------------------
+
+    def note(self, msg: dict[str, Any]) -> list[Out]:
+        """Handle a message keyed by an article id: candidates, a join or a resolution."""
+        kind = msg["k"]
+        if kind == "cands":
+            return self._cands(msg)
+        if kind == "join":
+            return self._join(msg)
+        if kind == "resolved":
+            return self._resolved(msg)
+        raise ValueError(f"unknown note kind {kind!r}")
+
+    def _cands(self, msg: dict[str, Any]) -> list[Out]:
+        aid = msg["a"]
+        rec = self.articles.get("a:" + aid)
+        if rec is None or rec["st"] != "wait":
+            return []  # a redelivered reply to a decided article
+        rep = dict(rec["rep"])
+        rep[str(msg["p"])] = msg["c"]
+        rec = {**rec, "rep": rep}
+        self.articles["a:" + aid] = rec
+        if any(str(p) not in rep for p in rec["exp"]):
+            return []
+        return self._decide(aid, rec)
+
+    def handles(
+        self, me: tuple[float, str], other: tuple[float, str], seen_in: set[int], shared: set[int]
+    ) -> bool:
+        """True when this article (``me``) handles the pair: it may be the other's duplicate.
+
+        Args:
+            me: This article's ``(time, id)``.
+            other: The candidate's ``(time, id)``.
+            seen_in: Partitions where this article found the candidate (``T``).
+            shared: Partitions of all the keys the two share (``S``).
+        """
+        if not seen_in:
+            return False
+        if seen_in >= shared:
+            return True
+        return me > other
+
+    def _decide(self, aid: str, rec: dict[str, Any]) -> list[Out]:
+        cfg = self.config
+        seen_in: dict[str, set[int]] = {}
+        info: dict[str, dict[str, Any]] = {}
+        for part, cands in rec["rep"].items():
+            for c in cands:
+                seen_in.setdefault(c["i"], set()).add(int(part))
+                info[c["i"]] = c
+        me = (float(rec["t"]), aid)
+        handled = [
+            c for cid, c in info.items()
+            if self.handles(me, (float(c["t"]), cid), seen_in[cid], set(c["sp"]))
+        ]
+        exact = [(c["i"], 1.0) for c in handled if c["m"] == "exact"]
+        match = choose(exact, 1.0) if exact else choose(
+            [(c["i"], float(c["s"])) for c in handled], cfg.threshold
+        )
+        payload = self.articles.pop("p:" + aid, None) or {}
+        if match is None:
+            cluster = cluster_id_for(aid)
+            self.articles["a:" + aid] = {
+                "t": rec["t"], "o": rec["o"], "st": "root", "c": cluster, "r": aid, "pl": payload,
+            }
+            crec = {"n": 1, "src": [rec["o"]] if rec["o"] else [], "ids": [aid], "rev": 0}
+            self.articles["c:" + cluster] = crec
+            outs: list[Out] = [Final("unique", self._decision(aid, None, cluster, aid, crec,
+                                                              new_source=bool(rec["o"])),
+                                     payload)]
+            for parked in rec.get("park") or []:
+                outs.extend(self._join(parked))
+            return outs
+        target, sim = match
+        method = "exact" if exact else "minhash"
+        self.articles["a:" + aid] = {
+            "t": rec["t"], "o": rec["o"], "st": "dup", "d": target,
+        }
+        join = {
+            "k": "join", "a": aid, "o": rec["o"], "d": target, "s": sim, "m": method,
+            "pl": payload, "path": [],
+        }
+        outs = [Send(NOTES, target, join)]
+        # Joins parked here while undecided follow this article's own target.
+        outs.extend(
+            Send(NOTES, target, {**p, "to": target, "path": [*p["path"], aid]})
+            for p in rec.get("park") or []
+        )
+        return outs
+
+    def _join(self, msg: dict[str, Any]) -> list[Out]:
+        path: list[str] = list(msg["path"])
+        here = msg.get("to") or msg["d"]
+        rec = self.articles.get("a:" + here)
+        if rec is None:
+            # The target was evicted meanwhile: its story continues under it.
+            logger.warning("join of %s: %s is no longer remembered", msg["a"], here)
+            rec = {"st": "root", "c": cluster_id_for(here), "r": here, "pl": None}
+        st = rec["st"]
+        if msg.get("cycle") == here:
+            return self._at_root(here, rec, msg)
+        if st == "wait":
+            self.articles["a:" + here] = {**rec, "park": [*(rec.get("park") or []), msg]}
+            return []
+        if st == "dup" and rec.get("r") is None:
+            if here in path:
+                # A cycle of duplicates: its smallest id founds the story.
+                cycle = path[path.index(here):]
+                root = min(cycle)
+                self.stats.cycles += 1
+                return [Send(NOTES, root, {**msg, "to": root, "path": [], "cycle": root})]
+            nxt = rec["d"]
+            return [Send(NOTES, nxt, {**msg, "to": nxt, "path": [*path, here]})]
+        root = rec.get("r", here)
+        if root != here:
+            return [Send(NOTES, root, {**msg, "to": root, "path": []})]
+        return self._at_root(here, rec, msg)
+
+    def _at_root(self, here: str, rec: dict[str, Any], msg: dict[str, Any]) -> list[Out]:
+        outs: list[Out] = []
+        if rec["st"] != "root":
+            # This article became the root of a cycle of duplicates.
+            cluster = cluster_id_for(here)
+            rec = {**rec, "st": "root", "c": cluster, "r": here}
+            self.articles["a:" + here] = rec
+            self.articles.setdefault(
+                "c:" + cluster, {"n": 1, "src": [rec["o"]] if rec["o"] else [], "ids": [here],
+                                 "rev": 0},
+            )
+        cluster = rec["c"]
+        crec = dict(self.articles.get("c:" + cluster) or {"n": 1, "src": [], "ids": [here],
+                                                           "rev": 0})
+        aid = msg["a"]
+        if aid == here:
+            # The cycle's own root: it is published as the story's founder.
+            rec = {**rec, "pl": msg["pl"]}
+            self.articles["a:" + here] = rec
+            return [Final("unique", self._decision(here, None, cluster, here, crec), msg["pl"],
+                          int(crec["rev"]))]
+        source = msg["o"]
+        new_source = source is not None and source not in crec["src"]
+        if aid not in crec["ids"]:
+            crec["n"] = int(crec["n"]) + 1
+            crec["ids"] = [*crec["ids"], aid]
+            if new_source:
+                crec["src"] = [*crec["src"], source]
+                crec["rev"] = int(crec["rev"]) + 1
+            self.articles["c:" + cluster] = crec
+        dup = Decision(
+            kind="duplicate", article_id=aid, cluster_id=cluster, duplicate_of=msg["d"],
+            similarity=float(msg["s"]), method=msg["m"], cluster_size=int(crec["n"]),
+            sources=tuple(crec["src"]), config=self.config, representative=here,
+            new_source=new_source,
+        )
+        outs.append(Final("duplicate", dup, msg["pl"], int(crec["rev"])))
+        if new_source and rec.get("pl") is not None:
+            outs.append(Final("update", self._decision(here, None, cluster, here, crec),
+                              rec["pl"], int(crec["rev"])))
+        outs.append(Send(NOTES, aid, {"k": "resolved", "a": aid, "r": here, "c": cluster}))
+        return outs
+
+    def _resolved(self, msg: dict[str, Any]) -> list[Out]:
+        aid = msg["a"]
+        rec = self.articles.get("a:" + aid)
+        if rec is None or rec["st"] != "dup":
+            return []
+        self.articles["a:" + aid] = {**rec, "r": msg["r"], "c": msg["c"]}
+        return []
+
+    def _decision(
+        self, aid: str, dup_of: str | None, cluster: str, root: str, crec: dict[str, Any],
+        *, new_source: bool = False,
+    ) -> Decision:
+        return Decision(
+            kind="unique", article_id=aid, cluster_id=cluster, duplicate_of=dup_of,
+            similarity=None, method=None, cluster_size=int(crec["n"]),
+            sources=tuple(crec["src"]), config=self.config, representative=root,
+            new_source=new_source,
+        )

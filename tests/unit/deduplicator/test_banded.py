@@ -1,0 +1,176 @@
+"""The band-keyed deduplicator: several partitions, messages delivered in any order.
+
+A small simulator plays the three handlers over per-partition FIFO queues
+(as Kafka keeps order within a partition only) and lets hypothesis pick
+which partition's queue moves next: every interleaving must give each
+article one decision, one story per group of copies with one founder, and
+no cycle of duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import deque
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marsad.deduplicator.banded import BANDS, NOTES, BandedDeduplicator, Final, Send
+from marsad.deduplicator.core import DedupConfig, Deduplicator
+from marsad.deduplicator.corpus import load_fold
+from tests.conftest import REPO
+
+fold = load_fold()
+SEED = (REPO / ".." / "shared" / "seeds" / "000_8bb0b02f1c03471e.txt").read_text("utf-8")
+PAIR = json.loads((REPO / "tests" / "data" / "dedup" / "iniesta_pair.json").read_text("utf-8"))
+INIESTA_AL = PAIR["AL-sport-589-20180313"]
+INIESTA_SK = PAIR["SK-sport-246-20180313"]
+
+
+def seed_without_opening() -> str:
+    """Another outlet's cut of the seed: its first sentences dropped."""
+    return ". ".join(SEED.split(".")[3:])
+
+
+# (id, group, source, hour, text): two stories, each filed three times.
+ARTICLES: list[tuple[str, str, str, int, str]] = [
+    ("al-589", "iniesta", "alarabia", 8, INIESTA_AL),
+    ("sk-246", "iniesta", "skynews", 9, INIESTA_SK),
+    ("ap-001", "iniesta", "agency", 10, INIESTA_AL),
+    ("seed", "syria", "alquds", 8, SEED),
+    ("seed-cut", "syria", "alhayat", 11, seed_without_opening()),
+    ("seed-again", "syria", "alquds", 9, SEED),
+]
+
+
+def part_of(partitions: int) -> Any:
+    def partition_of(key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest()) % partitions
+
+    return partition_of
+
+
+def simulate(partitions: int, rng: random.Random) -> tuple[list[Final], BandedDeduplicator]:
+    """Run every article through the handlers, choosing the next queue at random."""
+    partition_of = part_of(partitions)
+    core = BandedDeduplicator(DedupConfig(), partition_of, clock=lambda: 1.6e9)
+    queues: dict[tuple[str, int], deque[tuple[str, Any]]] = {}
+
+    def push(topic: str, key: str, value: Any) -> None:
+        queues.setdefault((topic, partition_of(key)), deque()).append((key, value))
+
+    for aid, _, source, hour, text in ARTICLES:
+        push("extracted", aid, (fold(text), source, f"2018-03-13T{hour:02d}:00:00+00:00"))
+    finals: list[Final] = []
+    steps = 0
+    while any(queues.values()):
+        steps += 1
+        assert steps < 10_000, "messages keep circulating"
+        topic, partition = rng.choice(sorted(k for k, q in queues.items() if q))
+        key, value = queues[(topic, partition)].popleft()
+        if topic == "extracted":
+            text, source, published = value
+            outs = core.route(key, text, source=source, published_at=published,
+                              payload={"id": key})
+        elif topic == BANDS:
+            outs = core.band(value, partition)
+        else:
+            outs = core.note(value)
+        for out in outs:
+            if isinstance(out, Send):
+                push(out.topic, out.key, out.value)
+            else:
+                finals.append(out)
+    return finals, core
+
+
+@settings(max_examples=40, deadline=None)
+@given(partitions=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+def test_any_interleaving_gives_one_story_per_group_with_one_founder(
+    partitions: int, seed: int
+) -> None:
+    finals, _ = simulate(partitions, random.Random(seed))
+    decided = [f for f in finals if f.kind != "update"]
+    # One decision per article, no more.
+    assert sorted(f.decision.article_id for f in decided) == sorted(a[0] for a in ARTICLES)
+    group = {a[0]: a[1] for a in ARTICLES}
+    cluster = {f.decision.article_id: f.decision.cluster_id for f in decided}
+    for name in {"iniesta", "syria"}:
+        members = [aid for aid, g in group.items() if g == name]
+        assert len({cluster[m] for m in members}) == 1, (name, cluster)
+        founders = [f for f in decided if f.kind == "unique" and group[f.decision.article_id]
+                    == name]
+        assert len(founders) == 1
+    assert cluster["al-589"] != cluster["seed"]
+    # Following duplicate_of never comes back to where it started.
+    target = {f.decision.article_id: f.decision.duplicate_of for f in decided}
+    for start in target:
+        seen, node = set(), start
+        while node is not None:
+            assert node not in seen
+            seen.add(node)
+            node = target[node]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_story_event_is_republished_when_a_new_source_joins(seed: int) -> None:
+    finals, _ = simulate(3, random.Random(seed))
+    for name, sources in (("iniesta", 3), ("syria", 2)):
+        ids = [a[0] for a in ARTICLES if a[1] == name]
+        founder = next(f for f in finals if f.kind == "unique" and f.decision.article_id in ids)
+        updates = [f for f in finals if f.kind == "update"
+                   and f.decision.cluster_id == founder.decision.cluster_id]
+        # One re-publication per source after the founder's, each a new revision.
+        assert [u.revision for u in updates] == list(range(1, sources))
+        assert all(u.decision.article_id == founder.decision.article_id for u in updates)
+        assert len(updates[-1].decision.sources) == sources
+        assert updates[-1].payload == {"id": founder.decision.article_id}
+
+
+def test_one_partition_in_order_agrees_with_the_single_process_core() -> None:
+    core = BandedDeduplicator(DedupConfig(), lambda key: 0, clock=lambda: 1.6e9)
+    single = Deduplicator(DedupConfig(), clock=lambda: 1.6e9)
+    for aid, _, source, hour, text in ARTICLES:
+        published = f"2018-03-13T{hour:02d}:00:00+00:00"
+        pending = list(core.route(aid, fold(text), source=source, published_at=published,
+                                  payload={}))
+        finals: list[Final] = []
+        while pending:
+            out = pending.pop(0)
+            if isinstance(out, Final):
+                finals.append(out)
+            elif out.topic == BANDS:
+                pending.extend(core.band(out.value, 0))
+            else:
+                assert out.topic == NOTES
+                pending.extend(core.note(out.value))
+        mine = next(f.decision for f in finals if f.kind != "update")
+        theirs = single.decide(aid, fold(text), source=source, published_at=published)
+        assert (mine.kind, mine.cluster_id, mine.cluster_size, mine.sources) == (
+            theirs.kind, theirs.cluster_id, theirs.cluster_size, theirs.sources)
+        assert mine.method == theirs.method
+
+
+@pytest.mark.parametrize(
+    ("seen_in", "shared", "me", "other", "handles"),
+    [
+        ({0, 2}, {0, 2}, (5.0, "b"), (9.0, "a"), True),  # came second everywhere: handles it
+        (set(), {0, 2}, (9.0, "a"), (5.0, "b"), False),  # came first everywhere: the other does
+        ({0}, {0, 2}, (9.0, "a"), (5.0, "b"), True),  # mixed: the later (time, id) does
+        ({0}, {0, 2}, (5.0, "b"), (9.0, "a"), False),
+        ({2}, {0, 2}, (5.0, "b"), (5.0, "a"), True),  # same time: the larger id
+    ],
+)
+def test_who_handles_a_pair(
+    seen_in: set[int], shared: set[int], me: tuple[float, str], other: tuple[float, str],
+    handles: bool,
+) -> None:
+    core = BandedDeduplicator(DedupConfig(), lambda key: 0)
+    assert core.handles(me, other, seen_in, shared) is handles
+    # The other side, which saw the pair in the remaining partitions, agrees.
+    assert core.handles(other, me, shared - seen_in, shared) is not handles

@@ -47,9 +47,10 @@ neither Faust nor Kafka.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from marsad.deduplicator import minhash as mh
@@ -70,6 +71,7 @@ from marsad.topics import DEDUP_NOTES as NOTES
 logger = logging.getLogger(__name__)
 
 _FUTURE_SLACK = 86_400.0
+_HOUR = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,36 @@ Out = Send | Final
 class _Stats:
     candidates: int = 0
     cycles: int = 0
-    sent: dict[str, int] = field(default_factory=dict)
+    evicted: int = 0
+
+
+def _advance(
+    store: MutableMapping[str, Any], partition: int, ts: float, window_days: float, aid: str
+) -> list[str]:
+    """Remember ``aid`` under its hour; return the ids that fell out of the window.
+
+    The window trails the newest time seen in this partition.  Its
+    bookkeeping is per partition (``m:<p>``, ``w:<p>:<hour>``): a key written
+    from two partitions would have two changelogs, and a rebalance would
+    restore either.
+    """
+    hour = math.floor(ts / _HOUR)
+    meta = store.get(f"m:{partition}") or {"top": hour, "hours": []}
+    top = max(int(meta["top"]), hour)
+    cutoff = top - math.ceil(window_days * 24)
+    bucket = max(hour, cutoff)
+    expired: list[str] = []
+    hours = [h for h in meta["hours"] if h >= cutoff]
+    for h in meta["hours"]:
+        if h < cutoff:
+            expired.extend(store.pop(f"w:{partition}:{h}", None) or [])
+    if bucket not in hours:
+        hours = sorted([*hours, bucket])
+    if top != meta["top"] or hours != meta["hours"]:
+        store[f"m:{partition}"] = {"top": top, "hours": hours}
+    key = f"w:{partition}:{bucket}"
+    store[key] = [*(store.get(key) or ()), aid]
+    return expired
 
 
 def _exact_key(exact: str) -> str:
@@ -172,8 +203,12 @@ class BandedDeduplicator:
         source: str | None,
         published_at: str | None,
         payload: dict[str, Any],
+        partition: int = 0,
     ) -> list[Out]:
         """Start deciding on an article: one band message per partition of its keys.
+
+        Articles older than the window behind the newest time seen in this
+        partition are forgotten here (their records, and the stories they founded).
 
         Args:
             article_id: Unique id (the input's key).
@@ -181,6 +216,7 @@ class BandedDeduplicator:
             source: Outlet that published it.
             published_at: ISO 8601 time, if known.
             payload: Output fields the wiring wants back with the decision.
+            partition: The input partition (the window is kept per partition).
 
         Returns:
             Band messages; or, for a text without words, its (unique) final.
@@ -200,6 +236,8 @@ class BandedDeduplicator:
         groups: dict[int, list[str]] = {}
         for key in keys:
             groups.setdefault(self.partition_of(key), []).append(key)
+        for gone in _advance(self.articles, partition, ts, cfg.window_days, article_id):
+            self._forget_article(gone)
         rec: dict[str, Any] = {"t": ts, "o": source, "exp": sorted(groups), "rep": {}, "st": "wait"}
         if old is not None:
             rec["rep"] = old.get("rep") or {}
@@ -227,6 +265,8 @@ class BandedDeduplicator:
         aid = msg["a"]
         values = mh.Signature.decode_values(msg["g"])
         if ("s:" + aid) not in self.bands:
+            for gone in _advance(self.bands, partition, float(msg["t"]), cfg.window_days, aid):
+                self._forget_signature(gone, partition)
             self.bands["s:" + aid] = {"g": msg["g"], "x": msg["x"], "t": msg["t"], "o": msg["o"]}
         seen: dict[str, None] = {}
         for key in msg["keys"]:
@@ -253,6 +293,32 @@ class BandedDeduplicator:
             cands.append({"i": cid, "s": sim, "m": method, "sp": shared, "t": crec["t"]})
         self.stats.candidates += len(seen)
         return [Send(NOTES, aid, {"k": "cands", "a": aid, "p": partition, "c": cands})]
+
+    def _forget_article(self, aid: str) -> None:
+        rec = self.articles.pop("a:" + aid, None)
+        self.articles.pop("p:" + aid, None)
+        if rec is not None and rec.get("st") == "root":
+            self.articles.pop("c:" + rec["c"], None)
+        self.stats.evicted += rec is not None
+
+    def _forget_signature(self, aid: str, partition: int) -> None:
+        rec = self.bands.pop("s:" + aid, None)
+        if rec is None:
+            return
+        for key in self._keys(mh.Signature.decode_values(rec["g"]), rec["x"]):
+            if self.partition_of(key) != partition:
+                continue
+            members = self.index.get(key)
+            if members == aid:
+                del self.index[key]
+            elif isinstance(members, list) and aid in members:
+                rest = [m for m in members if m != aid]
+                self.index[key] = rest if len(rest) > 1 else rest[0]
+
+    def remembered(self) -> tuple[int, int]:
+        """Articles remembered in the article store and signatures in the band store."""
+        return (sum(1 for k in self.articles if k.startswith("a:")),
+                sum(1 for k in self.bands if k.startswith("s:")))
 
     def _keys(self, values: mh.U32Array, exact: str) -> list[str]:
         return [*mh.band_key_strings(values, self.config.bands, self.config.seed),

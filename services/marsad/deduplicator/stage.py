@@ -180,6 +180,7 @@ class BandRouteStage(Stage):
             source=article["source"],
             published_at=article["published_at"],
             payload=output_payload(article, list(merged.values())),
+            partition=msg.partition,
         )
         return _internal(outs)
 

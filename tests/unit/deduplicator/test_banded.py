@@ -54,14 +54,23 @@ def part_of(partitions: int) -> Any:
     return partition_of
 
 
-def simulate(partitions: int, rng: random.Random) -> tuple[list[Final], BandedDeduplicator]:
-    """Run every article through the handlers, choosing the next queue at random."""
+def simulate(
+    partitions: int, rng: random.Random, redeliver: float = 0.0
+) -> tuple[list[Final], BandedDeduplicator]:
+    """Run every article through the handlers, choosing the next queue at random.
+
+    ``redeliver`` is the chance that a message is delivered twice (as
+    at-least-once delivery does after a crash).
+    """
     partition_of = part_of(partitions)
     core = BandedDeduplicator(DedupConfig(), partition_of, clock=lambda: 1.6e9)
     queues: dict[tuple[str, int], deque[tuple[str, Any]]] = {}
 
     def push(topic: str, key: str, value: Any) -> None:
-        queues.setdefault((topic, partition_of(key)), deque()).append((key, value))
+        queue = queues.setdefault((topic, partition_of(key)), deque())
+        queue.append((key, value))
+        if rng.random() < redeliver:
+            queue.append((key, value))
 
     for aid, _, source, hour, text in ARTICLES:
         push("extracted", aid, (fold(text), source, f"2018-03-13T{hour:02d}:00:00+00:00"))
@@ -75,7 +84,7 @@ def simulate(partitions: int, rng: random.Random) -> tuple[list[Final], BandedDe
         if topic == "extracted":
             text, source, published = value
             outs = core.route(key, text, source=source, published_at=published,
-                              payload={"id": key})
+                              payload={"id": key}, partition=partition)
         elif topic == BANDS:
             outs = core.band(value, partition)
         else:
@@ -114,6 +123,23 @@ def test_any_interleaving_gives_one_story_per_group_with_one_founder(
             assert node not in seen
             seen.add(node)
             node = target[node]
+
+
+@settings(max_examples=30, deadline=None)
+@given(partitions=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_redelivered_messages_change_no_decision_and_count_nothing_twice(
+    partitions: int, seed: int
+) -> None:
+    finals, core = simulate(partitions, random.Random(seed), redeliver=0.3)
+    decided: dict[str, set[tuple[str, str]]] = {}
+    for f in finals:
+        if f.kind != "update":
+            decided.setdefault(f.decision.article_id, set()).add(
+                (f.kind, f.decision.cluster_id))
+    assert sorted(decided) == sorted(a[0] for a in ARTICLES)
+    assert all(len(v) == 1 for v in decided.values()), decided
+    counts = sorted(int(v["n"]) for k, v in core.articles.items() if k.startswith("c:"))
+    assert counts == [3, 3]
 
 
 @settings(max_examples=20, deadline=None)
@@ -174,3 +200,33 @@ def test_who_handles_a_pair(
     assert core.handles(me, other, seen_in, shared) is handles
     # The other side, which saw the pair in the remaining partitions, agrees.
     assert core.handles(other, me, shared - seen_in, shared) is not handles
+
+
+def run_one(core: BandedDeduplicator, aid: str, text: str, source: str, published: str,
+            ) -> list[Final]:
+    """All messages of one article on a one-partition stream, in order."""
+    pending = list(core.route(aid, fold(text), source=source, published_at=published,
+                              payload={}))
+    finals: list[Final] = []
+    while pending:
+        out = pending.pop(0)
+        if isinstance(out, Final):
+            finals.append(out)
+        else:
+            pending.extend(core.band(out.value, 0) if out.topic == BANDS else core.note(out.value))
+    return finals
+
+
+def test_articles_outside_the_window_are_forgotten_everywhere() -> None:
+    core = BandedDeduplicator(DedupConfig(window_days=2), lambda key: 0, clock=lambda: 1.6e9)
+    run_one(core, "seed", SEED, "alquds", "2018-03-01T08:00:00+00:00")
+    run_one(core, "al-589", INIESTA_AL, "alarabia", "2018-03-02T08:00:00+00:00")
+    assert core.remembered() == (2, 2)
+    # Ten days on: both fall out of the window, with their buckets and stories.
+    finals = run_one(core, "seed-again", SEED, "alquds", "2018-03-12T08:00:00+00:00")
+    assert [f.kind for f in finals] == ["unique"]
+    assert core.remembered() == (1, 1)
+    assert not [k for k in core.articles if k.startswith("c:")
+                and k != "c:" + finals[0].decision.cluster_id]
+    members = {m for v in core.index.values() for m in ([v] if isinstance(v, str) else v)}
+    assert members == {"seed-again"}

@@ -45,6 +45,8 @@ def register(subparsers: Any) -> None:
     _config_args(p)
     p.add_argument("--data", type=Path, default=DEFAULT_ANT, help="ANT articles (JSONL.gz)")
     p.add_argument("--limit", type=int, default=6000, help="number of articles")
+    p.add_argument("--partitions", type=int, default=0,
+                   help="also measure the band-keyed steps over this many partitions")
     p.set_defaults(func=cmd_bench)
 
 
@@ -160,5 +162,14 @@ def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
 
     fold = load_fold()
     texts = [fold(a.get("text") or "") for a in read_articles(args.data, limit=args.limit)]
-    print(json.dumps(bench(texts, _config(args)), ensure_ascii=False, indent=2))
+    result = bench(texts, _config(args))
+    if args.partitions > 0:
+        from marsad.deduplicator import banded
+
+        result["banded"] = banded.bench(texts, _config(args), args.partitions)
+        single = result["articles_per_s"]
+        if single and result["banded"]["articles_per_s"]:
+            result["banded"]["speed_vs_single"] = round(
+                result["banded"]["articles_per_s"] / single, 3)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from marsad.codec import default_schema_dir, load_schemas, schema_id
 from marsad.records import RECORDS
-from marsad.topics import ALL_TOPICS
+from marsad.topics import ALL_TOPICS, INTERNAL_TOPICS
 
 SCHEMAS = load_schemas()
 
@@ -26,7 +26,7 @@ def test_schema_is_valid_2020_12_with_id_and_version(sid: str) -> None:
 
 def test_one_schema_per_topic() -> None:
     files = {p.name for p in default_schema_dir().glob("*.json")}
-    assert files == {f"{t}.v1.json" for t in ALL_TOPICS}
+    assert files == {f"{t}.v1.json" for t in ALL_TOPICS + INTERNAL_TOPICS}
 
 
 @pytest.mark.parametrize("topic", ALL_TOPICS)
@@ -61,3 +61,22 @@ def test_every_ref_resolves() -> None:
 def test_raw_schema_requires_only_text() -> None:
     raw = orjson.loads((default_schema_dir() / "articles.raw.v1.json").read_bytes())
     assert raw["required"] == ["text"]
+
+
+def test_internal_deduplicator_messages_match_their_schemas() -> None:
+    """Every message the band-keyed deduplicator sends, in a run with copies, validates."""
+    import random
+
+    from marsad.deduplicator.banded import Send
+    from tests.unit.deduplicator.test_banded import simulate
+
+    sent: list[Send] = []
+    simulate(3, random.Random(7), sent=sent)
+    assert {s.topic for s in sent} == set(INTERNAL_TOPICS)
+    kinds = set()
+    for s in sent:
+        validator = Draft202012Validator(SCHEMAS[schema_id(s.topic)])
+        errors = list(validator.iter_errors(orjson.loads(orjson.dumps(s.value))))
+        assert not errors, (s.topic, s.value.get("k"), errors[0].message)
+        kinds.add(s.value["k"])
+    assert kinds == {"band", "cands", "join", "resolved"}

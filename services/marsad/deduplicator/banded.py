@@ -440,9 +440,17 @@ class BandedDeduplicator:
         here = msg.get("to") or msg["d"]
         rec = self.articles.get("a:" + here)
         if rec is None:
-            # The target was evicted meanwhile: its story continues under it.
+            # Forgotten meanwhile (out of the window): the copy keeps the cluster id
+            # the article would have founded, without the story's history.
             logger.warning("join of %s: %s is no longer remembered", msg["a"], here)
-            rec = {"st": "root", "c": cluster_id_for(here), "r": here, "pl": None}
+            source = msg["o"]
+            orphan = Decision(
+                kind="duplicate", article_id=msg["a"], cluster_id=cluster_id_for(here),
+                duplicate_of=msg["d"], similarity=float(msg["s"]), method=msg["m"],
+                cluster_size=2, sources=(source,) if source else (), config=self.config,
+                representative=here, new_source=bool(source),
+            )
+            return [Final("duplicate", orphan, msg["pl"])]
         st = rec["st"]
         if msg.get("cycle") == here:
             return self._at_root(here, rec, msg)

@@ -55,12 +55,13 @@ def part_of(partitions: int) -> Any:
 
 
 def simulate(
-    partitions: int, rng: random.Random, redeliver: float = 0.0
+    partitions: int, rng: random.Random, redeliver: float = 0.0, sent: list[Send] | None = None
 ) -> tuple[list[Final], BandedDeduplicator]:
     """Run every article through the handlers, choosing the next queue at random.
 
     ``redeliver`` is the chance that a message is delivered twice (as
-    at-least-once delivery does after a crash).
+    at-least-once delivery does after a crash); ``sent`` collects every
+    internal message.
     """
     partition_of = part_of(partitions)
     core = BandedDeduplicator(DedupConfig(), partition_of, clock=lambda: 1.6e9)
@@ -92,6 +93,8 @@ def simulate(
         for out in outs:
             if isinstance(out, Send):
                 push(out.topic, out.key, out.value)
+                if sent is not None:
+                    sent.append(out)
             else:
                 finals.append(out)
     return finals, core

@@ -67,6 +67,20 @@ def partitioner(partitions: int) -> Callable[[str], int]:
     return partition_of
 
 
+def routing_keys(partitions: int) -> list[str]:
+    """For each partition, a short message key that Kafka's default partitioner sends there.
+
+    Band messages carry their keys in the body; the message key only routes.
+    """
+    partition_of = partitioner(partitions)
+    keys: dict[int, str] = {}
+    n = 0
+    while len(keys) < partitions:
+        keys.setdefault(partition_of(f"p{n}"), f"p{n}")
+        n += 1
+    return [keys[p] for p in range(partitions)]
+
+
 def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
     """The band-keyed deduplicator: three agents over three tables."""
     from marsad.deduplicator.banded import BandedDeduplicator
@@ -78,12 +92,11 @@ def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
     articles = app.Table("dedup-articles", partitions=partitions, key_type=str)
     bands = app.Table("dedup-bands", partitions=partitions, key_type=str)
     events = app.Table("event-state", partitions=partitions, key_type=str)
-    core = BandedDeduplicator(
-        dedup_config(settings), partitioner(partitions), articles, bands, {}
-    )
+    core = BandedDeduplicator(dedup_config(settings), partitions, articles, bands, {})
     keep = settings.deadletter_original_bytes
     stages = [
-        BandRouteStage(codec, core, events, deadletter_original_bytes=keep),
+        BandRouteStage(codec, core, routing_keys(partitions), events,
+                       deadletter_original_bytes=keep),
         BandStage(codec, core, deadletter_original_bytes=keep),
         NoteStage(codec, core, deadletter_original_bytes=keep),
     ]

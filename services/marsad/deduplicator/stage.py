@@ -9,7 +9,7 @@ batch mode, Faust tables backed by changelog topics in the stream.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -131,11 +131,12 @@ def output_record(
     return Outgoing(ENRICHED, decision.article_id, event)
 
 
-def _internal(outs: list[Out]) -> list[Outgoing]:
+def _internal(outs: list[Out], route_keys: Sequence[str] = ()) -> list[Outgoing]:
     result: list[Outgoing] = []
     for out in outs:
         if isinstance(out, Send):
-            result.append(Outgoing(out.topic, out.key, out.value))
+            key = out.key if out.partition is None else route_keys[out.partition]
+            result.append(Outgoing(out.topic, key, out.value))
         else:
             result.append(output_record(out.decision, out.payload, out.revision))
     return result
@@ -147,6 +148,8 @@ class BandRouteStage(Stage):
     Args:
         codec: Codec with a validator for ``articles.extracted``.
         core: The band-keyed deduplicator shared with the two other steps.
+        route_keys: For each partition of ``dedup.bands``, a message key the
+            producer's partitioner sends there.
         event_store: Where merged events are remembered (per partition).
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
     """
@@ -158,12 +161,14 @@ class BandRouteStage(Stage):
         self,
         codec: Codec,
         core: BandedDeduplicator,
+        route_keys: Sequence[str],
         event_store: MutableMapping[str, Any] | None = None,
         *,
         deadletter_original_bytes: int = 262_144,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.core = core
+        self.route_keys = list(route_keys)
         self.merger = EventMerger({} if event_store is None else event_store)
 
     def process(self, msg: Incoming) -> list[Outgoing]:
@@ -182,7 +187,7 @@ class BandRouteStage(Stage):
             payload=output_payload(article, list(merged.values())),
             partition=msg.partition,
         )
-        return _internal(outs)
+        return _internal(outs, self.route_keys)
 
 
 class BandStage(Stage):

@@ -64,11 +64,12 @@ def simulate(
     internal message.
     """
     partition_of = part_of(partitions)
-    core = BandedDeduplicator(DedupConfig(), partition_of, clock=lambda: 1.6e9)
+    core = BandedDeduplicator(DedupConfig(), partitions, clock=lambda: 1.6e9)
     queues: dict[tuple[str, int], deque[tuple[str, Any]]] = {}
 
-    def push(topic: str, key: str, value: Any) -> None:
-        queue = queues.setdefault((topic, partition_of(key)), deque())
+    def push(topic: str, key: str, value: Any, partition: int | None = None) -> None:
+        where = partition_of(key) if partition is None else partition
+        queue = queues.setdefault((topic, where), deque())
         queue.append((key, value))
         if rng.random() < redeliver:
             queue.append((key, value))
@@ -92,7 +93,7 @@ def simulate(
             outs = core.note(value)
         for out in outs:
             if isinstance(out, Send):
-                push(out.topic, out.key, out.value)
+                push(out.topic, out.key, out.value, out.partition)
                 if sent is not None:
                     sent.append(out)
             else:
@@ -162,7 +163,7 @@ def test_story_event_is_republished_when_a_new_source_joins(seed: int) -> None:
 
 
 def test_one_partition_in_order_agrees_with_the_single_process_core() -> None:
-    core = BandedDeduplicator(DedupConfig(), lambda key: 0, clock=lambda: 1.6e9)
+    core = BandedDeduplicator(DedupConfig(), 1, clock=lambda: 1.6e9)
     single = Deduplicator(DedupConfig(), clock=lambda: 1.6e9)
     for aid, _, source, hour, text in ARTICLES:
         published = f"2018-03-13T{hour:02d}:00:00+00:00"
@@ -199,7 +200,7 @@ def test_who_handles_a_pair(
     seen_in: set[int], shared: set[int], me: tuple[float, str], other: tuple[float, str],
     handles: bool,
 ) -> None:
-    core = BandedDeduplicator(DedupConfig(), lambda key: 0)
+    core = BandedDeduplicator(DedupConfig(), 2)
     assert core.handles(me, other, seen_in, shared) is handles
     # The other side, which saw the pair in the remaining partitions, agrees.
     assert core.handles(other, me, shared - seen_in, shared) is not handles
@@ -221,7 +222,7 @@ def run_one(core: BandedDeduplicator, aid: str, text: str, source: str, publishe
 
 
 def test_articles_outside_the_window_are_forgotten_everywhere() -> None:
-    core = BandedDeduplicator(DedupConfig(window_days=2), lambda key: 0, clock=lambda: 1.6e9)
+    core = BandedDeduplicator(DedupConfig(window_days=2), 1, clock=lambda: 1.6e9)
     run_one(core, "seed", SEED, "alquds", "2018-03-01T08:00:00+00:00")
     run_one(core, "al-589", INIESTA_AL, "alarabia", "2018-03-02T08:00:00+00:00")
     assert core.remembered() == (2, 2)
@@ -233,3 +234,31 @@ def test_articles_outside_the_window_are_forgotten_everywhere() -> None:
                 and k != "c:" + finals[0].decision.cluster_id]
     members = {m for v in core.index.values() for m in ([v] if isinstance(v, str) else v)}
     assert members == {"seed-again"}
+
+
+@pytest.mark.parametrize("partitions", [2, 4, 7])
+def test_routing_keys_reach_their_partition_through_kafkas_partitioner(partitions: int) -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from marsad.deduplicator.agent import routing_keys
+
+    every = list(range(partitions))
+    reached = [DefaultPartitioner()(k.encode(), every, every) for k in routing_keys(partitions)]
+    assert reached == every
+
+
+def test_an_undecided_article_survives_the_sweep_that_its_lateness_triggers() -> None:
+    core = BandedDeduplicator(DedupConfig(window_days=2), 1, clock=lambda: 1.6e9)
+    # An old article routed, then a much newer one before the old one's replies came.
+    late = core.route("seed", fold(SEED), source="alquds",
+                      published_at="2018-03-01T08:00:00+00:00", payload={})
+    run_one(core, "al-589", INIESTA_AL, "alarabia", "2018-03-12T08:00:00+00:00")
+    pending = list(late)
+    finals: list[Final] = []
+    while pending:
+        out = pending.pop(0)
+        if isinstance(out, Final):
+            finals.append(out)
+        else:
+            pending.extend(core.band(out.value, 0) if out.topic == BANDS else core.note(out.value))
+    assert [(f.kind, f.decision.article_id) for f in finals] == [("unique", "seed")]

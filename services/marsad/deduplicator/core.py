@@ -31,33 +31,19 @@ gets back its first decision instead of being counted twice.
 Scale-out design
 ----------------
 With many partitions and workers no worker sees every article, but two
-near-copies must still meet.  The work is split into pure steps whose state
-is keyed so that the records that must meet share a key:
-
-1. ``signature(text, config)`` and ``band_keys(sig, config)`` run anywhere
-   (in the partition of the article id).  The exact key is treated as one
-   more band key.
-2. The wiring re-keys one message per band key (carrying the article id,
-   its time and its encoded signature) to a ``dedup.bands`` topic, so every
-   article with the same band value lands in the same partition.  There
-   :func:`bucket_lookup_insert` returns the ids already in the bucket and
-   adds the new one; the store partition is keyed by band key only.
-3. Candidate ids go, keyed by candidate id, to the partition holding the
-   candidate's signature (``a:`` records are keyed by article id), where
-   :func:`confirm` estimates the Jaccard similarity of the two signatures
-   and :func:`required_similarity` applies the follow-up rule (that
-   partition knows the candidate's time and source; the message carries
-   the new article's).
-4. Confirmed similarities come back keyed by the new article's id; after
-   all ``bands + 1`` answers :func:`choose` picks the best candidate and the
-   cluster record (keyed by cluster id) is updated.
-
-Because the band steps of one article run in different partitions at
-different times, "who came first" is ambiguous across partitions; the
-distributed rule is a total order on ``(time, article id)``: an article can
-only be a duplicate of an older one (``choose(..., before=...)``), which
-rules out cycles.  The single-process :class:`Deduplicator` composes the
-same steps on one store, where processing order is the order.
+near-copies must still meet.  The work is split into the pure steps below
+(``signature``, ``band_keys``, ``confirm``, ``required_similarity``,
+``choose``, ``cluster_id_for``), which :mod:`marsad.deduplicator.banded`
+composes over three handlers whose state is keyed like their input: the
+article's partition computes the keys and sends one message per band
+partition; each band partition confirms the earlier members of its buckets
+against their stored signatures and replies keyed by article id; with all
+replies in, the article decides who handles each pair (processing order
+where it is the same in every shared partition, ``(time, id)`` otherwise)
+and a duplicate's story is resolved at the story's root.  See
+``docs/deduplicator.md``.  The single-process :class:`Deduplicator`
+composes the same steps on one store, where processing order is the order;
+with one partition both give the same decisions.
 
 Memory
 ------

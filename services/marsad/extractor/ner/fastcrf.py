@@ -3,8 +3,9 @@
 python-crfsuite spends most of its time converting feature strings; here
 the model's weights are read once, and each distinct word's feature weights
 are summed once into a small vector per label (its own features and its
-features as seen from each neighbour), so tagging a token is a few vector
-additions.  Only the features that depend on neighbours (bigrams, multi-word
+features as seen from each neighbour), kept as one row of a table.  A text's
+new words are summed together in one numpy pass, and its tokens' rows are
+then gathered at once, so there is no per-token numpy work.  Only the features that depend on neighbours (bigrams, multi-word
 gazetteer matches) are looked up per token.  The decoded tags equal
 crfsuite's (a unit test checks this on real sentences).
 """
@@ -20,6 +21,7 @@ import numpy as np
 from marsad.extractor.ner.features import CONTEXT_OFFSETS, FeatureExtractor
 
 _MAX_CACHE = 300_000
+_ADD_BATCH = 2048
 
 
 class FastCrf:
@@ -52,33 +54,67 @@ class FastCrf:
         self._weights = weights
         self._zero = np.zeros(n)
         self._features = features
-        self._cache: dict[str, tuple[np.ndarray, str, str]] = {}
         self._label_array = np.array(self.labels, dtype=object)
         self._edge_prev = weights.get("-1:edge", self._zero)
         self._edge_next = weights.get("1:edge", self._zero)
         self._bg_prev = self._bigram("bg-=")
         self._bg_next = self._bigram("bg+=")
+        self._reset()
 
-    def _entry(self, token: str) -> tuple[np.ndarray, str, str]:
-        """Return the word's score matrix, base form and folded form (cached per word).
+    def _reset(self) -> None:
+        """Forget every cached word (the cache is bounded by ``_MAX_CACHE`` words)."""
+        # Word -> row of ``_table``: the word's own score vector, then its
+        # score vector as a neighbour at each context offset.
+        self._ids: dict[str, int] = {}
+        self._table = np.zeros((4096, 1 + len(CONTEXT_OFFSETS), len(self.labels)))
+        self._bases: list[str] = []
+        self._folds: list[str] = []
 
-        Matrix rows: the word's own score vector, then its score vector as a
-        neighbour at each context offset.
-        """
-        entry = self._cache.get(token)
-        if entry is None:
-            wf = self._features.word(token)
-            get = self._rows.get
-            groups = [wf.local] + [wf.context[o] for o in CONTEXT_OFFSETS]
-            idx = [[get(a, 0) for a in g] for g in groups]
-            flat = [i for g in idx for i in g]
-            seg = np.repeat(np.arange(len(groups)), [len(g) for g in idx])
-            mat = np.zeros((len(groups), self._matrix.shape[1]))
-            np.add.at(mat, seg, self._matrix[flat])
-            entry = (mat, wf.base, wf.folded)
-            if len(self._cache) < _MAX_CACHE:
-                self._cache[token] = entry
-        return entry
+    def _add(self, words: Sequence[str]) -> None:
+        """Compute and cache the score matrices of new distinct words in one numpy pass."""
+        get = self._rows.get
+        flat: list[int] = []
+        starts: list[int] = []
+        feats = self._features.word
+        for word in words:
+            wf = feats(word)
+            for group in (wf.local, *(wf.context[o] for o in CONTEXT_OFFSETS)):
+                # Each segment starts with the all-zero row 0, so none is empty
+                # (reduceat would return a lone row for an empty segment).
+                starts.append(len(flat))
+                flat.append(0)
+                flat.extend([get(a, 0) for a in group])
+            self._bases.append(wf.base)
+            self._folds.append(wf.folded)
+        sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
+        first = len(self._ids)
+        last = first + len(words)
+        if last > len(self._table):
+            grown = np.zeros((max(last, 2 * len(self._table)), *self._table.shape[1:]))
+            grown[:first] = self._table[:first]
+            self._table = grown
+        self._table[first:last] = sums.reshape(len(words), *self._table.shape[1:])
+        self._ids.update(zip(words, range(first, last), strict=True))
+
+    def word_ids(self, tokens: Sequence[str]) -> list[int]:
+        """Return each token's row in the per-word cache, adding the new words in one batch."""
+        get = self._ids.get
+        ids = list(map(get, tokens))
+        if None in ids:
+            new = list(dict.fromkeys(t for t, i in zip(tokens, ids, strict=True) if i is None))
+            if len(self._ids) + len(new) > _MAX_CACHE:
+                self._reset()
+                get = self._ids.get
+                new = list(dict.fromkeys(tokens))
+            # Batches bound the temporary (attributes x labels) gather.
+            for k in range(0, len(new), _ADD_BATCH):
+                self._add(new[k : k + _ADD_BATCH])
+            ids = list(map(get, tokens))
+        return ids  # type: ignore[return-value]  # every token is cached now
+
+    def folded(self, tokens: Sequence[str]) -> list[str]:
+        """Return the folded form of each token (from the per-word cache)."""
+        return list(map(self._folds.__getitem__, self.word_ids(tokens)))
 
     def _bigram(self, prefix: str) -> dict[tuple[str, str], np.ndarray]:
         table: dict[tuple[str, str], np.ndarray] = {}
@@ -98,22 +134,23 @@ class FastCrf:
         """
         tokens = [t for s in sentences for t in s]
         n = len(tokens)
-        sent_id = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
-        entries = [self._entry(t) for t in tokens]
-        mats = np.stack([e[0] for e in entries])
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        sent_id = np.repeat(np.arange(len(sentences)), lengths)
+        ids = self.word_ids(tokens)
+        # One gather for every token's own and neighbour score vectors.
+        mats = self._table[np.array(ids, dtype=np.int64)]
         state = mats[:, 0, :].copy()
         for k, off in enumerate(CONTEXT_OFFSETS, start=1):
             lo, hi = max(0, -off), n - max(0, off)
             if lo < hi:
                 same = (sent_id[lo:hi] == sent_id[lo + off : hi + off])[:, None]
                 state[lo:hi] += mats[lo + off : hi + off, k, :] * same
-        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
         ends = np.cumsum(lengths)
         nonempty = lengths > 0
         state[(ends - lengths)[nonempty]] += self._edge_prev
         state[ends[nonempty] - 1] += self._edge_next
         # Bigrams: look every adjacent pair up at once; few are in the model.
-        bases = [e[1] for e in entries]
+        bases = list(map(self._bases.__getitem__, ids))
         pairs = list(itertools.pairwise(bases))
         same_sent = (sent_id[:-1] == sent_id[1:]).tolist()
         for i, v in enumerate(map(self._bg_prev.get, pairs)):
@@ -123,12 +160,13 @@ class FastCrf:
             if v is not None and same_sent[i]:
                 state[i] += v
         match = self._features.gazetteer.match
+        folds = list(map(self._folds.__getitem__, ids))
         get = self._weights.get
         pos = 0
         for m in lengths.tolist():
             if not m:
                 continue
-            gaz = match([e[2] for e in entries[pos : pos + m]])
+            gaz = match(folds[pos : pos + m])
             for i, tags in enumerate(gaz):
                 for g in tags:
                     for name, j in (("gz=", i), ("-1:gz=", i + 1), ("1:gz=", i - 1)):

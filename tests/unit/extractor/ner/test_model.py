@@ -28,6 +28,25 @@ def test_fast_decoder_equals_crfsuite(rec: Recogniser, shared: Path) -> None:
     assert fast == ref
 
 
+def test_fast_decoder_batches_and_cache_reset_keep_tags(
+    rec: Recogniser, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import marsad.extractor.ner.fastcrf as fastcrf
+
+    assert isinstance(rec, CrfRecogniser)
+    _, dev = load_splits(shared)
+    sample = [toks for toks, _ in dev[150:230]]
+    ref = [rec.tag_sentence_crfsuite(toks) for toks in sample]
+    # A cache this small is reset several times, and words are added in
+    # batches of 16: the per-word table rows must stay right throughout.
+    fast = fastcrf.FastCrf(rec._tagger, rec._features)
+    monkeypatch.setattr(fastcrf, "_MAX_CACHE", 300)
+    monkeypatch.setattr(fastcrf, "_ADD_BATCH", 16)
+    assert fast.tag_many(sample[:40]) + fast.tag_many(sample[40:]) == ref
+    # The second batch alone overflowed the cache: it holds just that batch's words.
+    assert len(fast._ids) == len({t for toks in sample[40:] for t in toks})
+
+
 @pytest.mark.slow
 def test_dev_split_f1(shared: Path) -> None:
     _, dev = load_splits(shared)

@@ -4,15 +4,15 @@ python-crfsuite spends most of its time converting feature strings; here
 the model's weights are read once, and each distinct word's feature weights
 are summed once into a small vector per label (its own features and its
 features as seen from each neighbour), kept as one row of a table.  A text's
-new words are summed together in one numpy pass, and its tokens' rows are
-then gathered at once, so there is no per-token numpy work.  Only the features that depend on neighbours (bigrams, multi-word
-gazetteer matches) are looked up per token.  The decoded tags equal
-crfsuite's (a unit test checks this on real sentences).
+new words are summed together in one numpy pass and its tokens' rows are
+gathered at once, so there is no per-token numpy work.  The features that
+depend on neighbours (bigrams, multi-word gazetteer matches) are looked up
+only at the tokens flagged, per word, as able to take part in one.  The
+decoded tags equal crfsuite's (a unit test checks this on real sentences).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +59,10 @@ class FastCrf:
         self._edge_next = weights.get("1:edge", self._zero)
         self._bg_prev = self._bigram("bg-=")
         self._bg_next = self._bigram("bg+=")
+        pairs = [*self._bg_prev, *self._bg_next]
+        self._bg_left = frozenset(a for a, _ in pairs)
+        self._bg_right = frozenset(b for _, b in pairs)
+        self._gz_vectors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -69,6 +73,11 @@ class FastCrf:
         self._table = np.zeros((4096, 1 + len(CONTEXT_OFFSETS), len(self.labels)))
         self._bases: list[str] = []
         self._folds: list[str] = []
+        # Per word: names that can start at it, and whether its base can be
+        # the left or right word of a bigram the model weighs; the per-text
+        # scans then only visit the few tokens that can match anything.
+        self._gaz_cands: list[list[tuple[tuple[str, ...], frozenset[str]]]] = []
+        self._flags = np.zeros((len(self._table), 3), dtype=bool)
 
     def _add(self, words: Sequence[str]) -> None:
         """Compute and cache the score matrices of new distinct words in one numpy pass."""
@@ -76,6 +85,7 @@ class FastCrf:
         flat: list[int] = []
         starts: list[int] = []
         feats = self._features.word
+        cands = self._features.gazetteer.candidates
         for word in words:
             wf = feats(word)
             for group in (wf.local, *(wf.context[o] for o in CONTEXT_OFFSETS)):
@@ -86,6 +96,7 @@ class FastCrf:
                 flat.extend([get(a, 0) for a in group])
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
+            self._gaz_cands.append(cands(wf.folded))
         sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
         first = len(self._ids)
         last = first + len(words)
@@ -93,8 +104,15 @@ class FastCrf:
             grown = np.zeros((max(last, 2 * len(self._table)), *self._table.shape[1:]))
             grown[:first] = self._table[:first]
             self._table = grown
+            flags = np.zeros((len(grown), 3), dtype=bool)
+            flags[:first] = self._flags[:first]
+            self._flags = flags
         self._table[first:last] = sums.reshape(len(words), *self._table.shape[1:])
         self._ids.update(zip(words, range(first, last), strict=True))
+        new_bases = self._bases[first:last]
+        self._flags[first:last, 0] = [bool(c) for c in self._gaz_cands[first:last]]
+        self._flags[first:last, 1] = [b in self._bg_left for b in new_bases]
+        self._flags[first:last, 2] = [b in self._bg_right for b in new_bases]
 
     def word_ids(self, tokens: Sequence[str]) -> list[int]:
         """Return each token's row in the per-word cache, adding the new words in one batch."""
@@ -149,33 +167,73 @@ class FastCrf:
         nonempty = lengths > 0
         state[(ends - lengths)[nonempty]] += self._edge_prev
         state[ends[nonempty] - 1] += self._edge_next
-        # Bigrams: look every adjacent pair up at once; few are in the model.
-        bases = list(map(self._bases.__getitem__, ids))
-        pairs = list(itertools.pairwise(bases))
-        same_sent = (sent_id[:-1] == sent_id[1:]).tolist()
-        for i, v in enumerate(map(self._bg_prev.get, pairs)):
-            if v is not None and same_sent[i]:
+        idx = np.array(ids, dtype=np.int64)
+        flags = self._flags[idx]
+        same_sent = sent_id[:-1] == sent_id[1:]
+        # Bigrams: only pairs whose two bases each occur in some weighted bigram.
+        bases = self._bases
+        for i in np.flatnonzero(flags[:-1, 1] & flags[1:, 2] & same_sent).tolist():
+            pair = (bases[ids[i]], bases[ids[i + 1]])
+            v = self._bg_prev.get(pair)
+            if v is not None:
                 state[i + 1] += v
-        for i, v in enumerate(map(self._bg_next.get, pairs)):
-            if v is not None and same_sent[i]:
+            v = self._bg_next.get(pair)
+            if v is not None:
                 state[i] += v
-        match = self._features.gazetteer.match
-        folds = list(map(self._folds.__getitem__, ids))
-        get = self._weights.get
-        pos = 0
-        for m in lengths.tolist():
-            if not m:
-                continue
-            gaz = match(folds[pos : pos + m])
-            for i, tags in enumerate(gaz):
-                for g in tags:
-                    for name, j in (("gz=", i), ("-1:gz=", i + 1), ("1:gz=", i - 1)):
-                        if 0 <= j < m:
-                            v = get(name + g)
-                            if v is not None:
-                                state[pos + j] += v
-            pos += m
+        self._gazetteer_scores(state, ids, np.flatnonzero(flags[:, 0]).tolist(), ends[sent_id])
         return state
+
+    def _gazetteer_scores(
+        self, state: np.ndarray, ids: list[int], starts: list[int], sent_end: np.ndarray
+    ) -> None:
+        """Add the multi-word gazetteer features (``gz=``, ``-1:gz=``, ``1:gz=``) to ``state``.
+
+        The same longest, left-to-right, non-overlapping matches as
+        :meth:`Gazetteer.match` per sentence, visiting only the tokens some
+        name can start at.
+        """
+        folds = self._folds
+        cands = self._gaz_cands
+        free = 0
+        for i in starts:
+            if i < free:
+                continue
+            end = int(sent_end[i])
+            best_len = 0
+            best_types: frozenset[str] = frozenset()
+            for toks, types in cands[ids[i]]:
+                length = len(toks)
+                if length <= best_len or i + length > end:
+                    continue
+                if length == 1 or all(folds[ids[i + k]] == toks[k] for k in range(1, length)):
+                    best_len, best_types = length, types
+            if not best_len:
+                continue
+            free = i + best_len
+            # Neighbour features stay inside the sentence.
+            has_prev = i > 0 and int(sent_end[i - 1]) == end
+            for etype in best_types:
+                for k in range(best_len):
+                    own, prev_word, next_word = self._gz_vector(("B-" if k == 0 else "I-") + etype)
+                    j = i + k
+                    state[j] += own
+                    if j + 1 < end:
+                        state[j + 1] += prev_word
+                    if j > i or has_prev:
+                        state[j - 1] += next_word
+
+    def _gz_vector(self, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights of a gazetteer tag on its own token, the next token and the previous one."""
+        vecs = self._gz_vectors.get(tag)
+        if vecs is None:
+            get = self._weights.get
+            vecs = (
+                get("gz=" + tag, self._zero),
+                get("-1:gz=" + tag, self._zero),
+                get("1:gz=" + tag, self._zero),
+            )
+            self._gz_vectors[tag] = vecs
+        return vecs
 
     def tag(self, tokens: Sequence[str]) -> list[str]:
         """Return the Viterbi IOB2 tags of one sentence."""

@@ -191,6 +191,10 @@ class Gazetteer:
                 i += 1
         return out
 
+    def candidates(self, token: str) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+        """Return the names (token tuple, types) that can start at ``token``, longest first."""
+        return self._candidates(token)
+
     def _candidates(self, token: str) -> list[tuple[tuple[str, ...], frozenset[str]]]:
         """Names that can start at ``token`` (through its proclitics), cached per word."""
         cached = self._cand_cache.get(token)

@@ -1,4 +1,10 @@
-"""One name, one label per article: a second pass over the CRF's tags.
+"""Second passes over the CRF's tags: known long names, and one label per name per article.
+
+Long organisation names mined from the unlabelled ANT corpus (``المرصد
+السوري لحقوق الإنسان``) are tagged where the CRF left every word of them
+untagged: a three-word name headed by an organisation noun that recurs in
+31,000 articles is almost never a false alarm, while the CRF, trained on
+2003-era ANERcorp, has seldom seen such names.
 
 News articles repeat names, and a CRF that recognises ``رجب طيب أردوغان`` in one
 sentence can miss ``أردوغان`` alone three sentences later.  This pass tags the
@@ -11,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from marsad.extractor.ner.corpus import spans_of
-from marsad.extractor.ner.lexicon import load_titles, nisba_country, trigger_class
+from marsad.extractor.ner.lexicon import Gazetteer, load_titles, nisba_country, trigger_class
 from marsad.extractor.ner.text import AL, fold, proclitic_splits
 
 # Name particles that are not names alone: ibn, bin, abd, abu, al (as written, folded).
@@ -19,6 +25,8 @@ _PARTICLES = frozenset(
     {"\u0627\u0628\u0646", "\u0628\u0646", "\u0639\u0628\u062f", "\u0627\u0628\u0648"}
 )
 _MIN_LEN = 3
+# Mined names of fewer words are too often ambiguous (``المجلس الوطني``).
+_MIN_KNOWN_TOKENS = 3
 # Proclitic letters before a name: wa-, fa-, bi-, li-, ka- and the
 # conjunction + preposition pairs (WAW, FEH, BEH, LAM, KAF).
 _PREFIXES = tuple(
@@ -112,4 +120,39 @@ def propagate(
             i += hit
         else:
             i += 1
+    return out
+
+
+def tag_known_names(
+    folded: Sequence[str], tags: Sequence[str], names: Gazetteer | None = None
+) -> list[str]:
+    """Return ``tags`` with untagged long organisation names mined from ANT tagged ORG.
+
+    Args:
+        folded: The text's folded tokens.
+        tags: IOB2 tags (never changed where set).
+        names: The names (defaults to the mined organisations).
+
+    Returns:
+        New IOB2 tags.
+    """
+    if names is None:
+        from marsad.extractor.ner.mining import load_mined_organisations
+
+        names = load_mined_organisations()
+    out = list(tags)
+    found = names.match(list(folded))
+    n = len(out)
+    i = 0
+    while i < n:
+        if "B-ORG" not in found[i]:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and "I-ORG" in found[j]:
+            j += 1
+        if j - i >= _MIN_KNOWN_TOKENS and all(t == "O" for t in out[i:j]):
+            out[i] = "B-ORG"
+            out[i + 1 : j] = ["I-ORG"] * (j - i - 1)
+        i = j
     return out

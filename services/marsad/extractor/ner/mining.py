@@ -17,10 +17,11 @@ import json
 import logging
 import time
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from marsad.extractor.ner.lexicon import DATA_DIR, load_triggers, trigger_class
+from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_triggers, trigger_class
 from marsad.extractor.ner.text import AL, LAM, fold, proclitic_splits, token_spans
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,20 @@ _MAX_LEN = 5
 _PLACE_HEADS = frozenset(
     fold(w) for w in ("مدينة", "محافظة", "بلدة", "قرية", "ولاية", "إقليم", "جزيرة", "مخيم", "حي")
 )
+
+
+@lru_cache(maxsize=1)
+def load_mined_organisations(path: Path = MINED_PATH) -> Gazetteer:
+    """Return the organisation names mined from ANT as a gazetteer (empty without the file)."""
+    gaz = Gazetteer()
+    if path.exists():
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if not line.startswith("#") and len(parts) >= 2 and parts[1] == "ORG":
+                    gaz.add(parts[0], "ORG")
+    gaz.finalise()
+    return gaz
 
 
 def _head(token: str) -> str | None:

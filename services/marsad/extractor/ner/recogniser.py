@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from marsad.extractor.ner.consistency import propagate
+from marsad.extractor.ner.consistency import propagate, tag_known_names
 from marsad.extractor.ner.lexicon import Gazetteer, load_gazetteer
 from marsad.extractor.ner.model import Entity
 from marsad.extractor.ner.text import fold, sentence_chunks, token_spans
@@ -37,11 +37,13 @@ class Recogniser:
         Args:
             tokens: Tokens of one text (an article, or one CoNLL sentence).
             consistent: Also tag untagged repetitions of the names found in
-                the text (see :mod:`marsad.extractor.ner.consistency`).
+                the text (see :mod:`marsad.extractor.ner.consistency`).  Long
+                organisation names mined from ANT are tagged either way.
         """
         tags: list[str] = []
         for start, end in sentence_chunks(tokens):
             tags.extend(self.tag_sentence(tokens[start:end]))
+        tags = tag_known_names(self.folded(tokens), tags)
         return propagate(tokens, tags) if consistent else tags
 
     def folded(self, words: Sequence[str]) -> list[str]:
@@ -106,6 +108,7 @@ class CrfRecogniser(Recogniser):
         """Return IOB2 tags for ``tokens``: all sentences decoded in one batch."""
         chunks = [tokens[a:b] for a, b in sentence_chunks(tokens)]
         tags = [t for sent in self._fast.tag_many(chunks) for t in sent]
+        tags = tag_known_names(self.folded(tokens), tags)
         return propagate(tokens, tags) if consistent else tags
 
     def folded(self, words: Sequence[str]) -> list[str]:

@@ -2,10 +2,62 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marsad.extractor.ner.consistency import propagate
+from marsad.extractor.ner import Recogniser
+from marsad.extractor.ner.consistency import propagate, tag_known_names
+from marsad.extractor.ner.lexicon import Gazetteer
+from marsad.extractor.ner.text import fold
+
+# Real ANT sentences whose organisation the CRF alone leaves untagged.
+KNOWN_ORGS = [
+    (
+        "قتل ما لا يقل عن 14 مدنيا في غارات جديدة نفذتها قوات النظام السوري على الغوطة "
+        "الشرقية المحاصرة، كما أفاد المرصد السوري لحقوق الإنسان الاثنين.",
+        "المرصد السوري لحقوق الإنسان",
+    ),
+    (
+        "وتعززت علاقات مصر والسعودية مع انتخاب الرئيس عبد الفتاح السيسي رئيسا لمصر في 2014، "
+        "بعد الإطاحة بجماعة الإخوان المسلمين المحظورة.",
+        "جماعة الإخوان المسلمين",
+    ),
+    (
+        "وقال الموقع الرسمي لنادي ليفربول إن رابطة اللاعبين المحترفين في انجلترا قد "
+        "اختارت صلاح كأفضل لاعب.",
+        "رابطة اللاعبين المحترفين",
+    ),
+    (
+        "بث تنظيم الدولة الإسلامية صور فيديو يزعم أنها لكمين نصبه عناصره في النيجر.",
+        "تنظيم الدولة الإسلامية",
+    ),
+    (
+        "لم يحصل على التصريح للقيام بضربات في سوريا من قبل مجلس العموم البريطاني.",
+        "مجلس العموم البريطاني",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "org"), KNOWN_ORGS)
+def test_mined_organisations_are_found(rec: Recogniser, text: str, org: str) -> None:
+    orgs = [m.text for e in rec.find_entities(text) if e.type == "ORG" for m in e.mentions]
+    assert org in orgs
+
+
+def test_known_names_need_three_words_and_untagged_words() -> None:
+    names = Gazetteer()
+    for name in ("المرصد السوري", "المرصد السوري لحقوق الإنسان"):
+        names.add(name, "ORG")
+    names.finalise()
+    toks = [
+        fold(t) for t in ["قال", "المرصد", "السوري", "لحقوق", "الإنسان", "و", "المرصد", "السوري"]
+    ]
+    out = tag_known_names(toks, ["O"] * len(toks), names)
+    assert out == ["O", "B-ORG", "I-ORG", "I-ORG", "I-ORG", "O", "O", "O"]
+    # A name the CRF tagged in part is left as the CRF tagged it.
+    tags = ["O", "B-LOC", "O", "O", "O", "O", "O", "O"]
+    assert tag_known_names(toks, tags, names) == tags
 
 
 def test_repeated_surname_is_tagged() -> None:

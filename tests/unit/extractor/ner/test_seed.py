@@ -43,7 +43,10 @@ def test_seed_paris_is_paris_france(seed_entities: tuple[str, list[Entity]]) -> 
     assert paris.lat is not None and 48 < paris.lat < 49
 
 
-@pytest.mark.parametrize("matching", ["مجلس الامن الدولي", "الامم المتحده", "الجامعه العربيه"])
+@pytest.mark.parametrize(
+    "matching",
+    ["مجلس الامن الدولي", "الامم المتحده", "الجامعه العربيه", "المرصد السوري لحقوق الانسان"],
+)
 def test_seed_organisations(seed_entities: tuple[str, list[Entity]], matching: str) -> None:
     _find(seed_entities[1], "ORG", matching)
 

@@ -15,6 +15,7 @@ untagged repetitions of names the model found elsewhere in the same text
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import Gazetteer, load_titles, nisba_country, trigger_class
@@ -137,22 +138,51 @@ def tag_known_names(
         New IOB2 tags.
     """
     if names is None:
-        from marsad.extractor.ner.mining import load_mined_organisations
-
-        names = load_mined_organisations()
+        names, seconds = _mined()
+    else:
+        seconds = _second_words(names)
     out = list(tags)
-    found = names.match(list(folded))
+    # Only a token followed by a name's second word can start a long name:
+    # one set lookup per token instead of a match attempt at each.
+    hits = [i - 1 for i, f in enumerate(folded) if i and f in seconds]
+    if not hits:
+        return out
     n = len(out)
-    i = 0
-    while i < n:
-        if "B-ORG" not in found[i]:
-            i += 1
+    free = 0
+    for i in hits:
+        if i < free:
             continue
-        j = i + 1
-        while j < n and "I-ORG" in found[j]:
-            j += 1
-        if j - i >= _MIN_KNOWN_TOKENS and all(t == "O" for t in out[i:j]):
+        best = 0
+        for toks, types in names.candidates(folded[i]):
+            length = len(toks)
+            if (
+                length > best
+                and length >= _MIN_KNOWN_TOKENS
+                and "ORG" in types
+                and i + length <= n
+                and tuple(folded[i + 1 : i + length]) == toks[1:]
+            ):
+                best = length
+        if best and all(t == "O" for t in out[i : i + best]):
             out[i] = "B-ORG"
-            out[i + 1 : j] = ["I-ORG"] * (j - i - 1)
-        i = j
+            out[i + 1 : i + best] = ["I-ORG"] * (best - 1)
+            free = i + best
     return out
+
+
+def _second_words(names: Gazetteer) -> frozenset[str]:
+    """Return the second words of the names of ``names`` long enough to be tagged."""
+    return frozenset(
+        toks[1]
+        for bucket in names.phrases.values()
+        for toks, _ in bucket
+        if len(toks) >= _MIN_KNOWN_TOKENS
+    )
+
+
+@lru_cache(maxsize=1)
+def _mined() -> tuple[Gazetteer, frozenset[str]]:
+    from marsad.extractor.ner.mining import load_mined_organisations
+
+    names = load_mined_organisations()
+    return names, _second_words(names)

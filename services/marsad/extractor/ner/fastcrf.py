@@ -13,6 +13,7 @@ decoded tags equal crfsuite's (a unit test checks this on real sentences).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,6 +87,7 @@ class FastCrf:
         starts: list[int] = []
         feats = self._features.word
         cands = self._features.gazetteer.candidates
+        zero = itertools.repeat(0)  # unknown attributes -> the all-zero row
         for word in words:
             wf = feats(word)
             for group in (wf.local, *(wf.context[o] for o in CONTEXT_OFFSETS)):
@@ -93,7 +95,7 @@ class FastCrf:
                 # (reduceat would return a lone row for an empty segment).
                 starts.append(len(flat))
                 flat.append(0)
-                flat.extend([get(a, 0) for a in group])
+                flat.extend(map(get, group, zero))
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
             self._gaz_cands.append(cands(wf.folded))
@@ -192,7 +194,9 @@ class FastCrf:
         :meth:`Gazetteer.match` per sentence, visiting only the tokens some
         name can start at.
         """
-        folds = self._folds
+        if not starts:
+            return
+        text = list(map(self._folds.__getitem__, ids))
         cands = self._gaz_cands
         free = 0
         for i in starts:
@@ -205,7 +209,7 @@ class FastCrf:
                 length = len(toks)
                 if length <= best_len or i + length > end:
                     continue
-                if length == 1 or all(folds[ids[i + k]] == toks[k] for k in range(1, length)):
+                if length == 1 or tuple(text[i + 1 : i + length]) == toks[1:]:
                     best_len, best_types = length, types
             if not best_len:
                 continue

@@ -25,6 +25,20 @@ _MAX_CACHE = 300_000
 _ADD_BATCH = 2048
 
 
+def _by_length(
+    cands: Sequence[tuple[tuple[str, ...], frozenset[str]]],
+) -> list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]:
+    """Group a word's gazetteer names by length, longest first, keyed by their other words.
+
+    Matching a position is then one dict lookup per distinct name length; the
+    first name of a length wins, as in :meth:`Gazetteer.match`.
+    """
+    by_len: dict[int, dict[tuple[str, ...], frozenset[str]]] = {}
+    for toks, types in cands:
+        by_len.setdefault(len(toks), {}).setdefault(toks[1:], types)
+    return sorted(by_len.items(), reverse=True)
+
+
 class FastCrf:
     """Linear-chain CRF decoder over a crfsuite model's weights.
 
@@ -77,7 +91,7 @@ class FastCrf:
         # Per word: names that can start at it, and whether its base can be
         # the left or right word of a bigram the model weighs; the per-text
         # scans then only visit the few tokens that can match anything.
-        self._gaz_cands: list[list[tuple[tuple[str, ...], frozenset[str]]]] = []
+        self._gaz_cands: list[list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]] = []
         self._flags = np.zeros((len(self._table), 3), dtype=bool)
 
     def _add(self, words: Sequence[str]) -> None:
@@ -98,7 +112,7 @@ class FastCrf:
                 flat.extend(map(get, group, zero))
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
-            self._gaz_cands.append(cands(wf.folded))
+            self._gaz_cands.append(_by_length(cands(wf.folded)))
         sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
         first = len(self._ids)
         last = first + len(words)
@@ -205,12 +219,13 @@ class FastCrf:
             end = int(sent_end[i])
             best_len = 0
             best_types: frozenset[str] = frozenset()
-            for toks, types in cands[ids[i]]:
-                length = len(toks)
-                if length <= best_len or i + length > end:
+            for length, rests in cands[ids[i]]:
+                if i + length > end:
                     continue
-                if length == 1 or tuple(text[i + 1 : i + length]) == toks[1:]:
-                    best_len, best_types = length, types
+                found = rests.get(tuple(text[i + 1 : i + length]))
+                if found is not None:
+                    best_len, best_types = length, found
+                    break
             if not best_len:
                 continue
             free = i + best_len

@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", type=Path, default=None, help="output model file")
     p.add_argument("--c1", type=float, default=None)
     p.add_argument("--c2", type=float, default=None)
+    p.add_argument("--iterations", type=int, default=None, help="most L-BFGS iterations")
     p.add_argument(
         "--wojood", action="store_true", help="add the Wojood sample as training sentences"
     )
@@ -103,7 +104,7 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
     config = TrainConfig(
         c1=defaults.c1 if args.c1 is None else args.c1,
         c2=defaults.c2 if args.c2 is None else args.c2,
-        max_iterations=defaults.max_iterations,
+        max_iterations=defaults.max_iterations if args.iterations is None else args.iterations,
         use_wojood=args.wojood,
     )
     result = run_training(args.shared, args.model or MODEL_PATH, config=config, full=args.full)

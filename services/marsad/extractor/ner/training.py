@@ -44,7 +44,9 @@ class TrainConfig:
 
     c1: float = 0.05
     c2: float = 0.05
-    max_iterations: int = 200
+    # 200 iterations stopped L-BFGS before convergence: 500 measured +0.004
+    # dev micro F1 (and a smaller model, more weights driven to zero by L1).
+    max_iterations: int = 500
     # Measured on the dev split: adding Wojood's sentences cost about one F1
     # point (its annotation conventions differ), so it only feeds the gazetteer.
     use_wojood: bool = False

@@ -63,7 +63,9 @@ def propagate(
         v = votes.setdefault(key, {})
         v[etype] = v.get(etype, 0) + 1
 
-    for start, end, etype in spans_of(tags):
+    # In text order: a tie between two labels of one name goes to the first seen,
+    # whatever the hash seed (spans_of returns a set).
+    for start, end, etype in sorted(spans_of(tags)):
         # The first word may carry a proclitic: index the name without it too.
         first = folded[start]
         rest = tuple(folded[start + 1 : end])
@@ -91,7 +93,7 @@ def propagate(
     # Every written form a name's first word can take with proclitics, so the
     # scan below is one dict lookup per token.
     forms: dict[str, list[str]] = {}
-    for first in {k[0] for k in names}:
+    for first in sorted({k[0] for k in names}):  # sorted: one order whatever the hash seed
         variants = [first, *(p + first for p in _PREFIXES)]
         if first.startswith(AL):
             variants += [p + first[1:] for p in _LIL_PREFIXES]  # lil-: the alef is dropped

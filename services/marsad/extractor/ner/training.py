@@ -79,7 +79,7 @@ def build_gazetteer(shared: Path, min_population: int = 20_000) -> Gazetteer:
     wdir = shared / "data" / "wojood"
     for fname in ("train.txt", "val.txt"):
         for toks, tags in read_wojood(wdir / fname):
-            for start, end, etype in spans_of(tags):
+            for start, end, etype in sorted(spans_of(tags)):
                 if etype != "MISC" and end - start <= 6:
                     gaz.add(" ".join(toks[start:end]), etype)
     for name in load_countries():
@@ -113,7 +113,7 @@ def add_labelled_names(gaz: Gazetteer, sentences: Sequence[Sentence]) -> Gazette
     """Return a copy of ``gaz`` with the names annotated in ``sentences`` added."""
     out = gaz.copy()
     for toks, tags in sentences:
-        for start, end, etype in spans_of(tags):
+        for start, end, etype in sorted(spans_of(tags)):
             out.add(" ".join(toks[start:end]), etype)
     out.finalise()
     return out

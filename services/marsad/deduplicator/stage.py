@@ -190,30 +190,30 @@ class BandRouteStage(Stage):
         return _internal(outs, self.route_keys)
 
 
-class BandStage(Stage):
-    """Band-keyed wiring, step 2: ``dedup.bands`` -> ``dedup.notes`` (candidates)."""
-
-    name = "dedup-bands"
-    source = DEDUP_BANDS
+class _BandedStep(Stage):
+    """A later step of the band-keyed wiring: it shares the first step's core."""
 
     def __init__(self, codec: Codec, core: BandedDeduplicator, **kwargs: Any) -> None:
         super().__init__(codec, **kwargs)
         self.core = core
+
+
+class BandStage(_BandedStep):
+    """Band-keyed wiring, step 2: ``dedup.bands`` -> ``dedup.notes`` (candidates)."""
+
+    name = "dedup-bands"
+    source = DEDUP_BANDS
 
     def process(self, msg: Incoming) -> list[Outgoing]:
         """Look one article up in this partition's buckets."""
         return _internal(self.core.band(_internal_record(msg), msg.partition))
 
 
-class NoteStage(Stage):
+class NoteStage(_BandedStep):
     """Band-keyed wiring, step 3: ``dedup.notes`` -> decisions, joins, final records."""
 
     name = "dedup-notes"
     source = DEDUP_NOTES
-
-    def __init__(self, codec: Codec, core: BandedDeduplicator, **kwargs: Any) -> None:
-        super().__init__(codec, **kwargs)
-        self.core = core
 
     def process(self, msg: Incoming) -> list[Outgoing]:
         """Handle one note (candidates, a join or a resolution)."""

@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="per-stage and end-to-end throughput")
     p.add_argument("--data", default="../shared/data/ant/articles.jsonl.gz")
     p.add_argument("--limit", type=int, default=3000, help="articles to use")
+    p.add_argument(
+        "--warmup", type=int, default=2000,
+        help="other articles processed first, untimed: the figures of a worker that has "
+             "been running (0: cold caches)",
+    )
     p.add_argument("--broker", action="store_true", help="also measure through the broker")
     p.add_argument("--broker-limit", type=int, default=2000)
     p.add_argument("--json-out", default="bench-results.json")

@@ -17,9 +17,14 @@ SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "articles.jsonl"
 @pytest.mark.slow
 def test_bench_reports_each_target_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    args = argparse.Namespace(data=str(SEEDS), limit=12, broker=False, json_out=str(out))
+    args = argparse.Namespace(
+        data=str(SEEDS), limit=12, warmup=8, broker=False, json_out=str(out)
+    )
     assert run_bench(Settings(), args) == 0
     report = orjson.loads(out.read_bytes())
+    # The warm-up articles are other articles than the measured ones.
+    assert report["warmup_articles"] == 8
+    assert report["stages"][0]["articles"] == 12
     stages = {r["stage"]: r for r in report["stages"]}
     assert set(stages) >= {"normaliser", "extractor", "deduplicator", "pipeline (in-process)"}
     assert all(r["articles_per_cpu_s"] > 0 for r in stages.values())

@@ -42,6 +42,7 @@ from typing import Any
 
 from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
 from marsad.deduplicator.corpus import DEFAULT_ANT, load_fold, read_articles
+from marsad.scores import PrecisionRecall
 
 logger = logging.getLogger(__name__)
 
@@ -82,23 +83,13 @@ class EvalArticle:
 
 
 @dataclass(slots=True)
-class Counts:
+class Counts(PrecisionRecall):
     """True/false positives and false negatives of one task."""
 
     tp: int = 0
     fp: int = 0
     fn: int = 0
     tn: int = 0
-
-    @property
-    def precision(self) -> float:
-        """TP / (TP + FP); 1.0 with no positive prediction."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        """TP / (TP + FN); 1.0 with no positive in the truth."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def to_json(self) -> dict[str, Any]:
         """Counts and rates as a JSON object."""

@@ -25,6 +25,7 @@ from typing import Any
 from marsad.extractor.facts.extract import extract_facts
 from marsad.extractor.facts.model import EntityLike
 from marsad.extractor.facts.text import fold
+from marsad.scores import PrecisionRecall
 
 logger = logging.getLogger(__name__)
 
@@ -32,23 +33,13 @@ KINDS = ("dates", "quantities", "casualties", "events", "quotes", "quote_speaker
 
 
 @dataclass(slots=True)
-class Score:
+class Score(PrecisionRecall):
     """Counts of one fact kind."""
 
     tp: int = 0
     fp: int = 0
     fn: int = 0
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def precision(self) -> float:
-        """Tp / (tp + fp), 1.0 when nothing was predicted."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Tp / (tp + fn), 1.0 when nothing was expected."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
 def load_set(path: Path) -> list[dict[str, Any]]:

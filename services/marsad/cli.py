@@ -47,9 +47,9 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(f"embedded broker (tansu, in-memory) on {host}:{port}; Ctrl-C stops it", flush=True)
     if args.create_topics:
-        from marsad.topics import ALL_TOPICS, ensure_topics
+        from marsad.topics import ALL_TOPICS, INTERNAL_TOPICS, ensure_topics
 
-        asyncio.run(ensure_topics(settings, ALL_TOPICS))
+        asyncio.run(ensure_topics(settings, ALL_TOPICS + INTERNAL_TOPICS))
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -58,10 +58,10 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    """Create the pipeline's topics."""
-    from marsad.topics import ALL_TOPICS, ensure_topics
+    """Create the pipeline's topics, the deduplicator's internal ones included."""
+    from marsad.topics import ALL_TOPICS, INTERNAL_TOPICS, ensure_topics
 
-    created = asyncio.run(ensure_topics(settings, ALL_TOPICS))
+    created = asyncio.run(ensure_topics(settings, ALL_TOPICS + INTERNAL_TOPICS))
     print("created: " + (", ".join(created) or "nothing (all exist)"))
     return 0
 

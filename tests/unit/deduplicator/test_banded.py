@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.deduplicator.banded import BANDS, NOTES, BandedDeduplicator, Final, Send
+from marsad.deduplicator.banded import BANDS, BandedDeduplicator, Final, Send
 from marsad.deduplicator.core import DedupConfig, Deduplicator
 from marsad.deduplicator.corpus import load_fold
 from tests.conftest import REPO
@@ -167,18 +167,7 @@ def test_one_partition_in_order_agrees_with_the_single_process_core() -> None:
     single = Deduplicator(DedupConfig(), clock=lambda: 1.6e9)
     for aid, _, source, hour, text in ARTICLES:
         published = f"2018-03-13T{hour:02d}:00:00+00:00"
-        pending = list(core.route(aid, fold(text), source=source, published_at=published,
-                                  payload={}))
-        finals: list[Final] = []
-        while pending:
-            out = pending.pop(0)
-            if isinstance(out, Final):
-                finals.append(out)
-            elif out.topic == BANDS:
-                pending.extend(core.band(out.value, 0))
-            else:
-                assert out.topic == NOTES
-                pending.extend(core.note(out.value))
+        finals = run_one(core, aid, text, source, published)
         mine = next(f.decision for f in finals if f.kind != "update")
         theirs = single.decide(aid, fold(text), source=source, published_at=published)
         assert (mine.kind, mine.cluster_id, mine.cluster_size, mine.sources) == (

@@ -26,11 +26,13 @@ DEADLETTER = "articles.deadletter"
 ALL_TOPICS: tuple[str, ...] = (RAW, NORMALISED, EXTRACTED, ENRICHED, DUPLICATES, DEADLETTER)
 
 # Internal topics of the deduplicator with several partitions (docs/deduplicator.md):
-# band messages keyed by LSH band key, and notes keyed by article id (co-partitioned
-# with articles.extracted).  Same partition count as the others.
+# band messages routed by LSH band key, event reports routed by merge key, and
+# notes keyed by article id (co-partitioned with articles.extracted).  Same
+# partition count as the others.
 DEDUP_BANDS = "dedup.bands"
+DEDUP_EVENTS = "dedup.events"
 DEDUP_NOTES = "dedup.notes"
-INTERNAL_TOPICS: tuple[str, ...] = (DEDUP_BANDS, DEDUP_NOTES)
+INTERNAL_TOPICS: tuple[str, ...] = (DEDUP_BANDS, DEDUP_EVENTS, DEDUP_NOTES)
 
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:

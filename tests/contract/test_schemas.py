@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typing
+from typing import Any
 
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from marsad.codec import default_schema_dir, load_schemas, schema_id
 from marsad.records import RECORDS
@@ -68,15 +70,17 @@ def test_internal_deduplicator_messages_match_their_schemas() -> None:
     import random
 
     from marsad.deduplicator.banded import Send
-    from tests.unit.deduplicator.test_banded import simulate
+    from tests.unit.deduplicator.test_banded import simulate, strike_reports
 
+    registry: Registry[Any] = Registry().with_resources(
+        (sid, Resource.from_contents(doc)) for sid, doc in SCHEMAS.items())
     sent: list[Send] = []
-    simulate(3, random.Random(7), sent=sent)
+    simulate(3, random.Random(7), sent=sent, reports=strike_reports())
     assert {s.topic for s in sent} == set(INTERNAL_TOPICS)
     kinds = set()
     for s in sent:
-        validator = Draft202012Validator(SCHEMAS[schema_id(s.topic)])
+        validator = Draft202012Validator(SCHEMAS[schema_id(s.topic)], registry=registry)
         errors = list(validator.iter_errors(orjson.loads(orjson.dumps(s.value))))
         assert not errors, (s.topic, s.value.get("k"), errors[0].message)
         kinds.add(s.value["k"])
-    assert kinds == {"band", "cands", "join", "resolved"}
+    assert kinds == {"band", "reports", "cands", "merged", "join", "resolved"}

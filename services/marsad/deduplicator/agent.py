@@ -5,10 +5,11 @@ worker rebuilds what it remembered before it processes the next article.
 
 With one partition the single-process core runs in one agent.  With several
 partitions no worker sees every article, so the band-keyed design of
-:mod:`marsad.deduplicator.banded` runs in three agents: one on
-``articles.extracted``, one on ``dedup.bands`` (keyed by LSH band key) and
-one on ``dedup.notes`` (keyed by article id, co-partitioned with
-``articles.extracted``: the two share the ``dedup-articles`` table).
+:mod:`marsad.deduplicator.banded` runs in four agents: one on
+``articles.extracted``, one on ``dedup.bands`` (routed by LSH band key), one
+on ``dedup.events`` (routed by event merge key) and one on ``dedup.notes``
+(keyed by article id, co-partitioned with ``articles.extracted``: the two
+share the ``dedup-articles`` table).
 """
 
 from __future__ import annotations
@@ -82,22 +83,25 @@ def routing_keys(partitions: int) -> list[str]:
 
 
 def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
-    """The band-keyed deduplicator: three agents over three tables."""
+    """The band-keyed deduplicator: four agents over three tables."""
     from marsad.deduplicator.banded import BandedDeduplicator
-    from marsad.deduplicator.stage import BandRouteStage, BandStage, NoteStage
+    from marsad.deduplicator.stage import BandRouteStage, BandStage, EventStage, NoteStage
 
     assert runtime.codec is not None
     settings, codec = runtime.settings, runtime.codec
     partitions = settings.partitions
     articles = app.Table("dedup-articles", partitions=partitions, key_type=str)
     bands = app.Table("dedup-bands", partitions=partitions, key_type=str)
-    events = app.Table("event-state", partitions=partitions, key_type=str)
-    core = BandedDeduplicator(dedup_config(settings), partitions, articles, bands, {})
+    # Written by the dedup.events agent only, so partitioned like that topic (by
+    # merge key); not the one-partition "event-state", whose keys are laid out
+    # differently.
+    events = app.Table("merged-events", partitions=partitions, key_type=str)
+    core = BandedDeduplicator(dedup_config(settings), partitions, articles, bands, {}, events)
     keep = settings.deadletter_original_bytes
     stages = [
-        BandRouteStage(codec, core, routing_keys(partitions), events,
-                       deadletter_original_bytes=keep),
+        BandRouteStage(codec, core, routing_keys(partitions), deadletter_original_bytes=keep),
         BandStage(codec, core, deadletter_original_bytes=keep),
+        EventStage(codec, core, deadletter_original_bytes=keep),
         NoteStage(codec, core, deadletter_original_bytes=keep),
     ]
 

@@ -23,6 +23,12 @@ input topic can hold it (see ``docs/deduplicator.md``):
    duplicate's story is its target's: a ``join`` message walks from the
    target along ``duplicate_of`` to the story's root, where the cluster
    record (count, sources, revision) lives and the outputs are made.
+4. :meth:`BandedDeduplicator.merge` (keyed by the partition of an event
+   report's merge key) merges the article's event reports there, so reports
+   of one happening from articles on any partition meet in one
+   :class:`~marsad.deduplicator.events.EventMerger`, and replies with the
+   merged events; the article is decided once these replies are in too, so
+   its output carries them as with one partition.
 
 Who handles a pair
 ------------------
@@ -37,8 +43,10 @@ a cycle across three articles (orders differ between partitions), so a
 ``join`` carries the path it walked: on reaching an id already on it, the
 cycle's smallest id becomes the story's root.
 
-State: ``articles`` (keyed by article id) holds ``a:<id>`` records and, for
-roots, ``c:<cluster>``; ``bands`` (keyed by band partition) holds ``s:<id>``
+State: ``articles`` (keyed by article id) holds ``a:<id>`` records, the
+merged events replied for it (``v:<id>``) and, for
+roots, ``c:<cluster>``; ``events`` (keyed by event partition) the merged
+events; ``bands`` (keyed by band partition) holds ``s:<id>``
 (signature, exact key, time, source); ``index`` holds the buckets (derived,
 rebuilt by :meth:`BandedDeduplicator.rebuild_index`).  This module imports
 neither Faust nor Kafka.
@@ -46,6 +54,7 @@ neither Faust nor Kafka.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -70,7 +79,9 @@ from marsad.deduplicator.core import (
     required_similarity,
     signature,
 )
+from marsad.deduplicator.events import EventMerger, EventReport, merge_key
 from marsad.topics import DEDUP_BANDS as BANDS
+from marsad.topics import DEDUP_EVENTS as EVENTS
 from marsad.topics import DEDUP_NOTES as NOTES
 
 logger = logging.getLogger(__name__)
@@ -81,13 +92,13 @@ _HOUR = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """An internal message: to ``BANDS`` or ``NOTES``, with its key."""
+    """An internal message: to ``BANDS``, ``EVENTS`` or ``NOTES``, with its key."""
 
     topic: str
     key: str
     value: dict[str, Any]
-    #: For band messages: the partition they must reach (the wiring keys them
-    #: so that the producer's partitioner sends them there).
+    #: For band and event messages: the partition they must reach (the wiring
+    #: keys them so that the producer's partitioner sends them there).
     partition: int | None = None
 
 
@@ -157,6 +168,12 @@ def band_partition(key: str, partitions: int) -> int:
     return int(key[-8:], 16) % partitions
 
 
+def event_partition(key: str, partitions: int) -> int:
+    """The partition of an event report's merge key (any stable hash: keys are text)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
 def _exact_key(exact: str) -> str:
     # A prefix no LSH band key has ("b<band>:<hex>").
     return "x" + exact
@@ -189,6 +206,7 @@ class BandedDeduplicator:
         articles: State keyed by article id (pending articles, story records).
         bands: State keyed by band partition (signatures of bucket members).
         index: The LSH buckets (in memory in the stream; rebuilt after recovery).
+        events: State keyed by event partition (the event merger's).
         clock: Processing time, for articles without a usable ``published_at``.
     """
 
@@ -199,6 +217,7 @@ class BandedDeduplicator:
         articles: MutableMapping[str, Any] | None = None,
         bands: MutableMapping[str, Any] | None = None,
         index: MutableMapping[str, Any] | None = None,
+        events: MutableMapping[str, Any] | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -208,6 +227,7 @@ class BandedDeduplicator:
         self.bands: MutableMapping[str, Any] = {} if bands is None else bands
         self.index: MutableMapping[str, Any] = {} if index is None else index
         self.clock = clock
+        self.merger = EventMerger(events, clock=clock)
         self.stats = _Stats()
 
     # -- step 1: in the article's partition ------------------------------------------
@@ -221,8 +241,14 @@ class BandedDeduplicator:
         published_at: str | None,
         payload: dict[str, Any],
         partition: int = 0,
+        reports: Sequence[EventReport] | None = None,
     ) -> list[Out]:
         """Start deciding on an article: one band message per partition of its keys.
+
+        With ``reports``, also one event message per partition of their merge
+        keys; the merged events replied go into the payload's ``merged``
+        field (in report order, one entry per merged event) before the
+        decision is made.
 
         Articles older than the window behind the newest time seen in this
         partition are forgotten here (their records, and the stories they founded).
@@ -234,9 +260,11 @@ class BandedDeduplicator:
             published_at: ISO 8601 time, if known.
             payload: Output fields the wiring wants back with the decision.
             partition: The input partition (the window is kept per partition).
+            reports: The article's event reports (None: no event merging).
 
         Returns:
-            Band messages; or, for a text without words, its (unique) final.
+            Band and event messages; or, for a text without words and no
+            report to merge, its (unique) final.
         """
         cfg = self.config
         old = self.articles.get("a:" + article_id)
@@ -263,6 +291,14 @@ class BandedDeduplicator:
             # never be decided.
             _advance(self.articles, partition, ts, cfg.window_days, *held)
         rec: dict[str, Any] = {"t": ts, "o": source, "exp": sorted(groups), "rep": {}, "st": "wait"}
+        by_event: dict[int, list[dict[str, Any]]] = {}
+        if reports is not None:
+            for n, report in enumerate(reports):
+                merge = merge_key(report)
+                if merge is not None:
+                    by_event.setdefault(event_partition(merge, self.partitions), []).append(
+                        {**report.to_message(), "n": n})
+            rec["ev"] = sorted(by_event)
         if old is not None:
             rec["rep"] = old.get("rep") or {}
             rec["park"] = old.get("park") or []
@@ -270,16 +306,34 @@ class BandedDeduplicator:
         # to the changelog once.
         self.articles["p:" + article_id] = payload
         self.articles["a:" + article_id] = rec
+        outs: list[Out] = [
+            Send(EVENTS, article_id, {"k": "reports", "a": article_id, "r": items},
+                 partition=part)
+            for part, items in by_event.items()
+        ]
         if not groups:
-            return self._decide(article_id, rec)
+            return outs or self._decide(article_id, rec)
         encoded = sig.encode()
-        return [
+        outs.extend(
             Send(BANDS, group[0], {
                 "k": "band", "a": article_id, "t": ts, "o": source, "g": encoded,
                 "x": sig.exact, "keys": group,
             }, partition=part)
             for part, group in groups.items()
-        ]
+        )
+        return outs
+
+    # -- step 4: in an event partition ---------------------------------------------------
+
+    def merge(self, msg: dict[str, Any], partition: int) -> list[Out]:
+        """Merge an article's event reports whose keys fall into this partition; reply."""
+        merged = []
+        for item in msg["r"]:
+            result = self.merger.add(EventReport.from_message(item), partition)
+            if result is not None:
+                merged.append([int(item["n"]), result.to_json()])
+        aid = msg["a"]
+        return [Send(NOTES, aid, {"k": "merged", "a": aid, "p": partition, "e": merged})]
 
     # -- step 2: in a band partition ---------------------------------------------------
 
@@ -327,6 +381,7 @@ class BandedDeduplicator:
             return False
         self.articles.pop("a:" + aid, None)
         self.articles.pop("p:" + aid, None)
+        self.articles.pop("v:" + aid, None)
         if rec is not None and rec.get("st") == "root":
             self.articles.pop("c:" + rec["c"], None)
         self.stats.evicted += rec is not None
@@ -381,6 +436,8 @@ class BandedDeduplicator:
             return self._join(msg)
         if kind == "resolved":
             return self._resolved(msg)
+        if kind == "merged":
+            return self._merged(msg)
         raise ValueError(f"unknown note kind {kind!r}")
 
     def _cands(self, msg: dict[str, Any]) -> list[Out]:
@@ -392,9 +449,26 @@ class BandedDeduplicator:
         rep[str(msg["p"])] = msg["c"]
         rec = {**rec, "rep": rep}
         self.articles["a:" + aid] = rec
-        if any(str(p) not in rep for p in rec["exp"]):
-            return []
-        return self._decide(aid, rec)
+        return self._decide(aid, rec) if self._all_in(aid, rec) else []
+
+    def _merged(self, msg: dict[str, Any]) -> list[Out]:
+        aid = msg["a"]
+        rec = self.articles.get("a:" + aid)
+        if rec is None or rec["st"] != "wait":
+            return []  # a redelivered reply to a decided article
+        # Apart from the record, which every band reply rewrites.
+        self.articles["v:" + aid] = {**(self.articles.get("v:" + aid) or {}),
+                                     str(msg["p"]): msg["e"]}
+        return self._decide(aid, rec) if self._all_in(aid, rec) else []
+
+    def _all_in(self, aid: str, rec: dict[str, Any]) -> bool:
+        """Every band partition and every event partition has replied."""
+        if any(str(p) not in rec["rep"] for p in rec["exp"]):
+            return False
+        if not rec.get("ev"):
+            return True
+        got = self.articles.get("v:" + aid) or {}
+        return all(str(p) in got for p in rec["ev"])
 
     def handles(
         self, me: tuple[float, str], other: tuple[float, str], seen_in: set[int], shared: set[int]
@@ -431,6 +505,8 @@ class BandedDeduplicator:
             [(c["i"], float(c["s"])) for c in handled], cfg.threshold
         )
         payload = self.articles.pop("p:" + aid, None) or {}
+        if "ev" in rec:
+            payload = {**payload, "merged": self._merged_events(aid)}
         if match is None:
             cluster = cluster_id_for(aid)
             self.articles["a:" + aid] = {
@@ -460,6 +536,16 @@ class BandedDeduplicator:
             for p in rec.get("park") or []
         )
         return outs
+
+    def _merged_events(self, aid: str) -> list[dict[str, Any]]:
+        """The merged events replied for an article, in report order, each once (latest)."""
+        replies = self.articles.pop("v:" + aid, None) or {}
+        items = sorted((item for part in replies.values() for item in part),
+                       key=lambda item: int(item[0]))
+        merged: dict[str, dict[str, Any]] = {}
+        for _, event in items:
+            merged[event["event_id"]] = event
+        return list(merged.values())
 
     def _join(self, msg: dict[str, Any]) -> list[Out]:
         path: list[str] = list(msg["path"])
@@ -593,7 +679,7 @@ def bench(
     base = 1_527_811_200.0  # 2018-06-01, one article every ten minutes
     stamps = [datetime.fromtimestamp(base + 600.0 * i, tz=UTC).isoformat()
               for i in range(len(texts))]
-    counts = {BANDS: 0, NOTES: 0}
+    counts = {BANDS: 0, EVENTS: 0, NOTES: 0}
     size = 0
     kinds: dict[str, str] = {}
 
@@ -618,6 +704,9 @@ def bench(
                 if out.topic == BANDS:
                     assert out.partition is not None
                     pending.extend(core.band(out.value, out.partition))
+                elif out.topic == EVENTS:
+                    assert out.partition is not None
+                    pending.extend(core.merge(out.value, out.partition))
                 else:
                     pending.extend(core.note(out.value))
         return core

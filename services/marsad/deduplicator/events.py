@@ -18,6 +18,11 @@ bounded by a time window:
 ``m:``                    highest hour seen and the hours still held
 ========================  ==================================================
 
+With several partitions (reports keyed by merge key, see
+``docs/deduplicator.md``) the window bookkeeping is kept per partition
+(``m:<p>``, ``w:<p>:<hour>``): a table key written while handling two
+partitions would have two changelogs, and a rebalance would restore either.
+
 Casualty consensus: a source often updates its toll during the day, so each
 source counts with the highest figure it gave; the consensus is the median
 of those per-source figures (rounded half up), which one outlier outlet
@@ -128,6 +133,27 @@ class EventReport:
             targets=_names(event.get("targets")),
             casualties={str(k): int(v) for k, v in (event.get("casualties") or {}).items()
                         if isinstance(v, int) and not isinstance(v, bool) and v >= 0},
+        )
+
+
+    def to_message(self) -> dict[str, Any]:
+        """The report as a compact JSON object (internal topic ``dedup.events``)."""
+        return {
+            "a": self.article_id, "o": self.source, "t": self.published_at, "y": self.type,
+            "pl": self.place.to_json() if self.place else None, "d": self.date,
+            "ac": list(self.actors), "tg": list(self.targets), "c": dict(self.casualties),
+        }
+
+    @classmethod
+    def from_message(cls, msg: Mapping[str, Any]) -> EventReport:
+        """Inverse of :meth:`to_message`."""
+        place = msg.get("pl")
+        return cls(
+            article_id=msg["a"], source=msg["o"], published_at=msg["t"], type=msg["y"],
+            place=None if place is None else Place(
+                place["name"], place["geonames_id"], place["country"]),
+            date=msg["d"], actors=tuple(msg["ac"]), targets=tuple(msg["tg"]),
+            casualties={str(k): int(v) for k, v in msg["c"].items()},
         )
 
 
@@ -272,8 +298,14 @@ class EventMerger:
         self.max_articles = max_articles
         self.clock = clock
 
-    def add(self, report: EventReport) -> MergedEvent | None:
+    def add(self, report: EventReport, partition: int | None = None) -> MergedEvent | None:
         """Merge one report into its event (created when new).
+
+        Args:
+            report: The report.
+            partition: The partition of the report's merge key when the store
+                is a table partitioned by it (the window is then kept per
+                partition); None for a store that sees every report.
 
         Returns:
             The merged event after this report, or None when the report has no
@@ -284,7 +316,7 @@ class EventMerger:
             return None
         ts = parse_time(report.published_at)
         ts = self.clock() if ts is None else ts
-        hour = self._advance(ts)
+        hour = self._advance(ts, partition)
         ids: list[str] = list(self.store.get("k:" + key) or ())
         found: tuple[str, dict[str, Any]] | None = None
         for eid in ids:
@@ -317,7 +349,7 @@ class EventMerger:
             return MergedEvent(eid, rec, is_new=False)  # redelivered report
         rec = _merged(rec, report, ts, self.max_articles)
         self.store["e:" + eid] = rec
-        self._remember_hour(hour, eid)
+        self._remember_hour(hour, eid, partition)
         return MergedEvent(eid, rec, is_new)
 
     def _same_happening(self, rec: Mapping[str, Any], report: EventReport, ts: float) -> bool:
@@ -326,31 +358,32 @@ class EventMerger:
         window = self.window_days * 86_400.0
         return float(rec["first_seen"]) - window <= ts <= float(rec["last_seen"]) + window
 
-    def _advance(self, ts: float) -> int:
+    def _advance(self, ts: float, partition: int | None) -> int:
         hour = math.floor(ts / _HOUR)
-        meta = self.store.get(_META) or {"top": hour, "hours": []}
+        meta_key = _META if partition is None else f"{_META}{partition}"
+        meta = self.store.get(meta_key) or {"top": hour, "hours": []}
         top = max(int(meta["top"]), hour)
         cutoff = top - math.ceil(self.window_days * 24)
         hours = list(meta["hours"])
         keep = [h for h in hours if h >= cutoff]
         for h in hours:
             if h < cutoff:
-                self._evict_hour(h, cutoff * _HOUR)
+                self._evict_hour(_hour_key(h, partition), cutoff * _HOUR)
         bucket = max(hour, cutoff)
         if bucket not in keep:
             keep = sorted([*keep, bucket])
         if top != meta["top"] or keep != hours:
-            self.store[_META] = {"top": top, "hours": keep}
+            self.store[meta_key] = {"top": top, "hours": keep}
         return bucket
 
-    def _remember_hour(self, hour: int, eid: str) -> None:
-        key = f"w:{hour}"
+    def _remember_hour(self, hour: int, eid: str, partition: int | None) -> None:
+        key = _hour_key(hour, partition)
         ids = list(self.store.get(key) or ())
         if eid not in ids:
             self.store[key] = [*ids, eid]
 
-    def _evict_hour(self, hour: int, cutoff_ts: float) -> None:
-        for eid in self.store.pop(f"w:{hour}", None) or ():
+    def _evict_hour(self, key: str, cutoff_ts: float) -> None:
+        for eid in self.store.pop(key, None) or ():
             rec = self.store.get("e:" + eid)
             # An event touched again later sits in a later hour too: keep it.
             if rec is not None and float(rec["last_seen"]) < cutoff_ts:
@@ -363,6 +396,10 @@ class EventMerger:
             self.store["k:" + key] = ids
         else:
             self.store.pop("k:" + key, None)
+
+
+def _hour_key(hour: int, partition: int | None) -> str:
+    return f"w:{hour}" if partition is None else f"w:{partition}:{hour}"
 
 
 def _record_key(rec: Mapping[str, Any]) -> str:

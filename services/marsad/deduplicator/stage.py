@@ -19,7 +19,14 @@ from marsad.deduplicator.banded import BandedDeduplicator, Out, Send
 from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator
 from marsad.deduplicator.events import EventMerger, reports_from_article
 from marsad.stage import Incoming, Outgoing, Stage
-from marsad.topics import DEDUP_BANDS, DEDUP_NOTES, DUPLICATES, ENRICHED, EXTRACTED
+from marsad.topics import (
+    DEDUP_BANDS,
+    DEDUP_EVENTS,
+    DEDUP_NOTES,
+    DUPLICATES,
+    ENRICHED,
+    EXTRACTED,
+)
 
 _META = ("id", "source", "url", "title", "published_at", "published_at_error")
 
@@ -143,14 +150,17 @@ def _internal(outs: list[Out], route_keys: Sequence[str] = ()) -> list[Outgoing]
 
 
 class BandRouteStage(Stage):
-    """Band-keyed wiring, step 1: ``articles.extracted`` -> ``dedup.bands`` (see ``banded``).
+    """Band-keyed wiring, step 1: ``articles.extracted`` -> ``dedup.bands``, ``dedup.events``.
+
+    The article's event reports go to the partitions of their merge keys
+    (``dedup.events``), where reports from every article meet; the merged
+    events come back to the article before it is decided (see ``banded``).
 
     Args:
         codec: Codec with a validator for ``articles.extracted``.
-        core: The band-keyed deduplicator shared with the two other steps.
-        route_keys: For each partition of ``dedup.bands``, a message key the
-            producer's partitioner sends there.
-        event_store: Where merged events are remembered (per partition).
+        core: The band-keyed deduplicator shared with the other steps.
+        route_keys: For each partition of ``dedup.bands`` and ``dedup.events``,
+            a message key the producer's partitioner sends there.
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
     """
 
@@ -162,30 +172,24 @@ class BandRouteStage(Stage):
         codec: Codec,
         core: BandedDeduplicator,
         route_keys: Sequence[str],
-        event_store: MutableMapping[str, Any] | None = None,
         *,
         deadletter_original_bytes: int = 262_144,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.core = core
         self.route_keys = list(route_keys)
-        self.merger = EventMerger({} if event_store is None else event_store)
 
     def process(self, msg: Incoming) -> list[Outgoing]:
-        """Start the decision on one article: its band messages."""
+        """Start the decision on one article: its band and event messages."""
         article = self.codec.decode(EXTRACTED, msg.value)
-        merged: dict[str, dict[str, Any]] = {}
-        for report in reports_from_article(article):
-            result = self.merger.add(report)
-            if result is not None:
-                merged[result.event_id] = result.to_json()
         outs = self.core.route(
             article["id"],
             article["normalisation"]["matching"],
             source=article["source"],
             published_at=article["published_at"],
-            payload=output_payload(article, list(merged.values())),
+            payload=output_payload(article, []),
             partition=msg.partition,
+            reports=reports_from_article(article),
         )
         return _internal(outs, self.route_keys)
 
@@ -209,6 +213,17 @@ class BandStage(_BandedStep):
         return _internal(self.core.band(_internal_record(msg), msg.partition))
 
 
+class EventStage(_BandedStep):
+    """Band-keyed wiring, step 4: ``dedup.events`` -> ``dedup.notes`` (merged events)."""
+
+    name = "dedup-events"
+    source = DEDUP_EVENTS
+
+    def process(self, msg: Incoming) -> list[Outgoing]:
+        """Merge one article's reports whose merge keys fall into this partition."""
+        return _internal(self.core.merge(_internal_record(msg), msg.partition))
+
+
 class NoteStage(_BandedStep):
     """Band-keyed wiring, step 3: ``dedup.notes`` -> decisions, joins, final records."""
 
@@ -216,7 +231,7 @@ class NoteStage(_BandedStep):
     source = DEDUP_NOTES
 
     def process(self, msg: Incoming) -> list[Outgoing]:
-        """Handle one note (candidates, a join or a resolution)."""
+        """Handle one note (candidates, merged events, a join or a resolution)."""
         return _internal(self.core.note(_internal_record(msg)))
 
 

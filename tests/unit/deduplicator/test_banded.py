@@ -19,10 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.deduplicator.banded import BANDS, BandedDeduplicator, Final, Send
+from marsad.deduplicator.banded import BANDS, EVENTS, BandedDeduplicator, Final, Send
 from marsad.deduplicator.core import DedupConfig, Deduplicator
 from marsad.deduplicator.corpus import load_fold
+from marsad.deduplicator.events import EventReport, reports_from_article
 from tests.conftest import REPO
+from tests.unit.deduplicator.test_events import DEIR_EZZOR, article
 
 fold = load_fold()
 SEED = (REPO / ".." / "shared" / "seeds" / "000_8bb0b02f1c03471e.txt").read_text("utf-8")
@@ -54,14 +56,37 @@ def part_of(partitions: int) -> Any:
     return partition_of
 
 
+# The same strike in Gaza, as four of the articles report it (outlets' tolls
+# differ); sk-246 also reports a strike in Deir ez-Zor.
+STRIKE = {"al-589": 25, "sk-246": 18, "seed": 37, "seed-cut": 41}
+
+
+def strike_reports() -> dict[str, list[EventReport]]:
+    """Event reports per article id: the Gaza strike, in the articles above that report it."""
+    out: dict[str, list[EventReport]] = {}
+    for aid, _, source, hour, _ in ARTICLES:
+        published = f"2018-03-13T{hour:02d}:00:00+00:00"
+        reports: list[EventReport] = []
+        if aid in STRIKE:
+            reports += reports_from_article(
+                article(aid, source, published, STRIKE[aid], date="2018-03-13"))
+        if aid == "sk-246":
+            reports += reports_from_article(
+                article(aid, source, published, 3, place=DEIR_EZZOR, date="2018-03-13"))
+        out[aid] = reports
+    return out
+
+
 def simulate(
-    partitions: int, rng: random.Random, redeliver: float = 0.0, sent: list[Send] | None = None
+    partitions: int, rng: random.Random, redeliver: float = 0.0, sent: list[Send] | None = None,
+    reports: dict[str, list[EventReport]] | None = None,
 ) -> tuple[list[Final], BandedDeduplicator]:
     """Run every article through the handlers, choosing the next queue at random.
 
     ``redeliver`` is the chance that a message is delivered twice (as
     at-least-once delivery does after a crash); ``sent`` collects every
-    internal message.
+    internal message; ``reports`` gives each article its event reports
+    (None: no event merging).
     """
     partition_of = part_of(partitions)
     core = BandedDeduplicator(DedupConfig(), partitions, clock=lambda: 1.6e9)
@@ -86,9 +111,12 @@ def simulate(
         if topic == "extracted":
             text, source, published = value
             outs = core.route(key, text, source=source, published_at=published,
-                              payload={"id": key}, partition=partition)
+                              payload={"id": key}, partition=partition,
+                              reports=None if reports is None else reports[key])
         elif topic == BANDS:
             outs = core.band(value, partition)
+        elif topic == EVENTS:
+            outs = core.merge(value, partition)
         else:
             outs = core.note(value)
         for out in outs:
@@ -251,3 +279,67 @@ def test_an_undecided_article_survives_the_sweep_that_its_lateness_triggers() ->
         else:
             pending.extend(core.band(out.value, 0) if out.topic == BANDS else core.note(out.value))
     assert [(f.kind, f.decision.article_id) for f in finals] == [("unique", "seed")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(partitions=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
+       redeliver=st.sampled_from([0.0, 0.3]))
+def test_reports_of_one_happening_meet_in_one_merged_event_whatever_the_partitions(
+    partitions: int, seed: int, redeliver: float
+) -> None:
+    finals, _ = simulate(partitions, random.Random(seed), redeliver, reports=strike_reports())
+    merged = {f.decision.article_id: f.payload["merged"] for f in finals if f.kind != "update"}
+    assert sorted(merged) == sorted(a[0] for a in ARTICLES)
+    # Articles that report nothing carry no merged event.
+    assert merged["ap-001"] == [] and merged["seed-again"] == []
+    # sk-246's two events, in the order it reports them.
+    assert [e["place"]["name"] for e in merged["sk-246"]] == ["غزه", "دير الزور"]
+    strike = [next(e for e in merged[aid] if e["place"]["name"] == "غزه") for aid in STRIKE]
+    # Whatever partition each article is on: one merged event for the strike.
+    assert len({e["event_id"] for e in strike}) == 1
+    latest = max(strike, key=lambda e: e["report_count"])
+    assert latest["report_count"] == len(STRIKE)  # a redelivered report counts once
+    assert set(latest["sources"]) == {"alarabia", "skynews", "alquds", "alhayat"}
+    killed = latest["casualties"]["killed"]
+    assert killed["by_source"] == {"alarabia": 25, "skynews": 18, "alquds": 37, "alhayat": 41}
+    assert killed["consensus"] == 31  # median of 18, 25, 37, 41, rounded half up
+    assert [e["report_count"] for e in strike].count(1) == 1  # one report founded it
+
+
+def test_event_reports_go_to_the_partition_of_their_merge_key() -> None:
+    from marsad.deduplicator.banded import event_partition
+    from marsad.deduplicator.events import merge_key
+
+    core = BandedDeduplicator(DedupConfig(), 4, clock=lambda: 1.6e9)
+    reports = strike_reports()["sk-246"]
+    outs = core.route("sk-246", fold(INIESTA_SK), source="skynews",
+                      published_at="2018-03-13T09:00:00+00:00", payload={}, reports=reports)
+    events = [o for o in outs if isinstance(o, Send) and o.topic == EVENTS]
+    keys = [merge_key(r) for r in reports]
+    assert None not in keys
+    wanted: dict[int, list[int]] = {}
+    for n, key in enumerate(keys):
+        wanted.setdefault(event_partition(key, 4), []).append(n)  # type: ignore[arg-type]
+    # One message per partition holding a report's key, carrying exactly those reports.
+    assert {o.partition: [r["n"] for r in o.value["r"]] for o in events} == wanted
+    for o in events:
+        assert [EventReport.from_message(r) for r in o.value["r"]] == [
+            reports[r["n"]] for r in o.value["r"]]
+
+
+def test_an_article_is_decided_only_when_its_merged_events_are_back() -> None:
+    core = BandedDeduplicator(DedupConfig(), 1, clock=lambda: 1.6e9)
+    (report,) = strike_reports()["al-589"]
+    outs = core.route("al-589", fold(INIESTA_AL), source="alarabia",
+                      published_at="2018-03-13T08:00:00+00:00", payload={}, reports=[report])
+    (band,) = [o for o in outs if isinstance(o, Send) and o.topic == BANDS]
+    (event,) = [o for o in outs if isinstance(o, Send) and o.topic == EVENTS]
+    (cands,) = core.band(band.value, 0)
+    assert isinstance(cands, Send)
+    assert core.note(cands.value) == []  # the merged events are still out
+    (reply,) = core.merge(event.value, 0)
+    assert isinstance(reply, Send)
+    (final,) = core.note(reply.value)
+    assert isinstance(final, Final) and final.kind == "unique"
+    assert [e["sources"] for e in final.payload["merged"]] == [["alarabia"]]
+    assert not [k for k in core.articles if k.startswith("v:")]

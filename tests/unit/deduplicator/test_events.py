@@ -172,3 +172,31 @@ def test_consensus_does_not_depend_on_arrival_order(rows: list[tuple[str, str, s
     assert merged is not None
     assert merged.casualty_consensus("killed") == 39
     assert merged.report_count == 5
+
+
+def test_window_bookkeeping_is_kept_per_partition() -> None:
+    # One table holds two partitions (merge keys Gaza and Deir ez-Zor): a new
+    # report in one partition must not evict the other's events, whose
+    # changelog records belong to that other partition.
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=2)
+    (gaza,) = reports_from_article(article("a1", "BBC", "2018-05-01T10:00:00+00:00", 3,
+                                           date="2018-05-01"))
+    old = merger.add(gaza, partition=0)
+    (deir,) = reports_from_article(article("a2", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                           place=DEIR_EZZOR, date="2018-05-20"))
+    merger.add(deir, partition=1)
+    assert old is not None and "e:" + old.event_id in store
+    assert {k.split(":")[1] for k in store if k.startswith(("m:", "w:"))} == {"0", "1"}
+    # Partition 0's own clock moving on evicts it.
+    (later,) = reports_from_article(article("a3", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            date="2018-05-20"))
+    merger.add(later, partition=0)
+    assert "e:" + old.event_id not in store
+
+
+def test_a_report_survives_its_trip_through_the_internal_topic() -> None:
+    reports = reports_from_article(article("a1", "BBC", "2018-05-14T10:00:00+00:00", 7))
+    assert reports
+    for report in reports:
+        assert EventReport.from_message(json.loads(json.dumps(report.to_message()))) == report

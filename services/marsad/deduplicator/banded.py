@@ -130,7 +130,7 @@ class _Stats:
     evicted: int = 0
 
 
-def _advance(
+def advance_window(
     store: MutableMapping[str, Any], partition: int, ts: float, window_days: float, *ids: str
 ) -> list[str]:
     """Remember ``ids`` under the hour of ``ts``; return the ids that fell out of the window.
@@ -281,15 +281,13 @@ class BandedDeduplicator:
         groups: dict[int, list[str]] = {}
         for key in keys:
             groups.setdefault(band_partition(key, self.partitions), []).append(key)
-        held = [
-            gone for gone in _advance(self.articles, partition, ts, cfg.window_days, article_id)
-            if not self._forget_article(gone)
-        ]
+        expired = advance_window(self.articles, partition, ts, cfg.window_days, article_id)
+        held = [gone for gone in expired if not self._forget_article(gone)]
         if held:
             # Still waiting for replies (an old article that came late): kept for
             # the next sweep, else its replies would find nothing and it would
             # never be decided.
-            _advance(self.articles, partition, ts, cfg.window_days, *held)
+            advance_window(self.articles, partition, ts, cfg.window_days, *held)
         rec: dict[str, Any] = {"t": ts, "o": source, "exp": sorted(groups), "rep": {}, "st": "wait"}
         by_event: dict[int, list[dict[str, Any]]] = {}
         if reports is not None:
@@ -342,7 +340,8 @@ class BandedDeduplicator:
         cfg = self.config
         aid = msg["a"]
         if ("s:" + aid) not in self.bands:
-            for gone in _advance(self.bands, partition, float(msg["t"]), cfg.window_days, aid):
+            ts = float(msg["t"])
+            for gone in advance_window(self.bands, partition, ts, cfg.window_days, aid):
                 self._forget_signature(gone, partition)
             self.bands["s:" + aid] = {"g": msg["g"], "x": msg["x"], "t": msg["t"], "o": msg["o"]}
         seen: dict[str, None] = {}
@@ -647,7 +646,8 @@ class BandedDeduplicator:
 
 
 def bench(
-    matching_texts: Sequence[str], config: DedupConfig, partitions: int
+    matching_texts: Sequence[str], config: DedupConfig, partitions: int,
+    reports: Sequence[Sequence[EventReport]] | None = None,
 ) -> dict[str, Any]:
     """CPU cost and messages per article of the band-keyed steps, in one process.
 
@@ -659,10 +659,14 @@ def bench(
         matching_texts: Matching texts (already folded), in stream order.
         config: Parameters.
         partitions: Partitions the band keys are spread over.
+        reports: Each article's event reports (as ``reports_from_article``
+            gives them), to count the event merging's messages too; None: no
+            event merging.
 
     Returns:
         ``articles``, ``cpu_seconds``, ``articles_per_s`` (CPU), ``duplicates``,
-        ``band_messages_per_article``, ``note_messages_per_article``,
+        ``band_messages_per_article``, ``event_messages_per_article``,
+        ``note_messages_per_article``,
         ``internal_bytes_per_article`` (JSON) and ``agreement_with_single``
         (share of articles with the single-process core's kind).
     """
@@ -690,7 +694,7 @@ def bench(
             aid = f"bench-{i}"
             pending: deque[Out] = deque(core.route(
                 aid, text, source="bench", published_at=stamps[i], payload={},
-                partition=partition_of(aid),
+                partition=partition_of(aid), reports=None if reports is None else reports[i],
             ))
             while pending:
                 out = pending.popleft()
@@ -739,6 +743,7 @@ def bench(
         "articles_per_s": round(len(texts) / cpu, 1) if cpu else None,
         "duplicates": sum(k == "duplicate" for k in kinds.values()),
         "band_messages_per_article": round(messages[BANDS], 2),
+        "event_messages_per_article": round(messages[EVENTS], 2),
         "note_messages_per_article": round(messages[NOTES], 2),
         "internal_bytes_per_article": round(per_article_bytes),
         # All partitions' state in this one process: articles, stories,

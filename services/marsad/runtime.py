@@ -40,6 +40,7 @@ def build_stage(
     dedup_store: MutableMapping[str, Any] | None = None,
     event_store: MutableMapping[str, Any] | None = None,
     dedup_index: MutableMapping[str, Any] | None = None,
+    story_store: MutableMapping[str, Any] | None = None,
 ) -> Stage:
     """Construct one processor, loading whatever model it needs.
 
@@ -50,11 +51,12 @@ def build_stage(
         dedup_store: State of the deduplicator (a Faust table in the stream).
         event_store: State of the event merger (another table in the stream).
         dedup_index: The deduplicator's LSH buckets, when kept apart from its store.
+        story_store: The deduplicator's story founders (for re-publication).
 
     Raises:
         ValueError: For an unknown stage name.
     """
-    stage = _construct(name, settings, codec, dedup_store, event_store, dedup_index)
+    stage = _construct(name, settings, codec, dedup_store, event_store, dedup_index, story_store)
     stage.time_limit_seconds = settings.article_time_limit_seconds
     return stage
 
@@ -66,6 +68,7 @@ def _construct(
     dedup_store: MutableMapping[str, Any] | None,
     event_store: MutableMapping[str, Any] | None,
     dedup_index: MutableMapping[str, Any] | None,
+    story_store: MutableMapping[str, Any] | None = None,
 ) -> Stage:
     keep = settings.deadletter_original_bytes
     if name == "normaliser":
@@ -87,7 +90,7 @@ def _construct(
 
         return DeduplicatorStage(
             codec, dedup_config(settings), dedup_store, event_store, index=dedup_index,
-            deadletter_original_bytes=keep,
+            story_store=story_store, deadletter_original_bytes=keep,
         )
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
 

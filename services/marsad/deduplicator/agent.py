@@ -41,12 +41,14 @@ def register(app: faust.App, runtime: WorkerRuntime) -> None:
     # prefixes of their own; str keys come back as str after recovery.
     articles = app.Table("dedup-state", partitions=partitions, key_type=str)
     events = app.Table("event-state", partitions=partitions, key_type=str)
+    # Each story's founder, for re-publishing its event when a new source joins.
+    stories = app.Table("dedup-stories", partitions=partitions, key_type=str)
     # The LSH buckets are derived from the stored signatures: kept in memory and
     # rebuilt once the table is restored, instead of costing one changelog
     # record per band per article.
     stage = build_stage(
         "deduplicator", runtime.settings, runtime.codec,
-        dedup_store=articles, event_store=events, dedup_index={},
+        dedup_store=articles, event_store=events, dedup_index={}, story_store=stories,
     )
     core = cast(DeduplicatorStage, stage).core
 

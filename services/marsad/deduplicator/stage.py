@@ -3,20 +3,23 @@
 Asks the pure core (:mod:`marsad.deduplicator.core`) whether the article's
 matching text was seen before, exactly or nearly, and publishes either the
 enriched event of a new story or a duplicate notice pointing at the article
-it repeats.  The core keeps its state in the mapping it is given: a dict in
+it repeats; when the duplicate brings a new source, the story's event is
+published again with the next ``story.revision`` (as the band-keyed wiring
+does).  The core keeps its state in the mapping it is given: a dict in
 batch mode, Faust tables backed by changelog topics in the stream.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import orjson
 
 from marsad.codec import Codec, DecodeError
-from marsad.deduplicator.banded import BandedDeduplicator, Out, Send
-from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator
+from marsad.deduplicator.banded import BandedDeduplicator, Out, Send, advance_window
+from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
 from marsad.deduplicator.events import EventMerger, reports_from_article
 from marsad.stage import Incoming, Outgoing, Stage
 from marsad.topics import (
@@ -29,6 +32,8 @@ from marsad.topics import (
 )
 
 _META = ("id", "source", "url", "title", "published_at", "published_at_error")
+# A published_at this far past the clock is a typo: it must not move the window.
+_FUTURE_SLACK = 86_400.0
 
 
 class DeduplicatorStage(Stage):
@@ -41,6 +46,9 @@ class DeduplicatorStage(Stage):
         event_store: Where merged events are remembered (a second table in the stream).
         index: Where the LSH buckets live when not in ``store``: in the stream an
             in-memory dict rebuilt after recovery (see ``Deduplicator.rebuild_index``).
+        story_store: Where each story's founder keeps its output fields and the
+            story's revision, for re-publication (a third table in the stream):
+            ``f:<cluster>`` records, forgotten with the founder after the window.
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
     """
 
@@ -55,11 +63,13 @@ class DeduplicatorStage(Stage):
         event_store: MutableMapping[str, Any] | None = None,
         *,
         index: MutableMapping[str, Any] | None = None,
+        story_store: MutableMapping[str, Any] | None = None,
         deadletter_original_bytes: int = 262_144,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.core = Deduplicator(config, {} if store is None else store, index=index)
         self.merger = EventMerger({} if event_store is None else event_store)
+        self.stories: MutableMapping[str, Any] = {} if story_store is None else story_store
 
     def process(self, msg: Incoming) -> list[Outgoing]:
         """Decide whether one extracted article is new."""
@@ -72,7 +82,52 @@ class DeduplicatorStage(Stage):
             published_at=article["published_at"],
         )
         payload = output_payload(article, self.merge_events(article))
-        return [output_record(decision, payload)]
+        return self.story_records(decision, payload, msg.partition)
+
+    def story_records(
+        self, decision: Decision, payload: dict[str, Any], partition: int = 0
+    ) -> list[Outgoing]:
+        """The decision's record, and the story's event again when a new source joined it.
+
+        The founder's output fields are kept (``f:<cluster>``) so that its
+        event can be re-published with the story's new figures and the next
+        revision; a redelivered article repeats its record, never the
+        re-publication.  Once the founder is out of the window its record
+        is forgotten: later copies carry no revision and re-publish nothing.
+        """
+        key = "f:" + decision.cluster_id
+        story = self.stories.get(key)
+        if decision.redelivered:
+            return [output_record(decision, payload, None if story is None else story["rev"])]
+        if decision.kind == "unique":
+            self._remember_founder(decision, payload, partition)
+            return [output_record(decision, payload, 0)]
+        if story is None:
+            return [output_record(decision, payload)]
+        if not decision.new_source:
+            return [output_record(decision, payload, int(story["rev"]))]
+        story = {**story, "rev": int(story["rev"]) + 1}
+        self.stories[key] = story
+        root = Decision(
+            kind="unique", article_id=decision.representative, cluster_id=decision.cluster_id,
+            duplicate_of=None, similarity=None, method=None,
+            cluster_size=decision.cluster_size, sources=decision.sources,
+            config=decision.config, representative=decision.representative,
+        )
+        return [output_record(decision, payload, story["rev"]),
+                output_record(root, story["pl"], story["rev"])]
+
+    def _remember_founder(
+        self, decision: Decision, payload: dict[str, Any], partition: int
+    ) -> None:
+        now = time.time()
+        published = payload["meta"].get("published_at")
+        ts = parse_time(published) if decision.config.time_basis == "published" else None
+        ts = now if ts is None else min(ts, now + _FUTURE_SLACK)
+        for gone in advance_window(self.stories, partition, ts, decision.config.window_days,
+                                   decision.cluster_id):
+            self.stories.pop("f:" + gone, None)
+        self.stories["f:" + decision.cluster_id] = {"rev": 0, "pl": payload}
 
     def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
         """Link the article's events to the merged events of other reports of them."""
@@ -108,8 +163,9 @@ def output_record(
     Args:
         decision: The decision (its cluster figures go into ``story``).
         payload: From :func:`output_payload`.
-        revision: The story's revision (band-keyed wiring only: a story's
-            event is re-published with the next revision when a source joins).
+        revision: The story's revision: 0 when founded, +1 each time a new
+            source joins it (the story's event is then re-published); None
+            when unknown (the founder is out of the window).
     """
     story: dict[str, Any] = {
         "cluster_id": decision.cluster_id,

@@ -1,0 +1,92 @@
+"""The one-partition deduplicator stage re-publishes a story's event when a new source joins.
+
+Real ANT articles go through the three stages in one process (as ``marsad
+process`` runs them); copies of one follow, from another outlet and from
+its own outlet, and one copy is delivered twice.  Subscribers must see what
+the band-keyed wiring gives them: revision 0 on the founder's event, the
+event again with the next revision and the story's figures for each new
+source, and nothing re-published for a copy that adds no source or for a
+redelivery.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from typing import Any
+
+import orjson
+import pytest
+
+from marsad.deduplicator.stage import DeduplicatorStage
+from marsad.pipeline import Pipeline
+from marsad.runtime import STAGE_NAMES, build_stage, make_codec
+from marsad.settings import Settings
+from tests.conftest import ANT
+
+FINALS = ("events.enriched", "articles.duplicates", "articles.deadletter")
+
+
+@pytest.fixture(scope="module")
+def articles() -> list[dict[str, Any]]:
+    with gzip.open(ANT, "rb") as f:
+        rows = [orjson.loads(line) for line in itertools.islice(f, 20_000, 20_060)]
+    return [a for a in rows if len(a.get("text") or "") > 800][:2]
+
+
+def run(messages: list[dict[str, Any]]) -> tuple[list[list[tuple[str, str, dict[str, Any]]]],
+                                                 DeduplicatorStage]:
+    settings = Settings()
+    codec = make_codec(settings)
+    stages = [build_stage(n, settings, codec) for n in STAGE_NAMES]
+    pipe = Pipeline(stages, codec)
+    outs = [[(o.topic, o.key, o.value) for o in pipe.run(orjson.dumps(m)) if o.topic in FINALS]
+            for m in messages]
+    dedup = stages[-1]
+    assert isinstance(dedup, DeduplicatorStage)
+    return outs, dedup
+
+
+def test_a_new_source_republishes_the_story_event_with_the_next_revision(
+    articles: list[dict[str, Any]],
+) -> None:
+    original, other = articles
+    elsewhere = {**original, "id": original["id"] + "-x", "source": "another-outlet"}
+    same_outlet = {**original, "id": original["id"] + "-y"}
+    third = {**original, "id": original["id"] + "-z", "source": "third-outlet"}
+    outs, _ = run([original, other, elsewhere, same_outlet, elsewhere, third])
+    [(topic, key, founder)] = outs[0]
+    assert (topic, key, founder["story"]["revision"]) == ("events.enriched", original["id"], 0)
+    assert [o[0] for o in outs[1]] == ["events.enriched"]
+    # Another outlet's copy: its notice, then the founder's event again, revision 1.
+    (notice, again) = outs[2]
+    assert notice[:2] == ("articles.duplicates", elsewhere["id"])
+    assert notice[2]["story"]["revision"] == 1
+    assert again[:2] == ("events.enriched", original["id"])
+    story = again[2]["story"]
+    assert (story["revision"], story["article_count"]) == (1, 2)
+    assert story["sources"] == [original["source"], "another-outlet"]
+    # The founder's own fields, unchanged: only the story moved on.
+    for field in ("text", "entities", "facts", "merged_events", "published_at"):
+        assert again[2][field] == founder[field], field
+    assert again[2]["dedup"]["article_id"] == original["id"]
+    # A copy from the founder's outlet adds no source: its notice only.
+    [(topic, key, value)] = outs[3]
+    assert (topic, key, value["story"]["revision"]) == ("articles.duplicates",
+                                                         same_outlet["id"], 1)
+    # A redelivered copy repeats its notice, flagged, and re-publishes nothing.
+    [(topic, key, value)] = outs[4]
+    assert (topic, key, value["dedup"]["redelivered"]) == ("articles.duplicates",
+                                                            elsewhere["id"], True)
+    # A third outlet: revision 2.
+    assert [(o[0], o[2]["story"]["revision"]) for o in outs[5]] == [
+        ("articles.duplicates", 2), ("events.enriched", 2)]
+
+
+def test_founders_are_forgotten_after_the_window(articles: list[dict[str, Any]]) -> None:
+    original, other = articles
+    # Years later (the window is 7 days): only the newer founder is kept.
+    later = {**other, "published_at": "2024-01-01T00:00:00Z"}
+    outs, dedup = run([original, later])
+    founders = [k for k in dedup.stories if k.startswith("f:")]
+    assert founders == ["f:" + outs[1][0][2]["story"]["cluster_id"]]

@@ -66,7 +66,8 @@ def pipeline_run(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     messages.append(resent)
     with running_worker(broker, prefix, "all", port=port, log_path=log_path):
         asyncio.run(produce(settings, [(None, m) for m in messages]))
-        outputs = asyncio.run(consume(settings, FINAL, expected=len(messages)))
+        # One more: the copy's new source re-publishes its story's event.
+        outputs = asyncio.run(consume(settings, FINAL, expected=len(messages) + 1))
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
             metrics_text = r.read().decode()
     yield {
@@ -77,11 +78,18 @@ def pipeline_run(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def test_every_article_comes_out_once(pipeline_run: dict) -> None:
     outputs, messages = pipeline_run["outputs"], pipeline_run["messages"]
-    assert len(outputs) == len(messages), pipeline_run["log"].read_text()[-3000:]
+    assert len(outputs) == len(messages) + 1, pipeline_run["log"].read_text()[-3000:]
     good_ids = [orjson.loads(s)["id"] for s in pipeline_run["seeds"]] + ["resent-copy"]
-    out_keys = Counter(o["key"] for o in outputs if o["topic"] != "articles.deadletter")
+    decided = [o for o in outputs if o["topic"] == "articles.duplicates"
+               or (o["topic"] == "events.enriched" and not o["value"]["story"]["revision"])]
+    out_keys = Counter(o["key"] for o in decided)
     for article_id in good_ids:
         assert out_keys[article_id] == 1, article_id
+    # The re-publication: the resent copy's original, with the story's new figures.
+    (again,) = [o for o in outputs if o["topic"] == "events.enriched"
+                and o["value"]["story"]["revision"] == 1]
+    assert again["key"] == pipeline_run["newest"]["id"]
+    assert again["value"]["story"]["article_count"] == 2
 
 
 def test_resent_article_is_a_duplicate(pipeline_run: dict) -> None:

@@ -126,3 +126,32 @@ async def ensure_topics(
             wait = min(wait * 2, 10.0)
         finally:
             await admin.close()
+
+
+async def partition_counts(settings: Settings, names: tuple[str, ...]) -> dict[str, int]:
+    """Partitions of each existing topic among ``names`` (logical names; missing ones left out)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    try:
+        await admin.start()
+        topics = await admin.describe_topics([settings.topic(n) for n in names])
+    finally:
+        await admin.close()
+    logical = {settings.topic(n): n for n in names}
+    return {
+        logical[t["topic"]]: len(t["partitions"])
+        for t in topics
+        if t["topic"] in logical and t["partitions"]
+    }
+
+
+def partition_mismatches(settings: Settings, counts: dict[str, int]) -> list[str]:
+    """The topics whose partition count is not ``settings.partitions``, described for a log.
+
+    The band-keyed deduplicator sends each message to the partition it
+    computes modulo ``settings.partitions``: with topics of another count,
+    replies would go astray and articles wait forever for them.
+    """
+    return [f"{settings.topic(t)} has {n}" for t, n in sorted(counts.items())
+            if n != settings.partitions]

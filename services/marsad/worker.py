@@ -32,8 +32,11 @@ from marsad.topics import (
     DEADLETTER,
     DUPLICATES,
     ENRICHED,
+    EXTRACTED,
     INTERNAL_TOPICS,
     ensure_topics,
+    partition_counts,
+    partition_mismatches,
 )
 
 log = logging.getLogger(__name__)
@@ -357,6 +360,22 @@ def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "in
     loop.run_until_complete(
         ensure_topics(settings, ALL_TOPICS + INTERNAL_TOPICS, attempts=None)
     )
+    if "deduplicator" in stages:
+        # Its tables and internal routing assume MARSAD_PARTITIONS partitions;
+        # topics created earlier with another count keep theirs.
+        counts = loop.run_until_complete(
+            partition_counts(settings, (EXTRACTED, *INTERNAL_TOPICS))
+        )
+        wrong = partition_mismatches(settings, counts)
+        if wrong:
+            log.error(
+                "MARSAD_PARTITIONS is %d but %s partitions: changing the partition count "
+                "needs new topics or a new MARSAD_APP_ID (docs/deduplicator.md)",
+                settings.partitions, ", ".join(wrong),
+            )
+            if endpoint is not None:
+                loop.run_until_complete(endpoint.stop())
+            return 2
     runtime.health.set(False, "joining consumer group")
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, quiet=True, redirect_stdouts=False)
     try:

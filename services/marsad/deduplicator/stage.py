@@ -18,7 +18,14 @@ from typing import Any
 import orjson
 
 from marsad.codec import Codec, DecodeError
-from marsad.deduplicator.banded import BandedDeduplicator, Out, Send, advance_window
+from marsad.deduplicator.banded import (
+    BandedDeduplicator,
+    Out,
+    Send,
+    advance_window,
+    pack_payload,
+    unpack_payload,
+)
 from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
 from marsad.deduplicator.events import EventMerger, reports_from_article
 from marsad.stage import Incoming, Outgoing, Stage
@@ -115,7 +122,7 @@ class DeduplicatorStage(Stage):
             config=decision.config, representative=decision.representative,
         )
         return [output_record(decision, payload, story["rev"]),
-                output_record(root, story["pl"], story["rev"])]
+                output_record(root, unpack_payload(story["pl"]), story["rev"])]
 
     def _remember_founder(
         self, decision: Decision, payload: dict[str, Any], partition: int
@@ -127,7 +134,7 @@ class DeduplicatorStage(Stage):
         for gone in advance_window(self.stories, partition, ts, decision.config.window_days,
                                    decision.cluster_id):
             self.stories.pop("f:" + gone, None)
-        self.stories["f:" + decision.cluster_id] = {"rev": 0, "pl": payload}
+        self.stories["f:" + decision.cluster_id] = {"rev": 0, "pl": pack_payload(payload)}
 
     def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
         """Link the article's events to the merged events of other reports of them."""

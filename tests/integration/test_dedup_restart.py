@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import time
 import uuid
 from pathlib import Path
 
@@ -50,9 +51,14 @@ def test_duplicates_of_articles_seen_before_a_restart(broker: str, tmp_path: Pat
     edited = [near_copy(a) for a in firsts[4:8] if len(a["text"]) > 600]
     with running_worker(broker, prefix, "all", port=port, log_path=tmp_path / "w2.log") as _:
         asyncio.run(produce(settings, [(None, orjson.dumps(a)) for a in exact + edited]))
-        after = asyncio.run(
-            consume(settings, finals, expected=len(firsts) + len(exact) + len(edited))
-        )
+        # Each copy's notice, and its story's event again when it brought a new source.
+        wanted = {c["id"] for c in exact + edited}
+        deadline = time.monotonic() + 180
+        while True:
+            after = asyncio.run(consume(settings, finals, expected=10**6, timeout=5))
+            keys = {o["key"] for o in after if o["topic"] == "articles.duplicates"}
+            if wanted <= keys or time.monotonic() > deadline:
+                break
     log = (tmp_path / "w2.log").read_text()
     assert "LSH index rebuilt from" in log
     dups = {o["key"]: o["value"] for o in after if o["topic"] == "articles.duplicates"}
@@ -69,3 +75,11 @@ def test_duplicates_of_articles_seen_before_a_restart(broker: str, tmp_path: Pat
         assert dups[copy["id"]]["story"]["cluster_id"] == cluster_of[
             copy["id"].removesuffix("-edit")]
         assert dups[copy["id"]]["dedup"]["method"] == "minhash"
+    # Stories joined by a new source after the restart were published again,
+    # with the revision the notice names.
+    for copy in exact + edited:
+        notice = dups[copy["id"]]
+        again = [o["value"] for o in after if o["topic"] == "events.enriched"
+                 and o["key"] == notice["dedup"]["representative"]
+                 and o["value"]["story"]["revision"] == notice["story"]["revision"]]
+        assert notice["story"]["revision"] >= 1 and len(again) == 1, notice["story"]

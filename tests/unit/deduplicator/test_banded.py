@@ -303,7 +303,10 @@ def test_reports_of_one_happening_meet_in_one_merged_event_whatever_the_partitio
     killed = latest["casualties"]["killed"]
     assert killed["by_source"] == {"alarabia": 25, "skynews": 18, "alquds": 37, "alhayat": 41}
     assert killed["consensus"] == 31  # median of 18, 25, 37, 41, rounded half up
-    assert [e["report_count"] for e in strike].count(1) == 1  # one report founded it
+    if not redeliver:
+        # One report founded it.  (A redelivered report brings a second note
+        # with the state of its time, which may already count later reports.)
+        assert [e["report_count"] for e in strike].count(1) == 1
 
 
 def test_event_reports_go_to_the_partition_of_their_merge_key() -> None:

@@ -54,11 +54,13 @@ neither Faust nor Kafka.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import math
 import time
 import tracemalloc
+import zlib
 from collections import deque
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -174,21 +176,34 @@ def event_partition(key: str, partitions: int) -> int:
     return int.from_bytes(digest, "big") % partitions
 
 
-def pack_payload(payload: dict[str, Any]) -> str:
-    """A payload kept for a story's lifetime, as one JSON string.
+_PACKED = "z:"
 
-    A founder's output fields stay in memory for the whole window; as one
-    string they take about half the memory of the nested dicts (ANT: 20 KB
-    against 43 KB per article, tracemalloc).
+
+def pack_payload(payload: dict[str, Any]) -> str:
+    """A payload kept for a story's lifetime, as one compressed string.
+
+    A founder's output fields stay in memory (and in the changelog) for
+    the whole window, and they are mostly Arabic text held twice (original
+    and display): as zlib (level 1) of the JSON, in base64 because table
+    values are JSON, a founder takes about a quarter of the memory of the
+    plain JSON string, for about 0.1 ms once per story (re-publication
+    decompresses, which is rarer and cheaper).
     """
-    return orjson.dumps(payload).decode("utf-8")
+    return _PACKED + base64.b64encode(zlib.compress(orjson.dumps(payload), 1)).decode("ascii")
 
 
 def unpack_payload(packed: str | dict[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`pack_payload` (a dict, as records kept before it, passes through)."""
+    """Inverse of :func:`pack_payload`.
+
+    Records kept by earlier versions pass too: a dict, or the plain JSON
+    string.
+    """
     if isinstance(packed, dict):
         return packed
-    value: dict[str, Any] = orjson.loads(packed)
+    raw: str | bytes = packed
+    if packed.startswith(_PACKED):
+        raw = zlib.decompress(base64.b64decode(packed[len(_PACKED):]))
+    value: dict[str, Any] = orjson.loads(raw)
     return value
 
 

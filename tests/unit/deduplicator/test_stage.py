@@ -90,3 +90,21 @@ def test_founders_are_forgotten_after_the_window(articles: list[dict[str, Any]])
     outs, dedup = run([original, later])
     founders = [k for k in dedup.stories if k.startswith("f:")]
     assert founders == ["f:" + outs[1][0][2]["story"]["cluster_id"]]
+
+
+def test_a_founder_is_kept_compressed_and_comes_back_whole(articles: list[dict[str, Any]]) -> None:
+    from marsad.deduplicator.banded import pack_payload, unpack_payload
+
+    original, _ = articles
+    outs, dedup = run([original])
+    [packed] = [v["pl"] for k, v in dedup.stories.items() if k.startswith("f:")]
+    payload = unpack_payload(packed)
+    assert payload["event"]["text"] == original["text"]
+    assert payload["event"]["entities"] == outs[0][0][2]["entities"]
+    plain = orjson.dumps(payload).decode("utf-8")
+    # Arabic text held twice compresses well: well under half the plain string.
+    assert len(packed) < len(plain.encode("utf-8")) / 2
+    assert unpack_payload(pack_payload(payload)) == payload
+    # Records kept by earlier versions still read.
+    assert unpack_payload(plain) == payload
+    assert unpack_payload(payload) is payload

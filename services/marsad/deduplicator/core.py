@@ -69,6 +69,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marsad.deduplicator import minhash as mh
+from marsad.deduplicator.resemblance import resemblance
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,12 @@ class DedupConfig:
             this many hours before is more likely a story the outlet follows
             up (reusing its background paragraphs) than a copy ...
         followup_threshold: ... so it must reach this similarity instead.
+        containment: Across outlets, a candidate whose estimated containment
+            (share of the smaller text's shingles found in the other) reaches
+            this bar is a near duplicate too, Jaccard notwithstanding: a
+            dispatch cut or given another lede by one outlet (see
+            :mod:`marsad.deduplicator.resemblance`); above 1 turns it off.
+        containment_floor: ... provided its estimated Jaccard reaches this floor.
         seed: Selects the hash family; changing it invalidates stored state.
     """
 
@@ -120,6 +127,8 @@ class DedupConfig:
     variants: bool = True
     followup_hours: float = 8.0
     followup_threshold: float = 0.8
+    containment: float = 0.65
+    containment_floor: float = 0.35
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -144,6 +153,8 @@ class DedupConfig:
             raise ValueError(f"max_bucket must be >= 1, got {self.max_bucket}")
         if self.followup_hours < 0 or not 0.0 < self.followup_threshold <= 1.0:
             raise ValueError("followup_hours must be >= 0 and followup_threshold in (0, 1]")
+        if self.containment <= 0.0 or not 0.0 <= self.containment_floor <= 1.0:
+            raise ValueError("containment must be positive and containment_floor in [0, 1]")
 
     @property
     def rows(self) -> int:
@@ -168,7 +179,9 @@ class Decision:
         article_id: The article decided on.
         cluster_id: The story cluster it belongs to.
         duplicate_of: The remembered article it repeats (``None`` when unique).
-        similarity: Estimated Jaccard similarity to ``duplicate_of`` (1.0 when exact).
+        similarity: Confirmation score against ``duplicate_of`` (:func:`confirm`:
+            estimated Jaccard, or across outlets containment mapped onto its
+            scale; 1.0 when exact).
         method: ``exact`` or ``minhash`` (``None`` when unique).
         cluster_size: Articles in the cluster so far, this one included.
         sources: Distinct sources of the cluster, in order of first report.
@@ -286,9 +299,42 @@ def bucket_lookup_insert(
     return list(members)
 
 
-def confirm(values: mh.U32Array, candidate_encoded: str) -> float:
-    """Step 3: estimated Jaccard similarity of a signature and an encoded candidate one."""
-    return mh.estimated_jaccard(values, mh.Signature.decode_values(candidate_encoded))
+def confirm(
+    mine: mh.Signature | str | mh.U32Array,
+    candidate_encoded: str,
+    config: DedupConfig | None = None,
+    *,
+    cross_outlet: bool = False,
+) -> float:
+    """Step 3: the confirmation score of a candidate, on the Jaccard scale.
+
+    Without a ``config`` (or within one outlet) it is the estimated Jaccard
+    similarity; across outlets a candidate that contains most of the smaller
+    text (or is contained in it) scores up to the bar too, see
+    :func:`marsad.deduplicator.resemblance.resemblance`.
+
+    Args:
+        mine: The new article's signature, or its encoding (as a band partition
+            gets it), or bare MinHash values (shingle count unknown: Jaccard only).
+        candidate_encoded: The candidate's stored encoding (:meth:`~mh.Signature.encode`).
+        config: Bars of the rule; ``None`` gives the bare Jaccard estimate.
+        cross_outlet: Both sources are known and differ.
+    """
+    if isinstance(mine, str):
+        values, shingles = mh.Signature.decode(mine)
+    elif isinstance(mine, mh.Signature):
+        values, shingles = mine.values, mine.shingles
+    else:
+        values, shingles = mine, 0
+    theirs, their_shingles = mh.Signature.decode(candidate_encoded)
+    jaccard = mh.estimated_jaccard(values, theirs)
+    if config is None:
+        return jaccard
+    return resemblance(
+        jaccard, shingles, their_shingles, cross_outlet=cross_outlet,
+        threshold=config.threshold, containment_bar=config.containment,
+        containment_floor=config.containment_floor,
+    )
 
 
 def required_similarity(
@@ -510,7 +556,8 @@ class Deduplicator:
                 rec = store.get("a:" + cid)
                 if rec is None or rec.get("g") is None:
                     continue
-                sim = confirm(sig.values, rec["g"])
+                cross = source is not None and rec.get("o") not in (None, source)
+                sim = confirm(sig, rec["g"], cfg, cross_outlet=cross)
                 if sim < cfg.threshold:
                     continue
                 if sim >= required_similarity(cfg, self._source_gap(rec, ts, source), True):

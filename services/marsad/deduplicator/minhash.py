@@ -50,6 +50,10 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 # A hash value no word gets in practice, marking a variant to drop.
 _DROP = np.uint64(0)
+# The shingle count is appended to an encoded signature in this many bytes:
+# not a multiple of 4, so it cannot be mistaken for one more MinHash value.
+_COUNT_BYTES = 3
+_COUNT_MAX = (1 << (8 * _COUNT_BYTES)) - 1
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
@@ -285,13 +289,39 @@ class Signature:
     exact: str
 
     def encode(self) -> str:
-        """The MinHash values as a compact base64 string (for JSON stores)."""
-        return base64.b64encode(self.values.astype("<u4").tobytes()).decode("ascii")
+        """The MinHash values and the shingle count as a compact base64 string (for JSON stores).
+
+        The count follows the values as 3 little-endian bytes (capped at
+        ``2**24 - 1``): a candidate's containment is estimated from its
+        Jaccard similarity and both counts (:mod:`marsad.deduplicator.resemblance`),
+        and the odd length tells an encoding with the count from an older one
+        without it.
+        """
+        count = min(self.shingles, _COUNT_MAX).to_bytes(_COUNT_BYTES, "little")
+        return base64.b64encode(self.values.astype("<u4").tobytes() + count).decode("ascii")
 
     @staticmethod
     def decode_values(text: str) -> U32Array:
         """Inverse of :meth:`encode` for the values."""
-        return np.frombuffer(base64.b64decode(text), dtype="<u4").astype(np.uint32)
+        raw = base64.b64decode(text)
+        end = len(raw) - len(raw) % 4
+        return np.frombuffer(raw[:end], dtype="<u4").astype(np.uint32)
+
+    @staticmethod
+    def decode_shingles(text: str) -> int:
+        """Inverse of :meth:`encode` for the shingle count (0 when the encoding has none)."""
+        raw = base64.b64decode(text)
+        if len(raw) % 4 != _COUNT_BYTES:
+            return 0
+        return int.from_bytes(raw[-_COUNT_BYTES:], "little")
+
+    @staticmethod
+    def decode(text: str) -> tuple[U32Array, int]:
+        """Inverse of :meth:`encode`: the values and the shingle count, decoded once."""
+        raw = base64.b64decode(text)
+        end = len(raw) - len(raw) % 4
+        count = int.from_bytes(raw[end:], "little") if len(raw) - end == _COUNT_BYTES else 0
+        return np.frombuffer(raw[:end], dtype="<u4").astype(np.uint32), count
 
 
 def minhash(hashes: U64Array, permutations: int, seed: int = 1) -> U32Array:

@@ -393,9 +393,10 @@ class BandedDeduplicator:
             if crec["x"] == msg["x"]:
                 sim, method = 1.0, "exact"
             else:
-                sim, method = confirm(values, crec["g"]), "minhash"
                 gap = float(msg["t"]) - float(crec["t"])
                 same = msg["o"] is not None and crec["o"] == msg["o"]
+                cross = msg["o"] is not None and crec["o"] not in (None, msg["o"])
+                sim, method = confirm(msg["g"], crec["g"], cfg, cross_outlet=cross), "minhash"
                 if sim < required_similarity(cfg, gap, same):
                     continue
             if mine is None:

@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N ANT articles only")
     p.add_argument("--bases", type=int, default=None, help="articles to copy synthetically")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-weighted", action="store_true",
+                   help="skip the population-weighted natural figures and the cross-validation")
     p.add_argument("--audit", type=int, default=0, metavar="N",
                    help="also print N random near-duplicate decisions between natural "
                         "articles, for checking by hand")
@@ -63,6 +65,11 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--followup-hours", type=float, default=d.followup_hours,
                    help="same-source story older than this needs --followup-threshold")
     p.add_argument("--followup-threshold", type=float, default=d.followup_threshold)
+    p.add_argument("--containment", type=float, default=d.containment,
+                   help="across outlets, estimated containment of the smaller text from which "
+                        "a candidate is a near duplicate (above 1: Jaccard only)")
+    p.add_argument("--containment-floor", type=float, default=d.containment_floor,
+                   help="estimated Jaccard a candidate needs before its containment counts")
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -72,6 +79,7 @@ def _config(args: argparse.Namespace) -> Any:
         threshold=args.threshold, shingle=args.shingle, permutations=args.permutations,
         bands=args.bands, window_days=args.window_days, variants=not args.no_variants,
         followup_hours=args.followup_hours, followup_threshold=args.followup_threshold,
+        containment=args.containment, containment_floor=args.containment_floor,
     )
 
 
@@ -118,7 +126,7 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
     _utf8_stdout()
     result = evaluate(
         _config(args), ant=args.data, eval_dir=args.eval_dir, limit=args.limit,
-        bases=args.bases,
+        bases=args.bases, weighted=not args.no_weighted,
     )
     audit = load_audit(args.eval_dir / "stream_audit.tsv")
     summary = audit_summary(result.stream_near_pairs, audit)

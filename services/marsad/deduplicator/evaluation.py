@@ -40,8 +40,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
+import numpy as np
+
+from marsad.deduplicator import minhash as mh
+from marsad.deduplicator.core import (
+    Decision,
+    DedupConfig,
+    Deduplicator,
+    band_keys,
+    parse_time,
+    signature,
+)
 from marsad.deduplicator.corpus import DEFAULT_ANT, load_fold, read_articles
+from marsad.deduplicator.resemblance import resemblance
 from marsad.scores import PrecisionRecall
 
 logger = logging.getLogger(__name__)
@@ -319,6 +330,8 @@ class EvalResult:
     stream_near_pairs: list[tuple[str, str, float]]
     misses: list[str]
     fold_failures: list[str]
+    natural_weighted: dict[str, Any] = field(default_factory=dict)
+    natural_cv: dict[str, Any] = field(default_factory=dict)
 
     @property
     def near(self) -> Counts:
@@ -341,6 +354,8 @@ class EvalResult:
             "near_synthetic_by_recipe": {k: v.to_json() for k, v in self.by_recipe.items()},
             "stream_near_duplicate_decisions": len(self.stream_near_pairs),
             "exact_edits_not_folded": len(self.fold_failures),
+            "near_natural_population_weighted": self.natural_weighted,
+            "near_natural_pairwise_cross_validation": self.natural_cv,
         }
 
 
@@ -352,6 +367,7 @@ def evaluate(
     limit: int | None = None,
     bases: int | None = None,
     fold: Callable[[str], str] | None = None,
+    weighted: bool = True,
 ) -> EvalResult:
     """Run the evaluation stream through a fresh :class:`Deduplicator` and score it.
 
@@ -362,6 +378,9 @@ def evaluate(
         limit: Use only the first ``limit`` ANT articles (plus those of the labelled pairs).
         bases: Number of articles to make synthetic copies of.
         fold: Matching-text function (the normaliser's fold by default).
+        weighted: Also estimate population-weighted natural P/R (rebuilding the
+            candidate population of the labelled pairs) and cross-validate the
+            confirmation rule on them.
     """
     fold = fold or load_fold()
     recipes = json.loads((eval_dir / "edits.json").read_text(encoding="utf-8"))
@@ -393,7 +412,18 @@ def evaluate(
     # the same letters and digits once folded (punctuation, spacing and
     # the spellings folding removes do not count).
     letters = {aid: " ".join(_LETTERS.findall(text)) for aid, text in folded.items()}
-    return _score(config, articles, synthetic, stream, decisions, pairs, seconds, letters)
+    result = _score(config, articles, synthetic, stream, decisions, pairs, seconds, letters)
+    if weighted:
+        by_id = {a.id: a for a in articles}
+        evidence = pair_evidence(config, pairs, by_id, folded)
+        merged = {
+            (ev.id_a, ev.id_b): decisions[ev.id_a].cluster_id == decisions[ev.id_b].cluster_id
+            for ev in evidence
+        }
+        population = candidate_population(articles, folded, config.seed)
+        result.natural_weighted = weighted_natural(evidence, merged, population)
+        result.natural_cv = cross_validate(evidence, config)
+    return result
 
 
 def _score(
@@ -541,4 +571,356 @@ def format_result(result: EvalResult) -> str:
     lines.append(
         f"synthetic 'exact' edits the folding did not undo: {len(result.fold_failures)}"
     )
+    lines.extend(_format_natural(result, row))
     return "\n".join(lines)
+
+
+def _format_natural(result: EvalResult, row: Callable[[str, Counts], str]) -> list[str]:
+    """The population-weighted and cross-validated figures of the natural pairs."""
+    lines: list[str] = []
+    w = result.natural_weighted
+    if w:
+        n = result.near_natural
+        lines += [
+            "",
+            "natural labelled pairs, raw (the sample over-represents the ambiguous middle): "
+            f"P {n.precision:.3f} R {n.recall:.3f}",
+            f"natural pairs, POPULATION-WEIGHTED (each pair weighted by its cell's share of "
+            f"the {w['population_pairs']} candidate pairs rebuilt from the corpus, cells = "
+            f"same/cross outlet x containment stratum): P {w['precision']:.3f} "
+            f"R {w['recall']:.3f}",
+            f"  {'cell':<26}{'population':>11}{'labelled':>9}",
+        ]
+        for cell in w["cells"]:
+            name = f"{'same' if cell['same_outlet'] else 'cross'} outlet {cell['stratum']}"
+            lines.append(f"  {name:<26}{cell['population']:>11}{cell['labelled']:>9}")
+    cv = result.natural_cv
+    if cv:
+        fitted = cv["fitted_on_all"]
+        lines += [
+            "",
+            "confirmation rule on the labelled pairs, PAIRWISE (each pair alone, no third "
+            "article; rule: Jaccard bar, or across outlets containment bar + Jaccard floor, "
+            "fitted for the most TP at P >= 0.98):",
+            f"{'':<34}{'P':>8}{'R':>8}{'TP':>7}{'FP':>6}{'FN':>6}",
+        ]
+        for key, name in (("jaccard_only_in_sample", "Jaccard only (in-sample)"),
+                          ("shipped_in_sample", "shipped rule (in-sample)"),
+                          ("leave_one_out", "fitted, leave-one-out"),
+                          ("10_fold", "fitted, 10-fold")):
+            c = cv[key]
+            lines.append(row(f"  {name}", Counts(c["tp"], c["fp"], c["fn"], c["tn"])))
+        lines.append(
+            f"  fitted on all 150: containment {fitted['containment']} floor "
+            f"{fitted['containment_floor']} (TP {fitted['tp']} FP {fitted['fp']}); rules "
+            f"chosen by the leave-one-out folds: {', '.join(cv['rules_chosen_leave_one_out'])}"
+        )
+    return lines
+
+
+# --- natural pairs: pairwise evidence, cross-validation, population weights --------------
+
+# Containment strata of the candidate population the natural pairs were drawn
+# from (tests/data/dedup/README.md: 8 strata over 0.15-1.0); the edges are
+# reconstructed from the sample, which spreads evenly over them.
+STRATA: tuple[float, ...] = (0.15, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+_POPULATION_DAYS = 3.0
+_POPULATION_BANDS = 64  # of 2 rows: pairs down to a Jaccard of about 0.1
+_POPULATION_MIN_JACCARD = 0.1
+# The rule family the cross-validation fits: containment bar x Jaccard floor.
+_CV_BARS = (*(round(0.5 + 0.025 * i, 3) for i in range(19)), 1.01)
+_CV_FLOORS = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+_CV_PRECISION = 0.98
+
+
+@dataclass(frozen=True, slots=True)
+class PairEvidence:
+    """What the deduplicator can know about one labelled pair, and where it was drawn.
+
+    Attributes:
+        id_a: The earlier article.
+        id_b: The later article.
+        label: ``duplicate``, ``same_event`` or ``different``.
+        jaccard: Estimated Jaccard similarity (MinHash).
+        shingles_a: Distinct shingles of ``id_a``.
+        shingles_b: Distinct shingles of ``id_b``.
+        cross_outlet: Both sources known and different.
+        followup: Same source more than ``followup_hours`` apart.
+        candidate: The two share an LSH bucket of the configuration.
+        stratum: Sampling stratum (index into :data:`STRATA`) by exact containment.
+    """
+
+    id_a: str
+    id_b: str
+    label: str
+    jaccard: float
+    shingles_a: int
+    shingles_b: int
+    cross_outlet: bool
+    followup: bool
+    candidate: bool
+    stratum: int
+
+    @property
+    def cell(self) -> tuple[bool, int]:
+        """``(same outlet, stratum)``: the population cell the pair stands for."""
+        return (not self.cross_outlet, self.stratum)
+
+
+def _shingle_set(folded: str, seed: int = 1) -> mh.U64Array:
+    return mh.shingle_hashes(mh.apply_variants(mh.word_hashes(folded, seed), seed), 3, seed)
+
+
+def _exact_overlap(sa: mh.U64Array, sb: mh.U64Array) -> tuple[float, float]:
+    """Exact Jaccard and containment of the smaller set, of two sorted unique hash arrays."""
+    if sa.size == 0 or sb.size == 0:
+        return 0.0, 0.0
+    inter = int(np.intersect1d(sa, sb, assume_unique=True).size)
+    return inter / (sa.size + sb.size - inter), inter / min(sa.size, sb.size)
+
+
+def stratum_of(containment: float) -> int:
+    """Index of the sampling stratum of an exact 3-shingle containment (clipped to 0..7)."""
+    return max(0, bisect.bisect_right(STRATA, containment) - 1)
+
+
+def pair_evidence(
+    config: DedupConfig,
+    pairs: Sequence[tuple[str, str, str]],
+    arts: dict[str, EvalArticle],
+    folded: dict[str, str],
+) -> list[PairEvidence]:
+    """The evidence of every labelled pair whose two articles are in ``arts``."""
+    out: list[PairEvidence] = []
+    for id_a, id_b, label in pairs:
+        if id_a not in arts or id_b not in arts:
+            continue
+        a, b = arts[id_a], arts[id_b]
+        sa, sb = signature(folded[id_a], config), signature(folded[id_b], config)
+        ta, tb = parse_time(a.published_at) or 0.0, parse_time(b.published_at) or 0.0
+        same = bool(a.source) and a.source == b.source
+        _, contained = _exact_overlap(_shingle_set(folded[id_a]), _shingle_set(folded[id_b]))
+        out.append(PairEvidence(
+            id_a=id_a, id_b=id_b, label=label,
+            jaccard=mh.estimated_jaccard(sa.values, sb.values),
+            shingles_a=sa.shingles, shingles_b=sb.shingles,
+            cross_outlet=bool(a.source) and bool(b.source) and not same,
+            followup=same and abs(ta - tb) > config.followup_hours * 3600.0,
+            candidate=bool(set(band_keys(sa, config)) & set(band_keys(sb, config))),
+            stratum=stratum_of(contained),
+        ))
+    return out
+
+
+def pair_predicted(ev: PairEvidence, containment: float, floor: float,
+                   config: DedupConfig) -> bool:
+    """The deduplicator's rule applied to one pair on its own (no third article)."""
+    if not ev.candidate:
+        return False
+    score = resemblance(
+        ev.jaccard, ev.shingles_a, ev.shingles_b, cross_outlet=ev.cross_outlet,
+        threshold=config.threshold, containment_bar=containment, containment_floor=floor,
+    )
+    bar = max(config.threshold, config.followup_threshold) if ev.followup else config.threshold
+    return score >= bar
+
+
+def _pair_counts(evidence: Iterable[PairEvidence], containment: float, floor: float,
+                 config: DedupConfig) -> Counts:
+    c = Counts()
+    for ev in evidence:
+        said = pair_predicted(ev, containment, floor, config)
+        if ev.label == "duplicate":
+            c.tp += said
+            c.fn += not said
+        elif said:
+            c.fp += 1
+        else:
+            c.tn += 1
+    return c
+
+
+def _rule_table(
+    evidence: Sequence[PairEvidence], config: DedupConfig
+) -> dict[tuple[float, float], list[bool]]:
+    """Every grid rule's prediction for every pair, computed once."""
+    return {
+        (bar, floor): [pair_predicted(ev, bar, floor, config) for ev in evidence]
+        for bar in _CV_BARS for floor in _CV_FLOORS
+    }
+
+
+def fit_rule(
+    evidence: Sequence[PairEvidence],
+    config: DedupConfig,
+    *,
+    only: Iterable[int] | None = None,
+    table: dict[tuple[float, float], list[bool]] | None = None,
+) -> tuple[float, float]:
+    """The ``(containment bar, Jaccard floor)`` of the grid that fits the pairs best.
+
+    Best: the most true positives at precision >= 0.98 on ``evidence`` (or
+    its pairs ``only``); ties go to the stricter rule.
+
+    Args:
+        evidence: The labelled pairs.
+        config: The other parameters (Jaccard bar, follow-up rule).
+        only: Indices of the training pairs (all when omitted).
+        table: :func:`_rule_table` of ``evidence``, to share between folds.
+    """
+    table = table if table is not None else _rule_table(evidence, config)
+    train = list(range(len(evidence))) if only is None else list(only)
+    best: tuple[int, float, float] | None = None
+    for (bar, floor), said in table.items():
+        tp = sum(1 for i in train if said[i] and evidence[i].label == "duplicate")
+        fp = sum(1 for i in train if said[i] and evidence[i].label != "duplicate")
+        if tp + fp and tp / (tp + fp) < _CV_PRECISION:
+            continue
+        key = (tp, bar, floor)
+        if best is None or key > best:
+            best = key
+    if best is None:
+        return _CV_BARS[-1], 1.0
+    return best[1], best[2]
+
+
+def cross_validate(
+    evidence: Sequence[PairEvidence], config: DedupConfig, *, folds: int = 10, seed: int = 7
+) -> dict[str, Any]:
+    """Out-of-sample pairwise P/R of fitting the rule (:func:`fit_rule`) on the labelled pairs.
+
+    Each held-out pair is predicted by the rule fitted on the others: leave
+    one out, and ``folds``-fold (shuffled with ``seed``).  The in-sample
+    figures of the shipped ``config`` and of the rule fitted on all pairs are
+    given beside them: those thresholds were chosen on these very pairs.
+    """
+    table = _rule_table(evidence, config)
+
+    def held_out(groups: list[list[int]]) -> tuple[Counts, list[tuple[float, float]]]:
+        total = Counts()
+        chosen: list[tuple[float, float]] = []
+        for test in groups:
+            held = set(test)
+            train = [i for i in range(len(evidence)) if i not in held]
+            bar, floor = fit_rule(evidence, config, only=train, table=table)
+            chosen.append((bar, floor))
+            c = _pair_counts([evidence[i] for i in test], bar, floor, config)
+            total = Counts(total.tp + c.tp, total.fp + c.fp, total.fn + c.fn, total.tn + c.tn)
+        return total, chosen
+
+    loo, loo_rules = held_out([[i] for i in range(len(evidence))])
+    order = list(range(len(evidence)))
+    random.Random(seed).shuffle(order)  # noqa: S311 - reproducible folds, not security
+    kfold, _ = held_out([order[k::folds] for k in range(folds)])
+    bar, floor = fit_rule(evidence, config, table=table)
+    return {
+        "leave_one_out": loo.to_json(),
+        f"{folds}_fold": kfold.to_json(),
+        "rules_chosen_leave_one_out": sorted({f"{b:g}/{f:g}" for b, f in loo_rules}),
+        "fitted_on_all": {"containment": bar, "containment_floor": floor,
+                          **_pair_counts(evidence, bar, floor, config).to_json()},
+        "shipped_in_sample": _pair_counts(
+            evidence, config.containment, config.containment_floor, config).to_json(),
+        "jaccard_only_in_sample": _pair_counts(evidence, 1.01, 1.0, config).to_json(),
+    }
+
+
+def candidate_population(
+    articles: Sequence[EvalArticle], folded: dict[str, str], seed: int = 1
+) -> dict[tuple[bool, int], int]:
+    """Size of every ``(same outlet, stratum)`` cell of the natural pairs' candidate population.
+
+    Rebuilt as the README describes the draw: articles with an exact
+    duplicate body removed; pairs within 3 days sharing an LSH bucket of a
+    3-word-shingle MinHash in 64 bands of 2 rows; exact Jaccard >= 0.1 and
+    containment >= 0.15.  Deterministic (no random draw).
+    """
+    seen: set[str] = set()
+    sets: list[mh.U64Array] = []
+    times: list[float] = []
+    sources: list[str] = []
+    buckets: dict[str, list[int]] = {}
+    for art in articles:
+        text = folded[art.id]
+        body = " ".join(_LETTERS.findall(text))
+        if not body or body in seen:
+            continue
+        seen.add(body)
+        shingles = _shingle_set(text, seed)
+        idx = len(sets)
+        sets.append(shingles)
+        times.append(parse_time(art.published_at) or 0.0)
+        sources.append(art.source)
+        values = mh.minhash(shingles, 2 * _POPULATION_BANDS, seed)
+        for key in mh.band_key_strings(values, _POPULATION_BANDS, seed):
+            buckets.setdefault(key, []).append(idx)
+    pairs: set[tuple[int, int]] = set()
+    window = _POPULATION_DAYS * 86_400.0
+    for members in buckets.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1:]:
+                if abs(times[i] - times[j]) <= window:
+                    pairs.add((min(i, j), max(i, j)))
+    cells: dict[tuple[bool, int], int] = {}
+    for i, j in pairs:
+        jaccard, contained = _exact_overlap(sets[i], sets[j])
+        if jaccard < _POPULATION_MIN_JACCARD or contained < STRATA[0]:
+            continue
+        cell = (bool(sources[i]) and sources[i] == sources[j], stratum_of(contained))
+        cells[cell] = cells.get(cell, 0) + 1
+    return cells
+
+
+def weighted_natural(
+    evidence: Sequence[PairEvidence],
+    merged: dict[tuple[str, str], bool],
+    population: dict[tuple[bool, int], int],
+) -> dict[str, Any]:
+    """Precision and recall of the stream's decisions on the labelled pairs, population-weighted.
+
+    Each pair counts ``N_cell / n_cell``: its cell's population over the
+    labelled pairs of that cell.  A cell of the population with no labelled
+    pair falls back on the pairs of its stratum (either outlet kind); the
+    cells are returned with their sizes.
+    """
+    sample: dict[tuple[bool, int], int] = {}
+    for ev in evidence:
+        sample[ev.cell] = sample.get(ev.cell, 0) + 1
+    by_stratum: dict[int, int] = {}
+    for (_, s), n in sample.items():
+        by_stratum[s] = by_stratum.get(s, 0) + n
+    weight: dict[tuple[bool, int], float] = {}
+    orphan = 0
+    for cell, size in population.items():
+        if cell in sample:
+            weight[cell] = weight.get(cell, 0.0) + size / sample[cell]
+        elif by_stratum.get(cell[1]):
+            # No labelled pair of this outlet kind: its stratum speaks for it.
+            for other in ((True, cell[1]), (False, cell[1])):
+                if other in sample:
+                    weight[other] = weight.get(other, 0.0) + size / by_stratum[cell[1]]
+        else:
+            orphan += size
+    tp = fp = fn = 0.0
+    for ev in evidence:
+        w = weight.get(ev.cell, 0.0)
+        said = merged.get((ev.id_a, ev.id_b), False)
+        if ev.label == "duplicate":
+            tp += w * said
+            fn += w * (not said)
+        elif said:
+            fp += w
+    duplicates = tp + fn
+    return {
+        "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
+        "recall": round(tp / duplicates, 4) if duplicates else 0.0,
+        "population_pairs": sum(population.values()),
+        "estimated_duplicate_pairs": round(duplicates),
+        "population_without_labelled_stratum": orphan,
+        "cells": [
+            {"same_outlet": same, "stratum": f"{STRATA[s]:.2f}-"
+             f"{STRATA[s + 1] if s + 1 < len(STRATA) else 1.0:.2f}",
+             "population": population.get((same, s), 0), "labelled": sample.get((same, s), 0)}
+            for same, s in sorted(set(population) | set(sample))
+        ],
+    }

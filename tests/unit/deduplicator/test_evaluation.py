@@ -15,10 +15,15 @@ from marsad.deduplicator.corpus import load_fold, read_articles
 from marsad.deduplicator.evaluation import (
     Editor,
     EvalArticle,
+    PairEvidence,
+    cross_validate,
     evaluate,
+    fit_rule,
     format_result,
     load_natural_pairs,
     make_synthetic,
+    stratum_of,
+    weighted_natural,
 )
 
 REPO = Path(__file__).resolve().parents[3]
@@ -136,6 +141,55 @@ def test_commands_register_and_run_on_a_slice(capsys: pytest.CaptureFixture[str]
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"exact", "near_synthetic", "near_natural_labelled", "config"} <= set(out)
+    weighted = out["near_natural_population_weighted"]
+    assert weighted["population_pairs"] > 0 and 0.0 <= weighted["recall"] <= 1.0
+    assert {"leave_one_out", "10_fold"} <= set(out["near_natural_pairwise_cross_validation"])
     args = parser.parse_args(["dedup-bench", "--data", str(ANT), "--limit", "300"])
     assert args.func(args, None) == 0
     assert json.loads(capsys.readouterr().out)["articles"] == 300
+
+
+@pytest.mark.parametrize(
+    ("containment", "stratum"),
+    [(0.1, 0), (0.15, 0), (0.29, 0), (0.3, 1), (0.55, 3), (0.9, 7), (1.0, 7)],
+)
+def test_strata_of_the_candidate_population(containment: float, stratum: int) -> None:
+    assert stratum_of(containment) == stratum
+
+
+def _ev(label: str, *, jaccard: float = 0.4, cross: bool = True, stratum: int = 5,
+        name: str = "") -> PairEvidence:
+    # 100 and 200 shingles: containment of the smaller = 3 * J / (1 + J).
+    return PairEvidence(
+        id_a="a" + name, id_b="b" + name, label=label, jaccard=jaccard, shingles_a=100,
+        shingles_b=200, cross_outlet=cross, followup=False, candidate=True, stratum=stratum,
+    )
+
+
+def test_weighting_counts_each_pair_for_its_cell_of_the_population() -> None:
+    # One cross-outlet duplicate found, one same-outlet duplicate missed; the
+    # population holds 9 same-outlet pairs for each cross-outlet one.
+    evidence = [_ev("duplicate", name="1"), _ev("duplicate", cross=False, name="2")]
+    merged = {("a1", "b1"): True, ("a2", "b2"): False}
+    out = weighted_natural(evidence, merged, {(False, 5): 10, (True, 5): 90})
+    assert out["recall"] == pytest.approx(0.1)
+    assert out["precision"] == 1.0
+    # A merged negative in a big cell weighs as much as its cell.
+    evidence.append(_ev("different", cross=False, name="3"))
+    merged[("a3", "b3")] = True
+    out = weighted_natural(evidence, merged, {(False, 5): 10, (True, 5): 90})
+    assert out["precision"] == pytest.approx(10 / (10 + 45), abs=1e-3)
+
+
+def test_the_fitted_rule_keeps_precision_on_its_training_pairs() -> None:
+    cfg = DedupConfig()
+    # Duplicates contain more of the smaller text than the same-event pairs.
+    evidence = [_ev("duplicate", jaccard=0.4 + 0.01 * i, name=f"d{i}") for i in range(10)]
+    evidence += [_ev("same_event", jaccard=0.3 + 0.005 * i, name=f"s{i}") for i in range(10)]
+    bar, floor = fit_rule(evidence, cfg)
+    said = [e for e in evidence if e.label != "duplicate"
+            and 3 * e.jaccard / (1 + e.jaccard) >= bar and e.jaccard >= floor]
+    assert not said
+    cv = cross_validate(evidence, cfg, folds=5)
+    assert cv["leave_one_out"]["tp"] + cv["leave_one_out"]["fn"] == 10
+    assert cv["fitted_on_all"]["fp"] == 0 and cv["fitted_on_all"]["tp"] == 10

@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--audit", type=int, default=0, metavar="N",
                    help="also print N random near-duplicate decisions between natural "
                         "articles, for checking by hand")
+    p.add_argument("--audit-containment", action="store_true",
+                   help="audit only decisions the Jaccard bar alone would not take (taken "
+                        "by the cross-outlet containment rule)")
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser(
@@ -135,7 +138,8 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
                          ensure_ascii=False, indent=2))
     else:
         print(format_result(result))
-        names = {"1": "design sample", "2": "held-out sample"}
+        names = {"1": "design sample", "2": "held-out sample",
+                 "3": "containment-rule sample (not blind)"}
         for sample, entry in sorted(summary.items()):
             print(f"hand-checked {names.get(sample, 'sample ' + sample)} of those decisions: "
                   f"{entry['duplicate']}/{entry['judged']} are duplicates "
@@ -150,6 +154,9 @@ def _print_audit(args: argparse.Namespace, pairs: list[tuple[str, str, float]],
     from marsad.deduplicator.corpus import read_articles
 
     todo = [p for p in pairs if (p[0], p[1]) not in audit]
+    if args.audit_containment:
+        todo = _by_containment(args, todo)
+        print(f"\n{len(todo)} unjudged decisions taken by the containment rule")
     sample = random.Random(7).sample(todo, min(args.audit, len(todo)))  # noqa: S311
     wanted = {i for a, b, _ in sample for i in (a, b)}
     arts = {a["id"]: a for a in read_articles(args.data) if a["id"] in wanted}
@@ -161,6 +168,26 @@ def _print_audit(args: argparse.Namespace, pairs: list[tuple[str, str, float]],
             print(f"  {aid} [{art.get('source')} {art.get('published_at')}] {art.get('title')}")
             print(f"    {text[:300]}")
             print(f"    ... {text[-200:]}")
+
+
+def _by_containment(
+    args: argparse.Namespace, pairs: list[tuple[str, str, float]]
+) -> list[tuple[str, str, float]]:
+    """The decisions whose estimated Jaccard is under the bar: the containment rule took them."""
+    from marsad.deduplicator.core import signature
+    from marsad.deduplicator.corpus import load_fold, read_articles
+    from marsad.deduplicator.minhash import estimated_jaccard
+
+    cfg, fold = _config(args), load_fold()
+    wanted = {i for a, b, _ in pairs for i in (a, b)}
+    sigs = {
+        a["id"]: signature(fold(a.get("text") or ""), cfg)
+        for a in read_articles(args.data) if a["id"] in wanted
+    }
+    return [
+        (a, b, sim) for a, b, sim in pairs
+        if estimated_jaccard(sigs[a].values, sigs[b].values) < cfg.threshold
+    ]
 
 
 def cmd_bench(args: argparse.Namespace, *_: Any) -> int:

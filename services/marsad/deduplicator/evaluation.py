@@ -588,7 +588,8 @@ def _format_natural(result: EvalResult, row: Callable[[str, Counts], str]) -> li
             f"natural pairs, POPULATION-WEIGHTED (each pair weighted by its cell's share of "
             f"the {w['population_pairs']} candidate pairs rebuilt from the corpus, cells = "
             f"same/cross outlet x containment stratum): P {w['precision']:.3f} "
-            f"R {w['recall']:.3f}",
+            f"R {w['recall']:.3f} (bootstrap 95%: P {w['precision_95'][0]:.3f}-"
+            f"{w['precision_95'][1]:.3f}, R {w['recall_95'][0]:.3f}-{w['recall_95'][1]:.3f})",
             f"  {'cell':<26}{'population':>11}{'labelled':>9}",
         ]
         for cell in w["cells"]:
@@ -631,6 +632,7 @@ _POPULATION_MIN_JACCARD = 0.1
 _CV_BARS = (*(round(0.5 + 0.025 * i, 3) for i in range(19)), 1.01)
 _CV_FLOORS = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
 _CV_PRECISION = 0.98
+_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -901,19 +903,41 @@ def weighted_natural(
                     weight[other] = weight.get(other, 0.0) + size / by_stratum[cell[1]]
         else:
             orphan += size
-    tp = fp = fn = 0.0
+    def rates(pairs: Iterable[PairEvidence]) -> tuple[float, float, float]:
+        tp = fp = fn = 0.0
+        for ev in pairs:
+            w = weight.get(ev.cell, 0.0)
+            said = merged.get((ev.id_a, ev.id_b), False)
+            if ev.label == "duplicate":
+                tp += w * said
+                fn += w * (not said)
+            elif said:
+                fp += w
+        return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 0.0,
+                tp + fn)
+
+    precision, recall, duplicates = rates(evidence)
+    # Bootstrap within cells (the weights stay those of the cells): how much
+    # the few labelled pairs per cell leave the figures uncertain.
+    rng = random.Random(11)  # noqa: S311 - reproducible resampling, not security
+    cells: dict[tuple[bool, int], list[PairEvidence]] = {}
     for ev in evidence:
-        w = weight.get(ev.cell, 0.0)
-        said = merged.get((ev.id_a, ev.id_b), False)
-        if ev.label == "duplicate":
-            tp += w * said
-            fn += w * (not said)
-        elif said:
-            fp += w
-    duplicates = tp + fn
+        cells.setdefault(ev.cell, []).append(ev)
+    boot_p: list[float] = []
+    boot_r: list[float] = []
+    for _ in range(_BOOTSTRAP):
+        p, r, _n = rates(x for members in cells.values()
+                         for x in rng.choices(members, k=len(members)))
+        boot_p.append(p)
+        boot_r.append(r)
+    boot_p.sort()
+    boot_r.sort()
+    lo, hi = int(0.025 * _BOOTSTRAP), int(0.975 * _BOOTSTRAP) - 1
     return {
-        "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
-        "recall": round(tp / duplicates, 4) if duplicates else 0.0,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "precision_95": [round(boot_p[lo], 4), round(boot_p[hi], 4)],
+        "recall_95": [round(boot_r[lo], 4), round(boot_r[hi], 4)],
         "population_pairs": sum(population.values()),
         "estimated_duplicate_pairs": round(duplicates),
         "population_without_labelled_stratum": orphan,

@@ -69,7 +69,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marsad.deduplicator import minhash as mh
-from marsad.deduplicator.resemblance import resemblance
+from marsad.deduplicator.resemblance import cross_outlet, resemblance
 
 logger = logging.getLogger(__name__)
 
@@ -556,7 +556,7 @@ class Deduplicator:
                 rec = store.get("a:" + cid)
                 if rec is None or rec.get("g") is None:
                     continue
-                cross = source is not None and rec.get("o") not in (None, source)
+                cross = cross_outlet(source, rec.get("o"))
                 sim = confirm(sig, rec["g"], cfg, cross_outlet=cross)
                 if sim < cfg.threshold:
                     continue

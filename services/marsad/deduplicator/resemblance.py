@@ -26,6 +26,11 @@ containment is mapped linearly so that its bar lands on the Jaccard bar.
 from __future__ import annotations
 
 
+def cross_outlet(source_a: str | None, source_b: str | None) -> bool:
+    """Both sources are known (not missing, not empty) and differ."""
+    return bool(source_a) and bool(source_b) and source_a != source_b
+
+
 def containment(jaccard: float, shingles_a: int, shingles_b: int) -> float:
     """Estimated share of the smaller shingle set that occurs in the other one.
 

@@ -13,7 +13,7 @@ from marsad.deduplicator import minhash as mh
 from marsad.deduplicator.banded import BANDS, BandedDeduplicator, Final
 from marsad.deduplicator.core import DedupConfig, Deduplicator, confirm, signature
 from marsad.deduplicator.corpus import load_fold, read_articles
-from marsad.deduplicator.resemblance import containment, resemblance
+from marsad.deduplicator.resemblance import containment, cross_outlet, resemblance
 from tests.conftest import REPO
 
 ANT = REPO / ".." / "shared" / "data" / "ant" / "articles.jsonl.gz"
@@ -184,3 +184,15 @@ def test_score_reaches_the_bar_exactly_by_the_rule(j: float, na: int, nb: int) -
 )
 def test_containment_of_the_smaller_set(jaccard: float, a: int, b: int, expected: float) -> None:
     assert containment(jaccard, a, b) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [("alarabia", "skynews", True), ("skynews", "skynews", False),
+     ("", "skynews", False), (None, "skynews", False), (None, None, False)],
+)
+def test_only_two_known_different_sources_are_cross_outlet(
+    a: str | None, b: str | None, expected: bool
+) -> None:
+    assert cross_outlet(a, b) is expected
+    assert cross_outlet(b, a) is expected

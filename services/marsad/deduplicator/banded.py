@@ -82,6 +82,7 @@ from marsad.deduplicator.core import (
     signature,
 )
 from marsad.deduplicator.events import EventMerger, EventReport, merge_key
+from marsad.deduplicator.resemblance import cross_outlet
 from marsad.topics import DEDUP_BANDS as BANDS
 from marsad.topics import DEDUP_EVENTS as EVENTS
 from marsad.topics import DEDUP_NOTES as NOTES
@@ -395,7 +396,7 @@ class BandedDeduplicator:
             else:
                 gap = float(msg["t"]) - float(crec["t"])
                 same = msg["o"] is not None and crec["o"] == msg["o"]
-                cross = msg["o"] is not None and crec["o"] not in (None, msg["o"])
+                cross = cross_outlet(msg["o"], crec["o"])
                 sim, method = confirm(msg["g"], crec["g"], cfg, cross_outlet=cross), "minhash"
                 if sim < required_similarity(cfg, gap, same):
                     continue

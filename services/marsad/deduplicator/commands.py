@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=6000, help="number of articles")
     p.add_argument("--partitions", type=int, default=0,
                    help="also measure the band-keyed steps over this many partitions")
+    p.add_argument("--real-sources", action="store_true",
+                   help="give each article its ANT outlet (exercises the cross-outlet "
+                        "containment rule; default: one outlet for all)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -196,8 +199,10 @@ def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
     from marsad.deduplicator.corpus import load_fold, read_articles
 
     fold = load_fold()
-    texts = [fold(a.get("text") or "") for a in read_articles(args.data, limit=args.limit)]
-    result = bench(texts, _config(args))
+    arts = list(read_articles(args.data, limit=args.limit))
+    texts = [fold(a.get("text") or "") for a in arts]
+    sources = [a.get("source") or "" for a in arts] if args.real_sources else None
+    result = bench(texts, _config(args), sources)
     if args.partitions > 0:
         from marsad.deduplicator import banded
 

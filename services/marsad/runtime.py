@@ -106,6 +106,8 @@ def dedup_config(settings: Settings) -> DedupConfig:
         window_days=settings.dedup_window_days,
         followup_hours=settings.dedup_followup_hours,
         followup_threshold=settings.dedup_followup_threshold,
+        containment=settings.dedup_containment,
+        containment_floor=settings.dedup_containment_floor,
     )
 
 

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         8.0, ge=0, description="Older than this, a same-outlet story needs the stricter bar."
     )
     dedup_followup_threshold: float = Field(0.8, gt=0, le=1, description="That stricter bar.")
+    dedup_containment: float = Field(
+        0.65,
+        gt=0,
+        description="Across outlets, estimated containment of the shorter text from which a "
+        "candidate is a near duplicate (above 1: off).",
+    )
+    dedup_containment_floor: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Estimated Jaccard a candidate needs before its containment counts.",
+    )
 
     data_dir: str = Field("var", description="Where Faust keeps local files (relative to cwd).")
     log_level: str = "INFO"

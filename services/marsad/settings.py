@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     normaliser_profile: str = Field(
         "default", description="Folds applied to the matching text (comma-separated)."
     )
-    ner_backend: Literal["builtin", "camel"] = "builtin"
+    ner_backend: Literal["builtin", "camel", "neural"] = "builtin"
     # 0.5 over 3-word shingles, measured on the ANT evaluation set (see README):
     # 0.8 over 5 words missed a third of re-edited copies.
     dedup_threshold: float = Field(0.5, gt=0, le=1, description="Near-duplicate Jaccard bar.")

@@ -1,5 +1,8 @@
 """CLI subcommands of the NER step: ``ner``, ``ner-train``, ``ner-eval``, ``ner-bench``.
 
+The neural backend's ``ner-vectors`` and ``ner-train-neural`` live in
+:mod:`marsad.extractor.ner.neural_commands`.
+
 The main ``marsad`` CLI calls :func:`register` with its subparsers.
 """
 
@@ -24,8 +27,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--conll", required=True, help="CoNLL file (first column = token), or - for stdin"
     )
-    p.add_argument("--backend", default="builtin", choices=("builtin", "camel"))
-    p.add_argument("--model", type=Path, default=None, help="CRF model file (built-in backend)")
+    p.add_argument("--backend", default="builtin", choices=("builtin", "camel", "neural"))
+    p.add_argument("--model", type=Path, default=None, help="model file (built-in or neural)")
     p.set_defaults(func=cmd_ner)
 
     p = subparsers.add_parser("ner-train", help="Train the built-in NER model into the package.")
@@ -55,6 +58,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("ner-eval", help="Entity P/R/F1 of the NER model on the dev split.")
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
     p.add_argument("--model", type=Path, default=None, help="model file")
+    p.add_argument("--backend", default="builtin", choices=("builtin", "neural"))
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--window",
@@ -74,7 +78,12 @@ def register(subparsers: Any) -> None:
         default=0,
         help="articles run first, untimed (the per-word caches of a long-running stage)",
     )
+    p.add_argument("--backend", default="builtin", choices=("builtin", "neural"))
     p.set_defaults(func=cmd_bench)
+
+    from marsad.extractor.ner import neural_commands
+
+    neural_commands.register(subparsers)
 
 
 def cmd_ner(args: argparse.Namespace, settings: Any = None) -> int:
@@ -140,7 +149,14 @@ def cmd_eval(args: argparse.Namespace, settings: Any = None) -> int:
     from marsad.extractor.ner.training import MODEL_PATH, evaluate, format_scores, load_splits
 
     _, dev = load_splits(args.shared)
-    scores = evaluate(args.model or MODEL_PATH, dev, window=args.window)
+    if args.backend == "neural":
+        from marsad.extractor.ner.neural_training import evaluate_recogniser
+        from marsad.extractor.ner.recogniser import load_recogniser
+
+        rec = load_recogniser("neural", args.model)
+        scores = evaluate_recogniser(rec, dev, window=args.window)
+    else:
+        scores = evaluate(args.model or MODEL_PATH, dev, window=args.window)
     print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
     return 0
 
@@ -156,7 +172,7 @@ def cmd_bench(args: argparse.Namespace, settings: Any = None) -> int:
             texts.append(json.loads(line)["text"])
             if len(texts) >= args.warmup + args.limit:
                 break
-    rec = load_recogniser()
+    rec = load_recogniser(args.backend)
     for text in texts[: args.warmup]:
         rec.find_entities(text)
     result = bench(texts[args.warmup :], rec)

@@ -143,16 +143,21 @@ def load_recogniser(backend: str = "builtin", model_path: Path | None = None) ->
     """Load a recogniser; the caller caches it.
 
     Args:
-        backend: ``"builtin"`` (the shipped CRF) or ``"camel"`` (camel-tools'
-            NER; falls back to the built-in model, with an error logged, when
-            its data is not installed).
-        model_path: Another CRF model file for the built-in backend.
+        backend: ``"builtin"`` (the shipped CRF), ``"neural"`` (the BiLSTM-CRF
+            of :mod:`marsad.extractor.ner.neural`, imports torch) or ``"camel"``
+            (camel-tools' NER; falls back to the built-in model, with an error
+            logged, when its data is not installed).
+        model_path: Another model file for the built-in or neural backend.
 
     Returns:
         The recogniser.
     """
-    if backend not in ("builtin", "camel"):
-        raise ValueError(f"unknown NER backend {backend!r} (builtin | camel)")
+    if backend not in ("builtin", "camel", "neural"):
+        raise ValueError(f"unknown NER backend {backend!r} (builtin | camel | neural)")
+    if backend == "neural":
+        from marsad.extractor.ner.neural import load_neural
+
+        return load_neural(model_path)
     if backend == "camel":
         try:
             return CamelRecogniser()

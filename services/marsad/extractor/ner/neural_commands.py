@@ -1,0 +1,111 @@
+"""CLI subcommands of the neural NER backend: ``ner-vectors`` and ``ner-train-neural``.
+
+Registered by :func:`marsad.extractor.ner.commands.register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SHARED = Path("../shared")
+# Word vectors of 60,000 words are a training input, not shipped: the model
+# bundle keeps only the rows it needs.
+DEFAULT_VECTORS = Path("build/ner-vectors.npz")
+CRF_WEIGHTS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def register(subparsers: Any) -> None:
+    """Add the neural NER subcommands to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        "ner-vectors", help="Learn word vectors (PPMI-SVD) from ANT for the neural tagger."
+    )
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--out", type=Path, default=DEFAULT_VECTORS, help="output .npz")
+    p.add_argument("--dims", type=int, default=100)
+    p.add_argument("--vocab", type=int, default=60_000, help="words that get a vector")
+    p.set_defaults(func=cmd_vectors)
+
+    p = subparsers.add_parser(
+        "ner-train-neural",
+        help="Train the neural NER tagger (BiLSTM-CRF) into the package; prints dev P/R/F1.",
+    )
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--vectors", type=Path, default=DEFAULT_VECTORS, help="from ner-vectors")
+    p.add_argument("--model", type=Path, default=None, help="output model bundle")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--hidden", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_train_neural)
+
+
+def cmd_vectors(args: argparse.Namespace, settings: Any = None) -> int:
+    """Build the word vectors from ANT and ANERcorp's training sentences (not the dev split)."""
+    from marsad.extractor.ner.corpus import read_wojood
+    from marsad.extractor.ner.embeddings import build_vectors, iter_texts, save_vectors
+    from marsad.extractor.ner.training import load_splits
+
+    train, _ = load_splits(args.shared)
+    wdir = args.shared / "data" / "wojood"
+    extra = [t for t, _ in train] + [
+        t for f in ("train.txt", "val.txt") for t, _ in read_wojood(wdir / f)
+    ]
+    ant = args.shared / "data" / "ant" / "articles.jsonl.gz"
+    words, vectors, base_of, stats = build_vectors(
+        iter_texts(ant), extra, vocab_size=args.vocab, dims=args.dims
+    )
+    save_vectors(args.out, words, vectors, base_of)
+    stats["out"] = str(args.out)
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
+def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
+    """Train the network, tune the CRF weight on the dev split, write the bundle."""
+    import torch
+
+    from marsad.extractor.ner.lexicon import load_gazetteer
+    from marsad.extractor.ner.neural import NEURAL_MODEL_PATH, NeuralRecogniser
+    from marsad.extractor.ner.neural_training import (
+        NeuralTrainConfig,
+        evaluate_recogniser,
+        train_neural,
+    )
+    from marsad.extractor.ner.training import build_gazetteer, format_scores, load_splits
+
+    defaults = NeuralTrainConfig()
+    config = NeuralTrainConfig(
+        epochs=args.epochs or defaults.epochs,
+        hidden=args.hidden or defaults.hidden,
+        seed=defaults.seed if args.seed is None else args.seed,
+    )
+    out = args.model or NEURAL_MODEL_PATH
+    train, dev = load_splits(args.shared)
+    bundle, report = train_neural(
+        train, dev, build_gazetteer(args.shared), load_gazetteer(), args.vectors, config, print
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(bundle, out)
+    # The CRF weight is chosen on the dev split, one sentence at a time.
+    best = (-1.0, 0.0)
+    for weight in CRF_WEIGHTS:
+        rec = NeuralRecogniser(out, crf_weight=weight)
+        f1 = evaluate_recogniser(rec, dev, 1)["micro"]["f1"]
+        print(f"CRF weight {weight}: dev micro F1 {f1:.4f}")
+        best = max(best, (f1, weight))
+    bundle["crf_weight"] = best[1]
+    torch.save(bundle, out)
+    print(
+        f"trained in {report['seconds']:.0f} s; best epoch {report['best_epoch']}; "
+        f"CRF weight {best[1]}; model {out.stat().st_size / 1e6:.2f} MB"
+    )
+    rec = NeuralRecogniser(out)
+    for window in (1, 10):
+        print(f"dev split, {window} sentence(s) at a time:")
+        print(format_scores(evaluate_recogniser(rec, dev, window)))
+    return 0

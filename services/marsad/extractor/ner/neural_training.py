@@ -1,0 +1,253 @@
+"""Training of the neural tagger (``marsad ner-train-neural``).
+
+Same data and split as the CRF (:mod:`marsad.extractor.ner.training`): the
+first 88 % of ANERcorp's training part, with the gazetteer indicators
+jackknifed in five folds (a sentence's own names are never in the gazetteer
+it is featurised with), and the dev split for choosing the epoch.  Seeded
+and single-threaded, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marsad.extractor.ner.corpus import Sentence
+from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer
+from marsad.extractor.ner.neural_inputs import (
+    TAG_ID,
+    TAGS,
+    InputEncoder,
+    TokenInputs,
+    build_vocab,
+    indicator_strings,
+)
+
+logger = logging.getLogger(__name__)
+
+NEURAL_MODEL_PATH = DATA_DIR / "ner_neural.pt"
+
+
+@dataclass(frozen=True)
+class NeuralTrainConfig:
+    """Hyper-parameters of :func:`train_neural`."""
+
+    epochs: int = 25
+    batch_size: int = 16
+    lr: float = 2e-3
+    seed: int = 0
+    feat_min_count: int = 2
+    hidden: int = 96
+    dropout: float = 0.5
+    folds: int = 5
+    keep_words: int = 20_000
+
+
+def jackknife_indicators(
+    sentences: Sequence[Sentence], gazetteer: Gazetteer, clusters: Any, folds: int
+) -> list[list[list[str]]]:
+    """Indicator strings of training sentences, each fold featurised without its own names."""
+    from marsad.extractor.ner.features import FeatureExtractor
+    from marsad.extractor.ner.training import add_labelled_names
+
+    n = len(sentences)
+    out: list[list[list[str]]] = []
+    for k in range(folds):
+        lo, hi = n * k // folds, n * (k + 1) // folds
+        others = [*sentences[:lo], *sentences[hi:]]
+        fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters)
+        out.extend(indicator_strings(fx, toks) for toks, _ in sentences[lo:hi])
+    return out
+
+
+def prune_vectors(
+    word_ids: dict[str, int], vectors: Any, needed: set[str], keep: int
+) -> tuple[dict[str, int], Any]:
+    """Keep the vectors of ``needed`` words plus the ``keep`` most frequent ones.
+
+    Rows 0 and 1 of the result are padding and the unknown word (zeros).
+    """
+    import numpy as np
+
+    rows = sorted({i for w, i in word_ids.items() if i < keep or w in needed})
+    inv = {i: w for w, i in word_ids.items()}
+    out = np.zeros((len(rows) + 2, vectors.shape[1]), dtype=np.float32)
+    out[2:] = vectors[rows]
+    return {inv[r]: k + 2 for k, r in enumerate(rows)}, out
+
+
+def train_neural(
+    train_sents: Sequence[Sentence],
+    dev_sents: Sequence[Sentence],
+    base_gazetteer: Gazetteer,
+    shipped_gazetteer: Gazetteer,
+    vectors_path: Path,
+    config: NeuralTrainConfig,
+    log: Any = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train the tagger; return the model bundle (for ``torch.save``) and a report.
+
+    Args:
+        train_sents: Labelled training sentences.
+        dev_sents: Dev sentences (epoch choice only).
+        base_gazetteer: Name lists without ANERcorp names (for the jackknife).
+        shipped_gazetteer: The gazetteer used at run time (dev featurisation).
+        vectors_path: Word vectors from :mod:`marsad.extractor.ner.embeddings`.
+        config: Hyper-parameters.
+        log: Optional callable for progress lines.
+    """
+    import torch
+
+    from marsad.extractor.ner.clusters import load_clusters
+    from marsad.extractor.ner.embeddings import load_vectors
+    from marsad.extractor.ner.features import FeatureExtractor
+    from marsad.extractor.ner.neural_net import NetConfig, Tagger, pad_batch, to_padded
+    from marsad.extractor.ner.training import score
+
+    t0 = time.perf_counter()
+    torch.set_num_threads(1)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)  # noqa: S311 - shuffling, not secrets
+    clusters = load_clusters()
+    train_strings = jackknife_indicators(train_sents, base_gazetteer, clusters, config.folds)
+    feat_ids = build_vocab(
+        (s for sent in train_strings for tok in sent for s in tok), config.feat_min_count
+    )
+    char_ids = build_vocab(c for toks, _ in train_sents for t in toks for c in t)
+    all_ids, all_vectors, base_of = load_vectors(vectors_path)
+    fx_train = FeatureExtractor(base_gazetteer, clusters)
+    # Vectors kept: the training words' and the most frequent ones (never
+    # chosen by the dev split's words, which would flatter its score).
+    needed = set()
+    for toks, _ in train_sents:
+        for t in toks:
+            w = fx_train.word(t)
+            needed.add(w.folded)
+            needed.add(base_of.get(w.folded, w.base))
+    word_ids, vectors = prune_vectors(all_ids, all_vectors, needed, config.keep_words)
+    enc_train = InputEncoder(fx_train, word_ids, base_of, char_ids, feat_ids)
+    train_x: list[TokenInputs] = []
+    for (toks, _), strings in zip(train_sents, train_strings, strict=True):
+        ids = enc_train.encode(toks)
+        feats = [sorted(feat_ids[s] for s in tok if s in feat_ids) for tok in strings]
+        train_x.append(TokenInputs(ids.words, ids.chars, feats))
+    train_y = [[TAG_ID[t] for t in tags] for _, tags in train_sents]
+    enc_dev = InputEncoder(
+        FeatureExtractor(shipped_gazetteer, clusters), word_ids, base_of, char_ids, feat_ids
+    )
+    dev_x = [enc_dev.encode(toks) for toks, _ in dev_sents]
+    cfg = NetConfig(
+        n_words=len(vectors),
+        word_dim=vectors.shape[1],
+        n_chars=len(char_ids) + 2,
+        n_feats=len(feat_ids) + 2,
+        hidden=config.hidden,
+        dropout=config.dropout,
+    )
+    net = Tagger(cfg, vectors)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=config.lr)
+    order = list(range(len(train_x)))
+    best: tuple[float, int, dict[str, Any]] = (-1.0, -1, {})
+    history: list[dict[str, Any]] = []
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        rng.shuffle(order)
+        total = 0.0
+        c0 = time.process_time()
+        for k in range(0, len(order), config.batch_size):
+            idx = order[k : k + config.batch_size]
+            w_ids, c_ids, f_ids, lengths, lens = pad_batch([train_x[i] for i in idx])
+            x = to_padded(net.word_inputs(w_ids, c_ids, f_ids), lens)
+            em = net.emissions(x, lengths)
+            tags = torch.zeros(em.shape[:2], dtype=torch.long)
+            mask = torch.zeros(em.shape[:2], dtype=torch.bool)
+            for j, i in enumerate(idx):
+                tags[j, : len(train_y[i])] = torch.tensor(train_y[i])
+                mask[j, : len(train_y[i])] = True
+            loss = net.nll(em, tags, mask)
+            opt.zero_grad()
+            (loss / len(idx)).backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            total += float(loss.detach())
+        pred = decode(net, dev_x)
+        dev_scores = score([tags for _, tags in dev_sents], [[TAGS[i] for i in p] for p in pred])
+        f1 = dev_scores["micro"]["f1"]
+        row = {
+            "epoch": epoch,
+            "loss": total / len(train_x),
+            "dev_f1": f1,
+            "cpu_seconds": time.process_time() - c0,
+        }
+        history.append(row)
+        if log is not None:
+            log(
+                f"epoch {epoch:2d} loss {row['loss']:.3f} dev F1 {f1:.4f} "
+                f"({row['cpu_seconds']:.0f} s CPU)"
+            )
+        if f1 > best[0]:
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            best = (f1, epoch, state)
+    bundle = {
+        "config": cfg.to_dict(),
+        "state": {k: v.half() if v.is_floating_point() else v for k, v in best[2].items()},
+        "words": sorted(word_ids, key=word_ids.__getitem__),
+        "base_of": {f: b for f, b in base_of.items() if b in word_ids and f in needed},
+        "chars": sorted(char_ids, key=char_ids.__getitem__),
+        "feats": sorted(feat_ids, key=feat_ids.__getitem__),
+        "crf_weight": 0.0,
+    }
+    report = {
+        "best_epoch": best[1],
+        "best_dev_f1_crf_only": best[0],
+        "history": history,
+        "seconds": time.perf_counter() - t0,
+        "words": len(word_ids),
+        "feats": len(feat_ids),
+        "chars": len(char_ids),
+    }
+    return bundle, report
+
+
+def decode(net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64) -> list[list[int]]:
+    """Return the best tag ids of each sentence (no dropout)."""
+    import torch
+
+    from marsad.extractor.ner.neural_net import pad_batch, to_padded, viterbi
+
+    net.eval()
+    out: list[list[int]] = []
+    with torch.no_grad():
+        trans, start = net.masked_crf()
+        tr, st, en = trans.numpy(), start.numpy(), net.end.detach().numpy()
+        for k in range(0, len(inputs), batch_size):
+            batch = [x for x in inputs[k : k + batch_size]]
+            w, c, f, lengths, lens = pad_batch(batch)
+            em = net.emissions(to_padded(net.word_inputs(w, c, f), lens), lengths)
+            out.extend(viterbi(em.numpy(), lens, tr, st, en))
+    return out
+
+
+def evaluate_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1) -> dict[str, Any]:
+    """Tag ``sentences`` with any recogniser, ``window`` at a time, and score them.
+
+    Mirrors :func:`marsad.extractor.ner.training.evaluate` (the same passes
+    run) for a recogniser that is already built.
+    """
+    from marsad.extractor.ner.training import score
+
+    pred: list[list[str]] = []
+    for k in range(0, len(sentences), window):
+        group = sentences[k : k + window]
+        tags = rec.tag([t for toks, _ in group for t in toks])
+        pos = 0
+        for toks, _ in group:
+            pred.append(tags[pos : pos + len(toks)])
+            pos += len(toks)
+    return score([tags for _, tags in sentences], pred)

@@ -1,0 +1,210 @@
+"""Tests of the neural NER backend: word vectors, inputs, decoding, a tiny trained model.
+
+The tiny model is trained here on 60 ANERcorp training sentences for two
+epochs (a few seconds): it checks the plumbing and determinism, not quality.
+The shipped model's tests run only when ``data/ner_neural.pt`` exists.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marsad.extractor.ner.corpus import spans_of
+from marsad.extractor.ner.embeddings import build_vectors, load_vectors, save_vectors
+from marsad.extractor.ner.neural_inputs import TAGS, build_vocab, indicator_strings
+from marsad.extractor.ner.text import fold
+
+torch = pytest.importorskip("torch")
+
+from marsad.extractor.ner.neural import NEURAL_MODEL_PATH, NeuralRecogniser  # noqa: E402
+from marsad.extractor.ner.neural_net import allowed_transitions, viterbi  # noqa: E402
+
+PARIS = "\u0628\u0627\u0631\u064a\u0633"  # BEH ALEF REH YEH SEEN
+WA_BI_PARIS = "\u0648\u0628" + PARIS  # WAW BEH + PARIS: "and in Paris"
+TEXTS = [
+    "وصل الوزير إلى " + PARIS + ".",
+    "عقد المؤتمر في " + PARIS + ".",
+    "وقال الوزير " + WA_BI_PARIS + ".",
+    "وصل الوزير إلى لندن.",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def tiny_model(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from marsad.extractor.ner.embeddings import iter_texts
+    from marsad.extractor.ner.lexicon import load_gazetteer
+    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
+    from marsad.extractor.ner.training import build_gazetteer, load_splits
+
+    train, dev = load_splits(shared)
+    train = train[:60]
+    out = tmp_path_factory.mktemp("neural")
+    texts = iter_texts(shared / "data" / "ant" / "articles.jsonl.gz", limit=300)
+    words, vec, base_of, _ = build_vectors(texts, [t for t, _ in train], dims=16)
+    save_vectors(out / "v.npz", words, vec, base_of)
+    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500)
+    bundle, report = train_neural(
+        train, dev[:40], build_gazetteer(shared), load_gazetteer(), out / "v.npz", config
+    )
+    assert report["best_epoch"] in (1, 2)
+    torch.save(bundle, out / "tiny.pt")
+    return out / "tiny.pt"
+
+
+@pytest.fixture(scope="module")
+def rec_neural(tiny_model: Path) -> NeuralRecogniser:
+    return NeuralRecogniser(tiny_model, crf_weight=0.0)
+
+
+@pytest.fixture(scope="module")
+def shipped_neural() -> NeuralRecogniser:
+    return NeuralRecogniser()
+
+
+def test_vectors_are_deterministic_unit_rows_keyed_by_base(tmp_path: Path) -> None:
+    words, vec, base_of, stats = build_vectors(TEXTS, dims=4, context_size=20)
+    words2, vec2, _, _ = build_vectors(TEXTS, dims=4, context_size=20)
+    assert words == words2
+    np.testing.assert_array_equal(vec, vec2)
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=1), 1.0, atol=1e-5)
+    # The clitic form shares the vector of the bare word.
+    assert base_of[fold(WA_BI_PARIS)] == fold(PARIS)
+    assert fold(WA_BI_PARIS) not in words
+    save_vectors(tmp_path / "v.npz", words, vec, base_of)
+    ids, loaded, base2 = load_vectors(tmp_path / "v.npz")
+    assert list(ids) == words and base2 == base_of
+    np.testing.assert_allclose(loaded, vec, atol=1e-3)  # stored as float16
+    assert stats["vocab"] == len(words)
+
+
+def test_vocab_ids_start_after_padding_and_unknown() -> None:
+    assert build_vocab(["b", "a", "b", "c"], min_count=1) == {"a": 2, "b": 3, "c": 4}
+    assert build_vocab(["b", "a", "b", "c"], min_count=2) == {"b": 2}
+
+
+def test_indicators_leave_word_identity_to_the_vectors(rec_neural: NeuralRecogniser) -> None:
+    fx = rec_neural._fx
+    feats = indicator_strings(fx, ["\u0641\u064a", PARIS])  # FEH YEH ("in") + Paris
+    assert not any(f.startswith(("w=", "b=", "st=", "bias")) for tok in feats for f in tok)
+    # Paris is a gazetteer location, seen from its own token.
+    assert "g1=LOC" in feats[1]
+
+
+@given(st.integers(1, 6), st.integers(1, 12), st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None)
+def test_viterbi_paths_are_valid_iob2(batch: int, length: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    trans_ok, start_ok = allowed_transitions()
+    trans = np.where(trans_ok, rng.normal(size=trans_ok.shape), -1e4)
+    start = np.where(start_ok, 0.0, -1e4)
+    lens = rng.integers(1, length + 1, size=batch).tolist()
+    em = rng.normal(scale=5.0, size=(batch, length, len(TAGS)))
+    paths = viterbi(em, lens, trans, start, np.zeros(len(TAGS)))
+    assert [len(p) for p in paths] == lens
+    for path in paths:
+        tags = [TAGS[i] for i in path]
+        for prev, tag in zip(["O", *tags], tags, strict=False):
+            if tag.startswith("I-"):
+                assert prev[2:] == tag[2:]
+
+
+def test_tiny_model_tags_deterministically(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:30]]
+    a = NeuralRecogniser(tiny_model, crf_weight=0.0)
+    first = a.tag_many(sentences)
+    a._cache.clear()
+    assert a.tag_many(sentences) == first  # the per-word cache changes nothing
+    b = NeuralRecogniser(tiny_model, crf_weight=0.0)
+    assert b.tag_many(list(reversed(sentences))) == list(reversed(first))
+    for toks, tags in zip(sentences, first, strict=True):
+        assert len(tags) == len(toks)
+        assert all(t in TAGS for t in tags)
+
+
+def test_tiny_model_with_the_crf_weight_changes_the_tags(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:60]]
+    alone = NeuralRecogniser(tiny_model, crf_weight=0.0).tag_many(sentences)
+    both = NeuralRecogniser(tiny_model, crf_weight=1.0).tag_many(sentences)
+    assert alone != both
+
+
+shipped = pytest.mark.skipif(not NEURAL_MODEL_PATH.exists(), reason="no shipped neural model")
+
+
+@shipped
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            # "French foreign minister Laurent Fabius said in Paris ..."
+            "وقال وزير الخارجية الفرنسي لوران فابيوس في باريس .",
+            {
+                ("لوران فابيوس", "PERS"),
+                ("باريس", "LOC"),
+            },
+        ),
+        (
+            # "US President Donald Trump met his Russian counterpart Vladimir Putin in Helsinki."
+            "التقى الرئيس الأمريكي دونالد ترامب نظيره الروسي فلاديمير بوتين في هلسنكي .",
+            {
+                ("دونالد ترامب", "PERS"),
+                ("فلاديمير بوتين", "PERS"),
+                ("هلسنكي", "LOC"),
+            },
+        ),
+    ],
+)
+def test_shipped_model_finds_real_names(
+    shipped_neural: NeuralRecogniser, text: str, expected: set[tuple[str, str]]
+) -> None:
+    tokens = text.split()
+    tags = shipped_neural.tag(tokens)
+    found = {(" ".join(tokens[s:e]), t) for s, e, t in spans_of(tags)}
+    assert expected <= found
+
+
+@shipped
+def test_conll_command_with_the_neural_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marsad.extractor.ner.commands import main
+
+    tokens = ["\u0641\u064a", PARIS, "."]  # "in Paris ."
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(tokens) + "\n\n"))
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["ner", "--conll", "-", "--backend", "neural"]) == 0
+    lines = out.getvalue().split("\n")
+    assert lines[:3] == ["\u0641\u064a\tO", PARIS + "\tB-LOC", ".\tO"]
+
+
+def test_training_is_reproducible(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.lexicon import load_gazetteer
+    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
+    from marsad.extractor.ner.training import build_gazetteer, load_splits
+
+    train, dev = load_splits(shared)
+    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500)
+    bundle, _ = train_neural(
+        train[:60],
+        dev[:40],
+        build_gazetteer(shared),
+        load_gazetteer(),
+        tiny_model.parent / "v.npz",
+        config,
+    )
+    first = torch.load(tiny_model, weights_only=True)
+    assert bundle["words"] == first["words"] and bundle["feats"] == first["feats"]
+    for name, value in first["state"].items():
+        assert torch.equal(value, bundle["state"][name]), name

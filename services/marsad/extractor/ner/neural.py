@@ -20,7 +20,7 @@ from typing import Any
 
 from marsad.extractor.ner.consistency import propagate, tag_known_names
 from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_gazetteer
-from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK
+from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK, positional_strings
 from marsad.extractor.ner.recogniser import DEFAULT_MODEL, Recogniser
 from marsad.extractor.ner.text import sentence_chunks
 
@@ -67,7 +67,9 @@ class NeuralRecogniser(Recogniser):
             crf_weight = float(bundle.get("crf_weight", 0.0))
         self._cfg = NetConfig(**bundle["config"])
         net = Tagger(self._cfg)
-        net.load_state_dict({k: v.float() for k, v in bundle["state"].items()}, strict=False)
+        state = {k: v.float() for k, v in bundle["state"].items()}
+        state["words.weight"] = bundle["word_vectors_int8"].float() / 127.0
+        net.load_state_dict(state)
         net.eval()
         self._net = net
         self._torch = torch
@@ -151,12 +153,12 @@ class NeuralRecogniser(Recogniser):
     def _positional(self, tokens: Sequence[str]) -> Any:
         """Return ``(n, feat_dim)`` sums of the indicators that depend on neighbours."""
         np = self._np
-        _, extras = self._fx.parts(tokens)
+        folded = [self._fx.word(t).folded for t in tokens]
         out = np.zeros((len(tokens), self._cfg.feat_dim), dtype=np.float32)
         get = self._feat_ids.get
         table = self._feat_table
-        for i, ext in enumerate(extras):
-            ids = sorted(j for j in (get(s) for s in ext) if j is not None)
+        for i, feats in enumerate(positional_strings(self._fx.gazetteer.match(folded))):
+            ids = sorted(j for j in (get(s) for s in feats) if j is not None)
             if ids:
                 out[i] = table[ids].sum(axis=0)
         return out
@@ -172,9 +174,15 @@ class NeuralRecogniser(Recogniser):
             return [[] for _ in sentences]
         lens = [len(s) for s in sents]
         x = np.zeros((len(sents), max(lens), self._dim), dtype=np.float32)
+        # One pass over the article's new words (one character-CNN call), then
+        # the per-sentence indicators (edges and multi-word names stop at a
+        # sentence's end).
+        rows = self._word_rows([t for toks in sents for t in toks])
+        pos = 0
         for b, toks in enumerate(sents):
-            x[b, : len(toks)] = self._word_rows(toks)
+            x[b, : len(toks)] = rows[pos : pos + len(toks)]
             x[b, : len(toks), -self._cfg.feat_dim :] += self._positional(toks)
+            pos += len(toks)
         with torch.no_grad():
             em = self._net.emissions(torch.from_numpy(x), torch.tensor(lens)).numpy()
         if self._crf is not None:

@@ -36,11 +36,36 @@ class TokenInputs:
 
 def indicator_strings(fx: FeatureExtractor, tokens: Sequence[str]) -> list[list[str]]:
     """Return the CRF's per-token indicator strings that the network uses."""
-    words, extras = fx.parts(tokens)
+    words = [fx.word(t) for t in tokens]
+    positional = positional_strings(fx.gazetteer.match([w.folded for w in words]))
+    return [
+        [f for f in w.local if not f.startswith(_SKIP_PREFIXES)] + pos
+        for w, pos in zip(words, positional, strict=True)
+    ]
+
+
+def positional_strings(gaz: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Return the indicators that depend on a token's place in its sentence.
+
+    The same strings as :meth:`FeatureExtractor.parts` (multi-word
+    gazetteer matches at the token and its neighbours, sentence edges)
+    without the word bigrams.
+
+    Args:
+        gaz: :meth:`Gazetteer.match` output for one sentence.
+    """
+    n = len(gaz)
     out: list[list[str]] = []
-    for w, ext in zip(words, extras, strict=True):
-        feats = [f for f in w.local if not f.startswith(_SKIP_PREFIXES)]
-        feats.extend(f for f in ext if not f.startswith(_SKIP_PREFIXES))
+    for i in range(n):
+        feats = ["gz=" + g for g in gaz[i]]
+        if i > 0:
+            feats.extend("-1:gz=" + g for g in gaz[i - 1])
+        else:
+            feats.append("-1:edge")
+        if i + 1 < n:
+            feats.extend("1:gz=" + g for g in gaz[i + 1])
+        else:
+            feats.append("1:edge")
         out.append(feats)
     return out
 

@@ -188,14 +188,14 @@ def viterbi(
         live = (t < lens)[:, None]
         score = np.where(live, nxt, score)
         back[:, t] = best
-    score = score + end[None, :]
-    out: list[list[int]] = []
-    for i in range(b):
-        n = int(lens[i])
-        tag = int(score[i].argmax())
-        path = [tag]
-        for t in range(n - 1, 0, -1):
-            tag = int(back[i, t, tag])
-            path.append(tag)
-        out.append(path[::-1])
-    return out
+    final = (score + end[None, :]).argmax(axis=1)
+    # Backtrack all sentences at once: a sentence starts from its best final
+    # tag at its own last position and follows the back pointers from there.
+    ar = np.arange(b)
+    path = np.zeros((b, t_len), dtype=np.int64)
+    cur = final.copy()
+    path[:, t_len - 1] = cur
+    for t in range(t_len - 2, -1, -1):
+        cur = np.where(t == lens - 1, final, back[ar, t + 1, cur])
+        path[:, t] = cur
+    return [path[i, : int(lens[i])].tolist() for i in range(b)]

@@ -8,6 +8,7 @@ The shipped model's tests run only when ``data/ner_neural.pt`` exists.
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from hypothesis import strategies as st
 
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.embeddings import build_vectors, load_vectors, save_vectors
-from marsad.extractor.ner.neural_inputs import TAGS, build_vocab, indicator_strings
+from marsad.extractor.ner.neural_inputs import (
+    TAGS,
+    build_vocab,
+    indicator_strings,
+    positional_strings,
+)
 from marsad.extractor.ner.text import fold
 
 torch = pytest.importorskip("torch")
@@ -95,6 +101,47 @@ def test_indicators_leave_word_identity_to_the_vectors(rec_neural: NeuralRecogni
     assert not any(f.startswith(("w=", "b=", "st=", "bias")) for tok in feats for f in tok)
     # Paris is a gazetteer location, seen from its own token.
     assert "g1=LOC" in feats[1]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "وقال وزير الخارجية الفرنسي لوران فابيوس في باريس إن الأمم المتحدة يجب أن تتحرك .",
+        "أعلن البنك المركزي المصري في القاهرة عن خفض أسعار الفائدة .",
+        "والتقى الأمين العام لجامعة الدول العربية في بيروت رئيس الوزراء اللبناني .",
+    ],
+)
+def test_positional_indicators_are_the_crf_ones(
+    rec_neural: NeuralRecogniser, sentence: str
+) -> None:
+    fx = rec_neural._fx
+    tokens = sentence.split()
+    _, extras = fx.parts(tokens)
+    expected = [[f for f in ext if not f.startswith(("bg-=", "bg+="))] for ext in extras]
+    assert positional_strings(fx.gazetteer.match([fx.word(t).folded for t in tokens])) == expected
+    assert any(f.startswith("gz=") for tok in expected for f in tok)  # a multi-word name matched
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31 - 1))
+@settings(max_examples=15, deadline=None)
+def test_viterbi_finds_the_best_path(batch: int, length: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = len(TAGS)
+    trans, start, end = rng.normal(size=(k, k)), rng.normal(size=k), rng.normal(size=k)
+    lens = rng.integers(1, length + 1, size=batch).tolist()
+    em = rng.normal(size=(batch, length, k))
+    paths = viterbi(em, lens, trans, start, end)
+    for b, n in enumerate(lens):
+        best = max(
+            itertools.product(range(k), repeat=n),
+            key=lambda p, b=b: (
+                start[p[0]]
+                + sum(em[b, t, p[t]] for t in range(len(p)))
+                + sum(trans[p[t - 1], p[t]] for t in range(1, len(p)))
+                + end[p[-1]]
+            ),
+        )
+        assert tuple(paths[b]) == best
 
 
 @given(st.integers(1, 6), st.integers(1, 12), st.integers(0, 2**31 - 1))

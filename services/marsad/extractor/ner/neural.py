@@ -20,7 +20,7 @@ from typing import Any
 
 from marsad.extractor.ner.consistency import propagate, tag_known_names
 from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_gazetteer
-from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK, positional_strings
+from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK
 from marsad.extractor.ner.recogniser import DEFAULT_MODEL, Recogniser
 from marsad.extractor.ner.text import sentence_chunks
 
@@ -82,6 +82,12 @@ class NeuralRecogniser(Recogniser):
         self._feat_ids = {f: i for i, f in enumerate(bundle["feats"], start=2)}
         self._feat_table = net.feats.weight.detach().numpy().copy()
         self._feat_table[PAD] = 0.0
+        # Indicator string -> its embedding row, for the positional ones.
+        self._feat_row = {
+            f: self._feat_table[i]
+            for f, i in self._feat_ids.items()
+            if ":" in f or f.startswith("gz=")
+        }
         trans, start = net.masked_crf()
         self._trans = trans.detach().numpy().copy()
         self._start = start.detach().numpy().copy()
@@ -150,39 +156,57 @@ class NeuralRecogniser(Recogniser):
                 cache[t] = row
         return np.stack([cache[t] for t in tokens])
 
-    def _positional(self, tokens: Sequence[str]) -> Any:
-        """Return ``(n, feat_dim)`` sums of the indicators that depend on neighbours."""
-        np = self._np
-        folded = [self._fx.word(t).folded for t in tokens]
-        out = np.zeros((len(tokens), self._cfg.feat_dim), dtype=np.float32)
-        get = self._feat_ids.get
-        table = self._feat_table
-        for i, feats in enumerate(positional_strings(self._fx.gazetteer.match(folded))):
-            ids = sorted(j for j in (get(s) for s in feats) if j is not None)
-            if ids:
-                out[i] = table[ids].sum(axis=0)
-        return out
+    def _add_positional(self, out: Any, folded: Sequence[str]) -> None:
+        """Add the indicators that depend on neighbours to ``out`` (``(n, feat_dim)``).
+
+        The strings of :func:`~marsad.extractor.ner.neural_inputs.positional_strings`,
+        summed without building them: most tokens see only the sentence edges
+        or nothing.
+        """
+        n = len(folded)
+        row = self._feat_row
+        for key, i in (("-1:edge", 0), ("1:edge", n - 1)):
+            vec = row.get(key)
+            if vec is not None:
+                out[i] += vec
+        for i, tags in enumerate(self._fx.gazetteer.match(list(folded))):
+            for tag in tags:
+                for key, j in (("gz=", i), ("1:gz=", i - 1), ("-1:gz=", i + 1)):
+                    vec = row.get(key + tag)
+                    if vec is not None and 0 <= j < n:
+                        out[j] += vec
+
+    def inputs(self, sents: Sequence[Sequence[str]]) -> Any:
+        """Return the network's ``(B, T, in_dim)`` inputs for non-empty sentences.
+
+        One pass over the article's new words (one character-CNN call), then
+        the per-sentence indicators (edges and multi-word names stop at a
+        sentence's end).
+        """
+        lens = [len(s) for s in sents]
+        x = self._np.zeros((len(sents), max(lens), self._dim), dtype=self._np.float32)
+        flat_tokens = [t for toks in sents for t in toks]
+        rows = self._word_rows(flat_tokens)
+        folded = self.folded(flat_tokens)
+        pos = 0
+        for b, toks in enumerate(sents):
+            x[b, : len(toks)] = rows[pos : pos + len(toks)]
+            self._add_positional(
+                x[b, : len(toks), -self._cfg.feat_dim :], folded[pos : pos + len(toks)]
+            )
+            pos += len(toks)
+        return x
 
     def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return IOB2 tags for several sentences, decoded in one batch."""
         from marsad.extractor.ner.neural_net import viterbi
 
-        np = self._np
         torch = self._torch
         sents = [s for s in sentences if s]
         if not sents:
             return [[] for _ in sentences]
         lens = [len(s) for s in sents]
-        x = np.zeros((len(sents), max(lens), self._dim), dtype=np.float32)
-        # One pass over the article's new words (one character-CNN call), then
-        # the per-sentence indicators (edges and multi-word names stop at a
-        # sentence's end).
-        rows = self._word_rows([t for toks in sents for t in toks])
-        pos = 0
-        for b, toks in enumerate(sents):
-            x[b, : len(toks)] = rows[pos : pos + len(toks)]
-            x[b, : len(toks), -self._cfg.feat_dim :] += self._positional(toks)
-            pos += len(toks)
+        x = self.inputs(sents)
         with torch.no_grad():
             em = self._net.emissions(torch.from_numpy(x), torch.tensor(lens)).numpy()
         if self._crf is not None:

@@ -255,3 +255,20 @@ def test_training_is_reproducible(tiny_model: Path, shared: Path) -> None:
     assert bundle["words"] == first["words"] and bundle["feats"] == first["feats"]
     for name, value in first["state"].items():
         assert torch.equal(value, bundle["state"][name]), name
+
+
+def test_run_time_inputs_equal_the_training_inputs(
+    rec_neural: NeuralRecogniser, shared: Path
+) -> None:
+    from marsad.extractor.ner.neural_inputs import InputEncoder
+    from marsad.extractor.ner.neural_net import pad_batch, to_padded
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:25]]
+    r = rec_neural
+    enc = InputEncoder(r._fx, r._word_ids, r._base_of, r._char_ids, r._feat_ids)
+    w_ids, c_ids, f_ids, _, lens = pad_batch([enc.encode(s) for s in sentences])
+    with torch.no_grad():
+        expected = to_padded(r._net.word_inputs(w_ids, c_ids, f_ids), lens).numpy()
+    np.testing.assert_allclose(r.inputs(sentences), expected, atol=1e-5)

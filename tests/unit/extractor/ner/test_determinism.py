@@ -19,7 +19,7 @@ SCRIPT = """
 import gzip, hashlib, itertools, sys, orjson
 from marsad.normaliser.core import normalise
 from marsad.extractor.ner import load_recogniser
-rec = load_recogniser("builtin")
+rec = load_recogniser(sys.argv[2])
 h = hashlib.sha256()
 for line in itertools.islice(gzip.open(sys.argv[1]), 400):
     text = orjson.loads(line)["text"]
@@ -30,12 +30,13 @@ print(h.hexdigest())
 
 
 @pytest.mark.slow
-def test_entities_do_not_depend_on_the_hash_seed() -> None:
+@pytest.mark.parametrize("backend", ["builtin", "neural"])
+def test_entities_do_not_depend_on_the_hash_seed(backend: str) -> None:
     digests = set()
     for seed in ("0", "1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
-            [sys.executable, "-c", SCRIPT, str(ANT)], env=env, check=True,
+            [sys.executable, "-c", SCRIPT, str(ANT), backend], env=env, check=True,
             capture_output=True, text=True, timeout=300,
         )
         digests.add(out.stdout.strip())

@@ -55,6 +55,7 @@ class FastCrf:
         self.transitions = np.zeros((n, n))
         for (a, b), w in info.transitions.items():
             self.transitions[index[a], index[b]] = w
+        self._transitions_t = np.ascontiguousarray(self.transitions.T)
         rows: dict[str, int] = {}
         entries = list(info.state_features.items())
         for (attr, _), _w in entries:
@@ -77,7 +78,9 @@ class FastCrf:
         pairs = [*self._bg_prev, *self._bg_next]
         self._bg_left = frozenset(a for a, _ in pairs)
         self._bg_right = frozenset(b for _, b in pairs)
-        self._gz_vectors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # Weight vectors of the gazetteer tags seen so far, three rows per tag.
+        self._gz_rows: dict[str, tuple[int, int, int]] = {}
+        self._gz_matrix = np.zeros((0, n))
         self._reset()
 
     def _reset(self) -> None:
@@ -206,12 +209,17 @@ class FastCrf:
 
         The same longest, left-to-right, non-overlapping matches as
         :meth:`Gazetteer.match` per sentence, visiting only the tokens some
-        name can start at.
+        name can start at.  The additions are collected and applied by one
+        ``np.add.at``, which adds them in the order given, so every row sums
+        exactly as the one-by-one additions did.
         """
         if not starts:
             return
         text = list(map(self._folds.__getitem__, ids))
         cands = self._gaz_cands
+        gz_rows = self._gz_rows
+        rows: list[int] = []
+        vecs: list[int] = []
         free = 0
         for i in starts:
             if i < free:
@@ -233,26 +241,29 @@ class FastCrf:
             has_prev = i > 0 and int(sent_end[i - 1]) == end
             for etype in best_types:
                 for k in range(best_len):
-                    own, prev_word, next_word = self._gz_vector(("B-" if k == 0 else "I-") + etype)
+                    tag = ("B-" if k == 0 else "I-") + etype
+                    own, prev_word, next_word = gz_rows.get(tag) or self._gz_vector(tag)
                     j = i + k
-                    state[j] += own
+                    rows.append(j)
+                    vecs.append(own)
                     if j + 1 < end:
-                        state[j + 1] += prev_word
+                        rows.append(j + 1)
+                        vecs.append(prev_word)
                     if j > i or has_prev:
-                        state[j - 1] += next_word
+                        rows.append(j - 1)
+                        vecs.append(next_word)
+        if rows:
+            np.add.at(state, rows, self._gz_matrix[vecs])
 
-    def _gz_vector(self, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weights of a gazetteer tag on its own token, the next token and the previous one."""
-        vecs = self._gz_vectors.get(tag)
-        if vecs is None:
-            get = self._weights.get
-            vecs = (
-                get("gz=" + tag, self._zero),
-                get("-1:gz=" + tag, self._zero),
-                get("1:gz=" + tag, self._zero),
-            )
-            self._gz_vectors[tag] = vecs
-        return vecs
+    def _gz_vector(self, tag: str) -> tuple[int, int, int]:
+        """Rows of ``_gz_matrix``: a gazetteer tag's weights on its token, the next, the last."""
+        get = self._weights.get
+        vectors = [get(prefix + tag, self._zero) for prefix in ("gz=", "-1:gz=", "1:gz=")]
+        first = len(self._gz_matrix)
+        self._gz_matrix = np.vstack([self._gz_matrix, *vectors])
+        rows = (first, first + 1, first + 2)
+        self._gz_rows[tag] = rows
+        return rows
 
     def tag(self, tokens: Sequence[str]) -> list[str]:
         """Return the Viterbi IOB2 tags of one sentence."""
@@ -273,27 +284,45 @@ class FastCrf:
         order = np.argsort(-lengths, kind="stable")
         rank = np.empty(n_sent, dtype=np.int64)
         rank[order] = np.arange(n_sent)
-        sorted_len = lengths[order]
-        active = np.searchsorted(-sorted_len, -np.arange(width), side="left").tolist()
-        state = np.zeros((n_sent, width, n_lab))
-        state[rank[sent_id], pos_in] = flat
-        back = np.zeros((n_sent, width, n_lab), dtype=np.int64)
-        delta = state[:, 0, :].copy()
-        trans = self.transitions[None, :, :]
+        active = np.searchsorted(-lengths[order], -np.arange(width), side="left").tolist()
+        # Time-major, so that one step's rows are contiguous; numpy's per-call
+        # cost, not arithmetic, is what a step costs, so every step is four
+        # calls writing into buffers allocated once.
+        row = rank[sent_id]
+        state = np.zeros((width, n_sent, n_lab))
+        state[pos_in, row] = flat
+        # back[t, s, b]: the flat index (s * n_lab + label) of the best label before
+        # label b at step t.  Steps past a sentence's end point at the same label,
+        # so the backtrack follows every row at every step with one gather.
+        cells = np.arange(n_sent * n_lab).reshape(n_sent, n_lab)
+        back = np.empty((width, n_sent, n_lab), dtype=np.intp)
+        back[:] = np.arange(n_lab)
+        delta = state[0].copy()
+        # cand[s, b, a] = delta[s, a] + transitions[a, b]: the reductions run
+        # over the last, contiguous axis.
+        cand = np.empty((n_sent, n_lab, n_lab))
+        trans = self._transitions_t
+        prefixes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for t in range(1, width):
             k = active[t]
-            cand = delta[:k, :, None] + trans
-            back[:k, t] = cand.argmax(axis=1)
-            delta[:k] = cand.max(axis=1) + state[:k, t]
-        best = delta.argmax(axis=1)
-        path = np.zeros((n_sent, width), dtype=np.int64)
-        for t in range(width - 1, -1, -1):
-            k = active[t]
-            path[:k, t] = best[:k]
-            if t:
-                best[:k] = back[np.arange(k), t, best[:k]]
-        path = path[rank]
-        flat_tags: list[str] = self._label_array[path[sent_id, pos_in]].tolist()
+            views = prefixes.get(k)
+            if views is None:
+                views = prefixes[k] = (delta[:k, None, :], cand[:k], delta[:k])
+            prev, c, d = views
+            np.add(prev, trans, out=c)
+            c.argmax(axis=2, out=back[t, :k])
+            c.max(axis=2, out=d)
+            d += state[t, :k]
+        back[1:, :, :] += cells[:, :1]
+        best = delta.argmax(axis=1) + cells[:, 0]
+        path = np.empty((width, n_sent), dtype=np.intp)
+        flat_back = back.reshape(width, -1)
+        for t in range(width - 1, 0, -1):
+            path[t] = best
+            best = flat_back[t].take(best)
+        path[0] = best
+        labels = path[pos_in, row] % n_lab
+        flat_tags: list[str] = self._label_array[labels].tolist()
         out: list[list[str]] = []
         pos = 0
         for k in lengths.tolist():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress
 
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import Gazetteer, load_titles, nisba_country, trigger_class
@@ -99,10 +100,11 @@ def propagate(
             variants += [p + first[1:] for p in _LIL_PREFIXES]  # lil-: the alef is dropped
         for form in variants:
             forms.setdefault(form, []).append(first)
-    i, n = 0, len(tokens)
-    while i < n:
-        if out[i] != "O" or folded[i] not in forms:
-            i += 1
+    n = len(tokens)
+    free = 0
+    # Only tokens that are a written form of a name's first word can start a repeat.
+    for i in compress(range(n), map(forms.__contains__, folded)):
+        if i < free or out[i] != "O":
             continue
         hit = 0
         splits = {b for _, b in proclitic_splits(folded[i])}
@@ -112,7 +114,7 @@ def propagate(
                 if length <= hit:
                     break
                 key = (body, *folded[i + 1 : i + length])
-                if key in names and all(t == "O" for t in out[i : i + length]):
+                if key in names and out[i : i + length].count("O") == length:
                     hit = length
                     etype = names[key]
                     break
@@ -120,9 +122,7 @@ def propagate(
             out[i] = "B-" + etype
             for k in range(i + 1, i + hit):
                 out[k] = "I-" + etype
-            i += hit
-        else:
-            i += 1
+            free = i + hit
     return out
 
 

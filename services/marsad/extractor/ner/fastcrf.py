@@ -170,12 +170,16 @@ class FastCrf:
         bigrams and multi-word gazetteer matches.
         """
         tokens = [t for s in sentences for t in s]
-        n = len(tokens)
-        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-        sent_id = np.repeat(np.arange(len(sentences)), lengths)
-        ids = self.word_ids(tokens)
+        return self._scores(self.word_ids(tokens), [len(s) for s in sentences])
+
+    def _scores(self, ids: list[int], sentence_lengths: list[int]) -> np.ndarray:
+        """:meth:`scores` of tokens given by their rows in the per-word cache."""
+        n = len(ids)
+        lengths = np.array(sentence_lengths, dtype=np.int64)
+        sent_id = np.repeat(np.arange(len(lengths)), lengths)
+        idx = np.array(ids, dtype=np.int64)
         # One gather for every token's own and neighbour score vectors.
-        mats = self._table[np.array(ids, dtype=np.int64)]
+        mats = self._table[idx]
         state = mats[:, 0, :].copy()
         for k, off in enumerate(CONTEXT_OFFSETS, start=1):
             lo, hi = max(0, -off), n - max(0, off)
@@ -186,7 +190,6 @@ class FastCrf:
         nonempty = lengths > 0
         state[(ends - lengths)[nonempty]] += self._edge_prev
         state[ends[nonempty] - 1] += self._edge_next
-        idx = np.array(ids, dtype=np.int64)
         flags = self._flags[idx]
         same_sent = sent_id[:-1] == sent_id[1:]
         # Bigrams: only pairs whose two bases each occur in some weighted bigram.
@@ -271,11 +274,37 @@ class FastCrf:
 
     def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return the Viterbi IOB2 tags of each sentence (decoded together, independently)."""
-        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-        if not len(lengths) or lengths.max() == 0:
-            return [[] for _ in sentences]
-        flat = self.scores(sentences)
-        n_sent, width, n_lab = len(sentences), int(lengths.max()), len(self.labels)
+        lengths = [len(s) for s in sentences]
+        tokens = [t for s in sentences for t in s]
+        flat_tags = self._decode(self.word_ids(tokens), lengths) if tokens else []
+        out: list[list[str]] = []
+        pos = 0
+        for k in lengths:
+            out.append(flat_tags[pos : pos + k])
+            pos += k
+        return out
+
+    def tag_tokens(
+        self, tokens: Sequence[str], sentence_lengths: list[int]
+    ) -> tuple[list[str], list[str]]:
+        """Return the tags and the folded forms of a text cut into sentences.
+
+        The same tags as :meth:`tag_many` on the sentences, one after the
+        other, with each word looked up in the cache once for both results.
+
+        Args:
+            tokens: The text's tokens.
+            sentence_lengths: Tokens per sentence, in order, summing to ``len(tokens)``.
+        """
+        ids = self.word_ids(tokens)
+        folded = list(map(self._folds.__getitem__, ids))
+        return (self._decode(ids, sentence_lengths) if ids else []), folded
+
+    def _decode(self, ids: list[int], sentence_lengths: list[int]) -> list[str]:
+        """Return the Viterbi tags of consecutive sentences of cached words, as one list."""
+        flat = self._scores(ids, sentence_lengths)
+        lengths = np.array(sentence_lengths, dtype=np.int64)
+        n_sent, width, n_lab = len(lengths), int(lengths.max()), len(self.labels)
         sent_id = np.repeat(np.arange(n_sent), lengths)
         starts = np.cumsum(lengths) - lengths
         pos_in = np.arange(len(sent_id)) - starts[sent_id]
@@ -323,9 +352,4 @@ class FastCrf:
         path[0] = best
         labels = path[pos_in, row] % n_lab
         flat_tags: list[str] = self._label_array[labels].tolist()
-        out: list[list[str]] = []
-        pos = 0
-        for k in lengths.tolist():
-            out.append(flat_tags[pos : pos + k])
-            pos += k
-        return out
+        return flat_tags

@@ -225,10 +225,29 @@ def _title_before(
     lo = max(0, start - _MAX_TITLE_TOKENS)
     best: tuple[str | None, str | None] = (None, None)
     for i in range(start - 1, lo - 1, -1):
+        if not _may_start_title(folded[i]):
+            continue  # _parse_titles would find no title at i
         parsed = _parse_titles(folded, words, i, start, titles)
         if parsed is not None:
             best = parsed
     return best
+
+
+@lru_cache(maxsize=1)
+def _title_first_words() -> frozenset[str]:
+    """The first words of every title phrase."""
+    return frozenset(key[0] for key in load_titles())
+
+
+@lru_cache(maxsize=100_000)
+def _may_start_title(tok: str) -> bool:
+    """Whether a title phrase can start at this folded token (with or without proclitics).
+
+    :func:`_parse_titles` needs a title phrase at its first token, so
+    tokens that cannot start one are skipped without building its lookups.
+    """
+    firsts = _title_first_words()
+    return any(body in firsts for _, body in proclitic_splits(tok))
 
 
 def _parse_titles(
@@ -295,6 +314,7 @@ def build_entities(
     spans: list[tuple[int, int]],
     tags: Sequence[str],
     folded: Sequence[str] | None = None,
+    words: Sequence[str] | None = None,
 ) -> list[Entity]:
     """Build grouped, linked entities from token spans and their IOB2 tags.
 
@@ -303,8 +323,10 @@ def build_entities(
         spans: Token spans.
         tags: One IOB2 tag per token.
         folded: The folded tokens, when the caller has them already.
+        words: The tokens' text, when the caller has it already.
     """
-    words = [text[s:e] for s, e in spans]
+    if words is None:
+        words = [text[s:e] for s, e in spans]
     if folded is None:
         folded = [fold(w) for w in words]
     raw = sorted(spans_of(tags))
@@ -323,7 +345,7 @@ def build_entities(
         mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j))
 
     article_countries: Counter[str] = Counter()
-    article_countries.update(iso for iso in map(nisba_country, folded) if iso)
+    article_countries.update(filter(None, map(nisba_country, folded)))
     countries = load_countries()
     for m, toks, _, _ in mentions:
         if m.type == "LOC":

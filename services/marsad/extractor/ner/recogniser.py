@@ -63,9 +63,14 @@ class Recogniser:
         from marsad.extractor.ner.linking import build_entities
 
         words = [text[s:e] for s, e in tokens]
+        tags, folded = self.tagged(words)
+        tags = propagate(words, tags, folded)
+        return build_entities(text, list(tokens), tags, folded, words)
+
+    def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Return ``tag(words, consistent=False)`` and the folded words."""
         folded = self.folded(words)
-        tags = propagate(words, self.tag(words, consistent=False), folded)
-        return build_entities(text, list(tokens), tags, folded)
+        return self.tag(words, consistent=False), folded
 
     def find_entities(self, text: str) -> list[Entity]:
         """Tokenise ``text`` with the built-in tokeniser and return its entities."""
@@ -106,10 +111,14 @@ class CrfRecogniser(Recogniser):
 
     def tag(self, tokens: Sequence[str], *, consistent: bool = True) -> list[str]:
         """Return IOB2 tags for ``tokens``: all sentences decoded in one batch."""
-        chunks = [tokens[a:b] for a, b in sentence_chunks(tokens)]
-        tags = [t for sent in self._fast.tag_many(chunks) for t in sent]
-        tags = tag_known_names(self.folded(tokens), tags)
-        return propagate(tokens, tags) if consistent else tags
+        tags, folded = self.tagged(tokens)
+        return propagate(tokens, tags, folded) if consistent else tags
+
+    def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Return ``tag(words, consistent=False)`` and the folded words, in one pass."""
+        lengths = [b - a for a, b in sentence_chunks(words)]
+        tags, folded = self._fast.tag_tokens(words, lengths)
+        return tag_known_names(folded, tags), folded
 
     def folded(self, words: Sequence[str]) -> list[str]:
         """Return the folded form of each word (from the decoder's per-word cache)."""

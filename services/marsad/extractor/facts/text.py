@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import accumulate, pairwise, repeat
+from operator import itemgetter
 
 # One-to-one folds keep string length, so most articles (no harakat) need no offset map.
 _FOLD_1TO1 = str.maketrans(
@@ -50,9 +51,12 @@ SEEN = "\u0633"  # future prefix sa-
 # The same folds as (old, new) pairs: a few str.replace calls over the text are ~20 times
 # faster than str.translate with a dict table on Arabic text (measured, 1,500 ANT articles).
 _FOLD_PAIRS = tuple((chr(k), v) for k, v in _FOLD_1TO1.items() if isinstance(v, str))
-# Lookup keys of every word seen, shared by all documents; cleared when it grows past this.
+# Lookup keys and lexicon mask of every word seen, shared by all documents; cleared when
+# it grows past this.  One dictionary for both: on a busy machine a lookup in a large
+# dictionary costs about as much as the rest of a token's handling (memory, not hashing),
+# so each token is looked up once.
 _KEYS_MAX = 200_000
-_KEYS: dict[str, tuple[str, ...]] = {}
+_ENTRIES: dict[str, tuple[tuple[str, ...], int]] = {}
 
 
 def fold_1to1(s: str) -> str:
@@ -68,17 +72,29 @@ def fold(s: str) -> str:
     return _DROP_RE.sub("", fold_1to1(s))
 
 
-def keys_of(forms: list[str]) -> list[tuple[str, ...]]:
-    """:func:`keys` of many tokens through one dictionary (most words were seen before)."""
-    cache = _KEYS
+def entries_of(forms: list[str]) -> list[tuple[tuple[str, ...], int]]:
+    """:func:`keys` and :func:`~marsad.extractor.facts.scan.form_mask` of many tokens.
+
+    Through one shared dictionary (most words were seen before); the mask
+    says which finders' lexicons know the word.
+    """
+    cache = _ENTRIES
     out = list(map(cache.get, forms))
     if None in out:
+        # Imported here: scan builds on this module (and reads the lexicons on first use).
+        from marsad.extractor.facts.scan import form_mask
+
         if len(cache) > _KEYS_MAX:
             cache.clear()
         for n, f in enumerate(forms):
             if out[n] is None:
-                out[n] = cache[f] = keys(f)
+                out[n] = cache[f] = (keys(f), form_mask(f))
     return out  # type: ignore[return-value]  # every None was replaced
+
+
+def keys_of(forms: list[str]) -> list[tuple[str, ...]]:
+    """:func:`keys` of many tokens through one dictionary (most words were seen before)."""
+    return list(map(itemgetter(0), entries_of(forms)))
 
 
 @lru_cache(maxsize=131072)
@@ -135,8 +151,8 @@ class Doc:
     """Original text, tokens and sentences of one article.
 
     ``starts``, ``ends`` and ``forms`` repeat the tokens' fields as plain lists
-    for bisection and whole-document scans; ``masks`` is filled by
-    :func:`marsad.extractor.facts.scan.mark`.
+    for bisection and whole-document scans; ``masks`` (see
+    :func:`marsad.extractor.facts.scan.mark`) is filled by :func:`make_doc`.
     """
 
     text: str
@@ -210,8 +226,10 @@ def make_doc(text: str, sentences: Sequence[tuple[int, int]] | None = None) -> D
                 j += 1
             ranges.append((i, j))
             i = j
-    tokens = list(map(Token, starts, ends, forms, keys_of(forms), sent_idx))
-    return Doc(text, tokens, list(sents), ranges, [], starts, ends, forms)
+    entries = entries_of(forms)
+    tokens = list(map(Token, starts, ends, forms, map(itemgetter(0), entries), sent_idx))
+    masks = list(map(itemgetter(1), entries))
+    return Doc(text, tokens, list(sents), ranges, masks, starts, ends, forms)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

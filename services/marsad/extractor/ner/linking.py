@@ -233,6 +233,26 @@ def _title_before(
     return best
 
 
+# Nationality of every folded word seen ("" for none), shared by all articles; cleared when
+# it grows past this.  Every token is looked up, and nisba_country's own cache is too small
+# for a stream's vocabulary.
+_NISBA_MAX = 300_000
+_NISBA: dict[str, str] = {}
+
+
+def _nisba_of(folded: Sequence[str]) -> list[str]:
+    """:func:`nisba_country` of each folded token, ``""`` for none."""
+    cache = _NISBA
+    out = list(map(cache.get, folded))
+    if None in out:
+        if len(cache) > _NISBA_MAX:
+            cache.clear()
+        for n, f in enumerate(folded):
+            if out[n] is None:
+                out[n] = cache[f] = nisba_country(f) or ""
+    return out  # type: ignore[return-value]  # every None was replaced
+
+
 @lru_cache(maxsize=1)
 def _title_first_words() -> frozenset[str]:
     """The first words of every title phrase."""
@@ -345,7 +365,7 @@ def build_entities(
         mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j))
 
     article_countries: Counter[str] = Counter()
-    article_countries.update(filter(None, map(nisba_country, folded)))
+    article_countries.update(filter(None, _nisba_of(folded)))
     countries = load_countries()
     for m, toks, _, _ in mentions:
         if m.type == "LOC":

@@ -127,8 +127,9 @@ class ExtractorStage(Stage):
         article = self.codec.decode(NORMALISED, msg.value)
         norm = article["normalisation"]
         display: str = norm["display"]
-        tokens = [tuple(t) for t in norm["tokens"]]
-        sentences = [tuple(s) for s in norm["sentences"]]
+        # [start, end] pairs as decoded: the cores only index and unpack them.
+        tokens = norm["tokens"]
+        sentences = norm["sentences"]
         entities = self.recogniser.entities(display, tokens)
         facts = extract_facts(
             display,

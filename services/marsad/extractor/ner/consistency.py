@@ -146,7 +146,9 @@ def tag_known_names(
     out = list(tags)
     # Only a token followed by a name's second word can start a long name:
     # one set lookup per token instead of a match attempt at each.
-    hits = [i - 1 for i, f in enumerate(folded) if i and f in seconds]
+    hits = list(compress(range(-1, len(folded) - 1), map(seconds.__contains__, folded)))
+    if hits and hits[0] < 0:
+        del hits[0]  # the first token has no token before it
     if not hits:
         return out
     n = len(out)

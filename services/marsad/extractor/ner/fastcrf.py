@@ -172,8 +172,10 @@ class FastCrf:
         tokens = [t for s in sentences for t in s]
         return self._scores(self.word_ids(tokens), [len(s) for s in sentences])
 
-    def _scores(self, ids: list[int], sentence_lengths: list[int]) -> np.ndarray:
-        """:meth:`scores` of tokens given by their rows in the per-word cache."""
+    def _scores(
+        self, ids: list[int], sentence_lengths: list[int], folded: list[str] | None = None
+    ) -> np.ndarray:
+        """:meth:`scores` of tokens given by their rows in the per-word cache (and folded forms)."""
         n = len(ids)
         lengths = np.array(sentence_lengths, dtype=np.int64)
         sent_id = np.repeat(np.arange(len(lengths)), lengths)
@@ -202,11 +204,20 @@ class FastCrf:
             v = self._bg_next.get(pair)
             if v is not None:
                 state[i] += v
-        self._gazetteer_scores(state, ids, np.flatnonzero(flags[:, 0]).tolist(), ends[sent_id])
+        starts = np.flatnonzero(flags[:, 0]).tolist()
+        if starts:
+            if folded is None:
+                folded = list(map(self._folds.__getitem__, ids))
+            self._gazetteer_scores(state, ids, starts, ends[sent_id].tolist(), folded)
         return state
 
     def _gazetteer_scores(
-        self, state: np.ndarray, ids: list[int], starts: list[int], sent_end: np.ndarray
+        self,
+        state: np.ndarray,
+        ids: list[int],
+        starts: list[int],
+        sent_end: list[int],
+        text: list[str],
     ) -> None:
         """Add the multi-word gazetteer features (``gz=``, ``-1:gz=``, ``1:gz=``) to ``state``.
 
@@ -216,9 +227,6 @@ class FastCrf:
         ``np.add.at``, which adds them in the order given, so every row sums
         exactly as the one-by-one additions did.
         """
-        if not starts:
-            return
-        text = list(map(self._folds.__getitem__, ids))
         cands = self._gaz_cands
         gz_rows = self._gz_rows
         rows: list[int] = []
@@ -227,7 +235,7 @@ class FastCrf:
         for i in starts:
             if i < free:
                 continue
-            end = int(sent_end[i])
+            end = sent_end[i]
             best_len = 0
             best_types: frozenset[str] = frozenset()
             for length, rests in cands[ids[i]]:
@@ -241,7 +249,7 @@ class FastCrf:
                 continue
             free = i + best_len
             # Neighbour features stay inside the sentence.
-            has_prev = i > 0 and int(sent_end[i - 1]) == end
+            has_prev = i > 0 and sent_end[i - 1] == end
             for etype in best_types:
                 for k in range(best_len):
                     tag = ("B-" if k == 0 else "I-") + etype
@@ -298,11 +306,13 @@ class FastCrf:
         """
         ids = self.word_ids(tokens)
         folded = list(map(self._folds.__getitem__, ids))
-        return (self._decode(ids, sentence_lengths) if ids else []), folded
+        return (self._decode(ids, sentence_lengths, folded) if ids else []), folded
 
-    def _decode(self, ids: list[int], sentence_lengths: list[int]) -> list[str]:
+    def _decode(
+        self, ids: list[int], sentence_lengths: list[int], folded: list[str] | None = None
+    ) -> list[str]:
         """Return the Viterbi tags of consecutive sentences of cached words, as one list."""
-        flat = self._scores(ids, sentence_lengths)
+        flat = self._scores(ids, sentence_lengths, folded)
         lengths = np.array(sentence_lengths, dtype=np.int64)
         n_sent, width, n_lab = len(lengths), int(lengths.max()), len(self.labels)
         sent_id = np.repeat(np.arange(n_sent), lengths)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from marsad.extractor.ner.features import CONTEXT_OFFSETS, FeatureExtractor
+from marsad.extractor.ner.text import proclitic_splits
 
 _MAX_CACHE = 300_000
 _ADD_BATCH = 2048
@@ -80,6 +81,7 @@ class FastCrf:
         self._bg_right = frozenset(b for _, b in pairs)
         # Weight vectors of the gazetteer tags seen so far, three rows per tag.
         self._gz_rows: dict[str, tuple[int, int, int]] = {}
+        self._body_groups: dict[str, list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]] = {}
         self._gz_matrix = np.zeros((0, n))
         self._reset()
 
@@ -103,7 +105,6 @@ class FastCrf:
         flat: list[int] = []
         starts: list[int] = []
         feats = self._features.word
-        cands = self._features.gazetteer.candidates
         zero = itertools.repeat(0)  # unknown attributes -> the all-zero row
         for word in words:
             wf = feats(word)
@@ -115,7 +116,7 @@ class FastCrf:
                 flat.extend(map(get, group, zero))
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
-            self._gaz_cands.append(_by_length(cands(wf.folded)))
+            self._gaz_cands.append(self._gaz_groups(wf.folded))
         sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
         first = len(self._ids)
         last = first + len(words)
@@ -132,6 +133,25 @@ class FastCrf:
         self._flags[first:last, 0] = [bool(c) for c in self._gaz_cands[first:last]]
         self._flags[first:last, 1] = [b in self._bg_left for b in new_bases]
         self._flags[first:last, 2] = [b in self._bg_right for b in new_bases]
+
+    def _gaz_groups(self, folded: str) -> list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]:
+        """:func:`_by_length` of the gazetteer names that can start at a folded word.
+
+        Those are the names starting with one of the word's proclitic readings
+        (:meth:`Gazetteer.candidates`).  Almost always a single reading starts
+        any, and a common first word starts hundreds of names, so the grouping
+        is kept per reading (the gazetteer's first words bound it) and shared.
+        """
+        phrases = self._features.gazetteer.phrases
+        bodies = [body for _, body in proclitic_splits(folded) if body in phrases]
+        if not bodies:
+            return []
+        if len(bodies) > 1:
+            return _by_length([c for body in bodies for c in phrases[body]])
+        groups = self._body_groups.get(bodies[0])
+        if groups is None:
+            groups = self._body_groups[bodies[0]] = _by_length(phrases[bodies[0]])
+        return groups
 
     def word_ids(self, tokens: Sequence[str]) -> list[int]:
         """Return each token's row in the per-word cache, adding the new words in one batch."""

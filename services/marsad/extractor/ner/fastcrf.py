@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,8 @@ class FastCrf:
         self._bg_right = frozenset(b for _, b in pairs)
         # Weight vectors of the gazetteer tags seen so far, three rows per tag.
         self._gz_rows: dict[str, tuple[int, int, int]] = {}
+        self._ctx_rows: dict[str, tuple[int, ...]] = {}
+        self._picks = [itemgetter(k) for k in range(len(CONTEXT_OFFSETS))]
         self._body_groups: dict[str, list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]] = {}
         self._gz_matrix = np.zeros((0, n))
         self._reset()
@@ -106,14 +109,20 @@ class FastCrf:
         starts: list[int] = []
         feats = self._features.word
         zero = itertools.repeat(0)  # unknown attributes -> the all-zero row
+        context_rows = self._context_rows
+        picks = self._picks
         for word in words:
             wf = feats(word)
-            for group in (wf.local, *(wf.context[o] for o in CONTEXT_OFFSETS)):
-                # Each segment starts with the all-zero row 0, so none is empty
-                # (reduceat would return a lone row for an empty segment).
+            # Each segment starts with the all-zero row 0, so none is empty
+            # (reduceat would return a lone row for an empty segment).
+            starts.append(len(flat))
+            flat.append(0)
+            flat.extend(map(get, wf.local, zero))
+            rows = list(map(context_rows, wf.common))
+            for pick in picks:  # the word as seen from each offset, in CONTEXT_OFFSETS order
                 starts.append(len(flat))
                 flat.append(0)
-                flat.extend(map(get, group, zero))
+                flat.extend(map(pick, rows))
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
             self._gaz_cands.append(self._gaz_groups(wf.folded))
@@ -133,6 +142,20 @@ class FastCrf:
         self._flags[first:last, 0] = [bool(c) for c in self._gaz_cands[first:last]]
         self._flags[first:last, 1] = [b in self._bg_left for b in new_bases]
         self._flags[first:last, 2] = [b in self._bg_right for b in new_bases]
+
+    def _context_rows(self, feature: str) -> tuple[int, ...]:
+        """Rows of ``feature`` seen from each neighbour offset (``-2:sh=ar`` …), 0 when unknown.
+
+        Most neighbour features (shape, clusters, gazetteer types) are shared by
+        many words, so their rows are kept; a word's own form and base are not.
+        """
+        rows = self._ctx_rows.get(feature)
+        if rows is None:
+            get = self._rows.get
+            rows = tuple(get(f"{off}:{feature}", 0) for off in CONTEXT_OFFSETS)
+            if not feature.startswith(("w=", "b=")):
+                self._ctx_rows[feature] = rows
+        return rows
 
     def _gaz_groups(self, folded: str) -> list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]:
         """:func:`_by_length` of the gazetteer names that can start at a folded word.

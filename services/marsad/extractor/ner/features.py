@@ -22,12 +22,20 @@ CONTEXT_OFFSETS = (-2, -1, 1, 2)
 
 @dataclass(frozen=True, slots=True)
 class WordFeats:
-    """Features of one word: its own, and as seen from each neighbour offset."""
+    """Features of one word: its own, and those its neighbours see (``common``)."""
 
     local: list[str]
-    context: dict[int, list[str]]
+    common: list[str]
     folded: str
     base: str
+
+    @property
+    def context(self) -> dict[int, list[str]]:
+        """The features a neighbour at each offset sees, prefixed with the offset (``-1:w=…``).
+
+        Built on request: the fast decoder looks the unprefixed ones up per offset itself.
+        """
+        return {off: [f"{off}:{x}" for x in self.common] for off in CONTEXT_OFFSETS}
 
 
 class FeatureExtractor:
@@ -111,8 +119,7 @@ class FeatureExtractor:
                 local.append(f"c{level}={cid}")
             for level in range(max(0, len(levels) - 2), len(levels)):
                 ctx_common.append(f"c{level}={levels[level]}")
-        context = {off: [f"{off}:{x}" for x in ctx_common] for off in CONTEXT_OFFSETS}
-        wf = WordFeats(local, context, f, base)
+        wf = WordFeats(local, ctx_common, f, base)
         if len(self._cache) < self._cache_size:
             self._cache[token] = wf
         return wf
@@ -149,6 +156,7 @@ class FeatureExtractor:
     def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
         """Return one feature list per token of a sentence."""
         words, extras = self.parts(tokens)
+        contexts = [w.context for w in words]
         n = len(words)
         out: list[list[str]] = []
         for i, w in enumerate(words):
@@ -156,7 +164,7 @@ class FeatureExtractor:
             for off in CONTEXT_OFFSETS:
                 j = i + off
                 if 0 <= j < n:
-                    feats.extend(words[j].context[off])
+                    feats.extend(contexts[j][off])
             feats.extend(extras[i])
             out.append(feats)
         return out

@@ -137,10 +137,18 @@ class ExtractorStage(Stage):
             entities=entities,
             sentences=sentences,
         )
-        offsets = OffsetMap.from_json(norm["display_map"])
         value = dict(article)
         original: str = article["text"]
-        value["entities"] = remap_offsets([e.to_json() for e in entities], offsets, original)
-        value["facts"] = remap_offsets(facts.to_json(), offsets, original)
+        entities_json = [e.to_json() for e in entities]
+        facts_json = facts.to_json()
+        runs = norm["display_map"]
+        if display != original or runs != [[0, 0, len(display), len(display)]]:
+            # Otherwise (about half of the articles) the display text is the original
+            # itself: every span and span text is already right.
+            offsets = OffsetMap.from_json(runs)
+            remap_offsets(entities_json, offsets, original)
+            remap_offsets(facts_json, offsets, original)
+        value["entities"] = entities_json
+        value["facts"] = facts_json
         value["extractor"] = {"ner_backend": self.ner_backend, "version": EXTRACTOR_VERSION}
         return [Outgoing(EXTRACTED, article["id"], value)]

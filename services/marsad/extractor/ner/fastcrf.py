@@ -25,6 +25,11 @@ from marsad.extractor.ner.text import proclitic_splits
 
 _MAX_CACHE = 300_000
 _ADD_BATCH = 2048
+# Names by length: (length, {other words: types}), longest first.
+NameGroups = Sequence[tuple[int, dict[tuple[str, ...], frozenset[str]]]]
+# The groups of the nine words in ten that start no name: one shared empty tuple, not a
+# list per word (every list is one more object for each run of the garbage collector).
+_NO_NAMES: NameGroups = ()
 
 
 def _by_length(
@@ -84,7 +89,7 @@ class FastCrf:
         self._gz_rows: dict[str, tuple[int, int, int]] = {}
         self._ctx_rows: dict[str, tuple[int, ...]] = {}
         self._picks = [itemgetter(k) for k in range(len(CONTEXT_OFFSETS))]
-        self._body_groups: dict[str, list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]] = {}
+        self._body_groups: dict[str, NameGroups] = {}
         self._gz_matrix = np.zeros((0, n))
         self._reset()
 
@@ -99,7 +104,7 @@ class FastCrf:
         # Per word: names that can start at it, and whether its base can be
         # the left or right word of a bigram the model weighs; the per-text
         # scans then only visit the few tokens that can match anything.
-        self._gaz_cands: list[list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]] = []
+        self._gaz_cands: list[NameGroups] = []
         self._flags = np.zeros((len(self._table), 3), dtype=bool)
 
     def _add(self, words: Sequence[str]) -> None:
@@ -157,7 +162,7 @@ class FastCrf:
                 self._ctx_rows[feature] = rows
         return rows
 
-    def _gaz_groups(self, folded: str) -> list[tuple[int, dict[tuple[str, ...], frozenset[str]]]]:
+    def _gaz_groups(self, folded: str) -> NameGroups:
         """:func:`_by_length` of the gazetteer names that can start at a folded word.
 
         Those are the names starting with one of the word's proclitic readings
@@ -168,7 +173,7 @@ class FastCrf:
         phrases = self._features.gazetteer.phrases
         bodies = [body for _, body in proclitic_splits(folded) if body in phrases]
         if not bodies:
-            return []
+            return _NO_NAMES
         if len(bodies) > 1:
             return _by_length([c for body in bodies for c in phrases[body]])
         groups = self._body_groups.get(bodies[0])

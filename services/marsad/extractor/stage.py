@@ -9,6 +9,7 @@ highlight each finding in what the publisher wrote.
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +91,32 @@ def remap_offsets(value: Any, offsets: OffsetMap, original: str) -> Any:
     return value
 
 
+# A short sentence with a person, a title, a nationality, a place, a relative date, a count
+# and a casualty verb, so that every lexicon and table the cores read lazily is read:
+# "wa-qala al-ra'is al-faransi Fransua Huland fi Baris ams inna 3 ashkhas qutilu."
+_LOADING_TEXT = (
+    "\u0648\u0642\u0627\u0644 \u0627\u0644\u0631\u0626\u064a\u0633 "
+    "\u0627\u0644\u0641\u0631\u0646\u0633\u064a \u0641\u0631\u0646\u0633\u0648\u0627 "
+    "\u0647\u0648\u0644\u0627\u0646\u062f \u0641\u064a \u0628\u0627\u0631\u064a\u0633 "
+    "\u0623\u0645\u0633 \u0625\u0646 3 \u0623\u0634\u062e\u0627\u0635 "
+    "\u0642\u062a\u0644\u0648\u0627."
+)
+
+
+def load_everything(recogniser: Recogniser) -> None:
+    """Read every lexicon and table of both cores now instead of on the first articles."""
+    from marsad.extractor.facts import load_lexicons
+    from marsad.extractor.ner.linking import load_places
+
+    load_lexicons()
+    load_places()
+    extract_facts(
+        _LOADING_TEXT,
+        published_at=None,
+        entities=recogniser.find_entities(_LOADING_TEXT),
+    )
+
+
 def parse_utc(value: str | None) -> datetime | None:
     """Parse the normaliser's UTC ISO 8601 ``published_at`` (or ``None``)."""
     if not value:
@@ -105,6 +132,8 @@ class ExtractorStage(Stage):
         recogniser: The loaded NER model (built-in CRF or camel-tools).
         ner_backend: Name of the backend, recorded on every output.
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
+        freeze_models: Load every lexicon now and exempt everything loaded so far
+            from the cyclic garbage collector (see below).
     """
 
     name = "extractor"
@@ -117,10 +146,18 @@ class ExtractorStage(Stage):
         *,
         ner_backend: str = "builtin",
         deadletter_original_bytes: int = 262_144,
+        freeze_models: bool = True,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.recogniser = recogniser
         self.ner_backend = ner_backend
+        if freeze_models:
+            load_everything(recogniser)
+            # The model, gazetteers, clusters and place table are some 150,000 objects
+            # that live as long as the process; each full collection of the cyclic
+            # garbage collector walked them all again (about a tenth of the stage's
+            # time).  Frozen objects are still freed by reference counting.
+            gc.freeze()
 
     def process(self, msg: Incoming) -> list[Outgoing]:
         """Extract entities and facts from one normalised article."""

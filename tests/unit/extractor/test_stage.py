@@ -92,3 +92,40 @@ def test_remap_reaches_every_span(text: str) -> None:
     for value in ([e.to_json() for e in entities], facts.to_json()):
         expected = remap_everywhere(value, offsets, original)
         assert remap_offsets(copy.deepcopy(value), offsets, original) == expected
+
+
+@pytest.mark.parametrize("text", ARTICLES)
+def test_remapping_under_an_identity_map_changes_nothing(text: str) -> None:
+    # The stage skips remapping when the display text is the original under an
+    # identity map; that is only right if every span text is the display slice.
+    settings = Settings()
+    stage = build_stage("extractor", settings, make_codec(settings))
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]", text)]
+    entities = stage.recogniser.entities(text, tokens)  # type: ignore[attr-defined]
+    facts = extract_facts(text, published_at=None, entities=entities)
+    identity = OffsetMap([[0, 0, len(text), len(text)]])
+    for value in ([e.to_json() for e in entities], facts.to_json()):
+        assert remap_everywhere(value, identity, text) == value
+
+
+def test_plain_and_remapped_articles_agree_on_their_spans(extracted: list[dict]) -> None:
+    # Both paths of the stage: articles the normaliser left as they were, and others.
+    plain = [a for a in extracted if a["normalisation"]["display"] == a["text"]]
+    assert plain and len(plain) < len(extracted)
+    for article in plain:
+        for span in spans([article["entities"], article["facts"]]):
+            assert article["normalisation"]["display"][span["start"]:span["end"]] == span["text"]
+
+
+def test_building_the_stage_loads_and_freezes_the_models() -> None:
+    import gc
+
+    from marsad.extractor.ner.linking import load_places
+
+    gc.unfreeze()  # an earlier test's stage froze what was loaded then
+    settings = Settings()
+    build_stage("extractor", settings, make_codec(settings))
+    # The place table is read at start-up, not by the first article that names a place,
+    # and what was loaded is exempt from the cyclic collector's full runs.
+    assert load_places.cache_info().currsize == 1
+    assert gc.get_freeze_count() > 100_000

@@ -87,7 +87,17 @@ class FastCrf:
         self._bg_right = frozenset(b for _, b in pairs)
         # Weight vectors of the gazetteer tags seen so far, three rows per tag.
         self._gz_rows: dict[str, tuple[int, int, int]] = {}
-        self._ctx_rows: dict[str, tuple[int, ...]] = {}
+        # A neighbour feature -> its rows as seen from each offset (``-2:sh=ar`` …), for
+        # every feature the model weighs at some offset: one lookup per feature of a new
+        # word instead of building and looking up four prefixed strings.
+        offsets = {str(off): k for k, off in enumerate(CONTEXT_OFFSETS)}
+        context_rows: dict[str, list[int]] = {}
+        for attr, row in self._rows.items():
+            prefix, sep, feature = attr.partition(":")
+            if sep and prefix in offsets:
+                context_rows.setdefault(feature, [0] * len(offsets))[offsets[prefix]] = row
+        self._context_rows = {f: tuple(rows) for f, rows in context_rows.items()}
+        self._no_context = (0,) * len(CONTEXT_OFFSETS)
         self._picks = [itemgetter(k) for k in range(len(CONTEXT_OFFSETS))]
         self._body_groups: dict[str, NameGroups] = {}
         self._gz_matrix = np.zeros((0, n))
@@ -114,7 +124,8 @@ class FastCrf:
         starts: list[int] = []
         feats = self._features.word
         zero = itertools.repeat(0)  # unknown attributes -> the all-zero row
-        context_rows = self._context_rows
+        context_rows = self._context_rows.get
+        unknown = itertools.repeat(self._no_context)
         picks = self._picks
         for word in words:
             wf = feats(word)
@@ -123,7 +134,7 @@ class FastCrf:
             starts.append(len(flat))
             flat.append(0)
             flat.extend(map(get, wf.local, zero))
-            rows = list(map(context_rows, wf.common))
+            rows = list(map(context_rows, wf.common, unknown))
             for pick in picks:  # the word as seen from each offset, in CONTEXT_OFFSETS order
                 starts.append(len(flat))
                 flat.append(0)
@@ -147,20 +158,6 @@ class FastCrf:
         self._flags[first:last, 0] = [bool(c) for c in self._gaz_cands[first:last]]
         self._flags[first:last, 1] = [b in self._bg_left for b in new_bases]
         self._flags[first:last, 2] = [b in self._bg_right for b in new_bases]
-
-    def _context_rows(self, feature: str) -> tuple[int, ...]:
-        """Rows of ``feature`` seen from each neighbour offset (``-2:sh=ar`` …), 0 when unknown.
-
-        Most neighbour features (shape, clusters, gazetteer types) are shared by
-        many words, so their rows are kept; a word's own form and base are not.
-        """
-        rows = self._ctx_rows.get(feature)
-        if rows is None:
-            get = self._rows.get
-            rows = tuple(get(f"{off}:{feature}", 0) for off in CONTEXT_OFFSETS)
-            if not feature.startswith(("w=", "b=")):
-                self._ctx_rows[feature] = rows
-        return rows
 
     def _gaz_groups(self, folded: str) -> NameGroups:
         """:func:`_by_length` of the gazetteer names that can start at a folded word.

@@ -47,6 +47,19 @@ def test_fast_decoder_batches_and_cache_reset_keep_tags(
     assert len(fast._ids) == len({t for toks in sample[40:] for t in toks})
 
 
+def test_tagging_a_whole_text_equals_tagging_its_sentences(rec: Recogniser, shared: Path) -> None:
+    from marsad.extractor.ner.text import fold
+
+    assert isinstance(rec, CrfRecogniser)
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[230:290]]
+    words = [t for toks in sentences for t in toks]
+    tags, folded = rec._fast.tag_tokens(words, [len(s) for s in sentences])
+    assert tags == [t for sent in rec._fast.tag_many(sentences) for t in sent]
+    assert folded == [fold(w) for w in words]
+    assert rec._fast.tag_tokens([], []) == ([], [])
+
+
 @pytest.mark.slow
 def test_dev_split_f1(shared: Path) -> None:
     _, dev = load_splits(shared)

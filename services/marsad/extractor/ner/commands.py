@@ -150,8 +150,8 @@ def cmd_eval(args: argparse.Namespace, settings: Any = None) -> int:
 
     _, dev = load_splits(args.shared)
     if args.backend == "neural":
-        from marsad.extractor.ner.neural_training import evaluate_recogniser
         from marsad.extractor.ner.recogniser import load_recogniser
+        from marsad.extractor.ner.training import evaluate_recogniser
 
         rec = load_recogniser("neural", args.model)
         scores = evaluate_recogniser(rec, dev, window=args.window)

@@ -71,12 +71,13 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
 
     from marsad.extractor.ner.lexicon import load_gazetteer
     from marsad.extractor.ner.neural import NEURAL_MODEL_PATH, NeuralRecogniser
-    from marsad.extractor.ner.neural_training import (
-        NeuralTrainConfig,
+    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
+    from marsad.extractor.ner.training import (
+        build_gazetteer,
         evaluate_recogniser,
-        train_neural,
+        format_scores,
+        load_splits,
     )
-    from marsad.extractor.ner.training import build_gazetteer, format_scores, load_splits
 
     defaults = NeuralTrainConfig()
     config = NeuralTrainConfig(

@@ -237,22 +237,3 @@ def decode(net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64) -> lis
             em = net.emissions(to_padded(net.word_inputs(w, c, f), lens), lengths)
             out.extend(viterbi(em.numpy(), lens, tr, st, en))
     return out
-
-
-def evaluate_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1) -> dict[str, Any]:
-    """Tag ``sentences`` with any recogniser, ``window`` at a time, and score them.
-
-    Mirrors :func:`marsad.extractor.ner.training.evaluate` (the same passes
-    run) for a recogniser that is already built.
-    """
-    from marsad.extractor.ner.training import score
-
-    pred: list[list[str]] = []
-    for k in range(0, len(sentences), window):
-        group = sentences[k : k + window]
-        tags = rec.tag([t for toks, _ in group for t in toks])
-        pos = 0
-        for toks, _ in group:
-            pred.append(tags[pos : pos + len(toks)])
-            pos += len(toks)
-    return score([tags for _, tags in sentences], pred)

@@ -306,7 +306,15 @@ def evaluate(
     """
     from marsad.extractor.ner.recogniser import CrfRecogniser
 
-    rec = CrfRecogniser(model_path, gazetteer)
+    return evaluate_recogniser(CrfRecogniser(model_path, gazetteer), sentences, window)
+
+
+def evaluate_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1) -> dict[str, Any]:
+    """Score a recogniser that is already built on ``sentences``, ``window`` at a time.
+
+    Any backend's recogniser (its ``tag`` runs the same passes as in the
+    stream); :func:`evaluate` is this for the shipped CRF.
+    """
     pred: list[list[str]] = []
     for k in range(0, len(sentences), window):
         group = sentences[k : k + window]

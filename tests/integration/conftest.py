@@ -8,14 +8,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from marsad.settings import Settings
+from tests.conftest import free_port
 
 
 @contextmanager
@@ -50,6 +51,25 @@ def running_worker(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def start_workers(
+    stack: ExitStack, bootstrap: str, prefix: str, stages: Sequence[str], *, log_dir: Path,
+    env: dict[str, str] | None = None,
+) -> list[int]:
+    """Start one ``marsad worker`` per stage name, in order, each with its own port and log.
+
+    They run until ``stack`` closes; a stage named twice runs two workers of it.
+
+    Returns:
+        The workers' metrics ports, in the order of ``stages``.
+    """
+    ports = [free_port() for _ in stages]
+    for stage, port in zip(stages, ports, strict=True):
+        stack.enter_context(running_worker(
+            bootstrap, prefix, stage, port=port, log_path=log_dir / f"{stage}-{port}.log", env=env,
+        ))
+    return ports
 
 
 def wait_ready(

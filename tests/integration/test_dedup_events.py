@@ -28,8 +28,8 @@ from marsad.deduplicator.events import Place, merge_key, reports_from_article
 from marsad.pipeline import Pipeline
 from marsad.runtime import STAGE_NAMES, build_stage, make_codec
 from marsad.settings import Settings
-from tests.conftest import ANT, free_port
-from tests.integration.conftest import consume, produce, running_worker
+from tests.conftest import ANT
+from tests.integration.conftest import consume, produce, start_workers
 
 pytestmark = pytest.mark.integration
 
@@ -73,15 +73,10 @@ def test_reports_on_different_partitions_merge_into_one_event(
     settings = Settings(bootstrap_servers=broker, topic_prefix=prefix, partitions=PARTITIONS)
     env = {"MARSAD_PARTITIONS": str(PARTITIONS)}
     articles = load_articles()
-    ports = [free_port() for _ in range(4)]
     with ExitStack() as stack:
-        for stage, port in zip(
-            ("normaliser", "extractor", "deduplicator", "deduplicator"), ports, strict=True
-        ):
-            stack.enter_context(running_worker(
-                broker, prefix, stage, port=port, log_path=tmp_path / f"{stage}-{port}.log",
-                env=env,
-            ))
+        start_workers(stack, broker, prefix,
+                      ("normaliser", "extractor", "deduplicator", "deduplicator"),
+                      log_dir=tmp_path, env=env)
         asyncio.run(produce(settings, [(a["id"].encode(), orjson.dumps(a)) for a in articles]))
         out = asyncio.run(consume(settings, FINALS, expected=len(articles), timeout=240))
         extracted = asyncio.run(consume(settings, ["articles.extracted"], expected=len(articles),

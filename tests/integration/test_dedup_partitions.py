@@ -25,8 +25,8 @@ import pytest
 
 from marsad.deduplicator.agent import partitioner
 from marsad.settings import Settings
-from tests.conftest import ANT, free_port
-from tests.integration.conftest import consume, produce, running_worker
+from tests.conftest import ANT
+from tests.integration.conftest import consume, produce, start_workers
 
 pytestmark = pytest.mark.integration
 
@@ -81,15 +81,10 @@ def test_copies_on_other_partitions_join_their_original_story(
                        "source": "third-outlet"} for a in originals}
     edited = {a["id"]: near_copy(a, id_elsewhere(a["id"] + "-edit", part(a["id"])))
               for a in originals}
-    ports = [free_port() for _ in range(4)]
     with ExitStack() as stack:
-        for stage, port in zip(
-            ("normaliser", "extractor", "deduplicator", "deduplicator"), ports, strict=True
-        ):
-            stack.enter_context(running_worker(
-                broker, prefix, stage, port=port, log_path=tmp_path / f"{stage}-{port}.log",
-                env=env,
-            ))
+        ports = start_workers(stack, broker, prefix,
+                              ("normaliser", "extractor", "deduplicator", "deduplicator"),
+                              log_dir=tmp_path, env=env)
         asyncio.run(produce(settings, [(a["id"].encode(), orjson.dumps(a)) for a in originals]))
         first = asyncio.run(consume(settings, FINALS, expected=len(originals), timeout=240))
         copies = [*exact.values(), *edited.values()]

@@ -11,6 +11,7 @@ import gzip
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,72 @@ def load_clusters(path: Path = CLUSTERS_PATH) -> dict[str, WordInfo]:
             if len(parts) >= 3:
                 out[parts[0]] = WordInfo(parts[1], parts[2], parts[3] if len(parts) > 3 else "")
     return out
+
+
+def corpus_bases(words: Sequence[str], ids: dict[str, int], freq: Any) -> Any:
+    """Each word form's base: the proclitic split whose remainder is the most frequent word.
+
+    Args:
+        words: The corpus's word forms, by id.
+        ids: Form -> id.
+        freq: Corpus frequency by id.
+
+    Returns:
+        The base's id for every id (itself when no split is more frequent).
+    """
+    import numpy as np
+
+    base_of = np.arange(len(words))
+    for i, w in enumerate(words):
+        best, best_freq = i, freq[i]
+        for _, body in proclitic_splits(w)[1:]:
+            j = ids.get(body)
+            if j is not None and freq[j] > best_freq:
+                best, best_freq = j, freq[j]
+        base_of[i] = best
+    return base_of
+
+
+def window_counts(
+    docs: Sequence[Any], row_of: Any, base_of: Any, n_rows: int, n_ctx: int,
+    offsets: Sequence[int] = (-2, -1, 1, 2),
+) -> Any:
+    """Co-occurrence counts of each vocabulary base with the ``n_ctx`` commonest, per offset.
+
+    Args:
+        docs: Word-id arrays.
+        row_of: Base id -> vocabulary row (-1 outside the vocabulary; rows
+            are by frequency, so the first ``n_ctx`` are the context words).
+        base_of: Word id -> base id (:func:`corpus_bases`).
+        n_rows: Vocabulary size.
+        n_ctx: Context words.
+        offsets: Window offsets; each has its own block of columns.
+
+    Returns:
+        A CSR matrix ``n_rows`` x ``len(offsets) * n_ctx``.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    rows: list[Any] = []
+    cols: list[Any] = []
+    for doc in docs:
+        r_ids = row_of[base_of[doc]]
+        for slot, off in enumerate(offsets):
+            if len(r_ids) <= abs(off):
+                continue
+            a = r_ids[max(0, -off) : len(r_ids) - max(0, off)]
+            b = r_ids[max(0, off) : len(r_ids) - max(0, -off)]
+            keep = (a >= 0) & (b >= 0) & (b < n_ctx)
+            rows.append(a[keep])
+            cols.append(b[keep] + slot * n_ctx)
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    counts = sparse.coo_matrix(
+        (np.ones(len(r), dtype=np.float64), (r, c)), shape=(n_rows, len(offsets) * n_ctx)
+    ).tocsr()
+    counts.sum_duplicates()
+    return counts
 
 
 def build_clusters(
@@ -112,15 +179,7 @@ def build_clusters(
             docs.append(np.asarray(doc, dtype=np.int64))
     words = list(ids)
     freq = np.bincount(np.concatenate(docs), minlength=len(words)) if docs else np.zeros(0)
-    # Each form's base: the split whose remainder is itself the most frequent word.
-    base_of = np.arange(len(words))
-    for i, w in enumerate(words):
-        best, best_freq = i, freq[i]
-        for _, body in proclitic_splits(w)[1:]:
-            j = ids.get(body)
-            if j is not None and freq[j] > best_freq:
-                best, best_freq = j, freq[j]
-        base_of[i] = best
+    base_of = corpus_bases(words, ids, freq)
     base_freq = np.bincount(base_of, weights=freq, minlength=len(words))
     contexts = _context_buckets(words, docs, base_of, base_freq)
     vocab = np.argsort(-base_freq, kind="stable")[:vocab_size]
@@ -128,24 +187,7 @@ def build_clusters(
     row_of = np.full(len(words), -1, dtype=np.int64)
     row_of[vocab] = np.arange(len(vocab))
     n_ctx = min(context_size, len(vocab))
-    rows: list[Any] = []
-    cols: list[Any] = []
-    for doc in docs:
-        r_ids = row_of[base_of[doc]]
-        for slot, off in enumerate((-2, -1, 1, 2)):
-            if len(r_ids) <= abs(off):
-                continue
-            a = r_ids[max(0, -off) : len(r_ids) - max(0, off)]
-            b = r_ids[max(0, off) : len(r_ids) - max(0, -off)]
-            keep = (a >= 0) & (b >= 0) & (b < n_ctx)
-            rows.append(a[keep])
-            cols.append(b[keep] + slot * n_ctx)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    counts = sparse.coo_matrix(
-        (np.ones(len(r), dtype=np.float64), (r, c)), shape=(len(vocab), 4 * n_ctx)
-    ).tocsr()
-    counts.sum_duplicates()
+    counts = window_counts(docs, row_of, base_of, len(vocab), n_ctx)
     total = counts.sum()
     row_sum = np.asarray(counts.sum(axis=1)).ravel()
     col_sum = np.asarray(counts.sum(axis=0)).ravel()

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from marsad.extractor.ner.text import fold, proclitic_splits, token_spans
+from marsad.extractor.ner.clusters import corpus_bases, window_counts
+from marsad.extractor.ner.text import fold, token_spans
 
 logger = logging.getLogger(__name__)
 
@@ -77,39 +78,14 @@ def build_vectors(
         docs.append(np.asarray([ids.setdefault(fold(t), len(ids)) for t in toks], dtype=np.int64))
     words = list(ids)
     freq = np.bincount(np.concatenate(docs), minlength=len(words))
-    base_idx = np.arange(len(words))
-    for i, w in enumerate(words):
-        best, best_freq = i, freq[i]
-        for _, body in proclitic_splits(w)[1:]:
-            j = ids.get(body)
-            if j is not None and freq[j] > best_freq:
-                best, best_freq = j, freq[j]
-        base_idx[i] = best
+    base_idx = corpus_bases(words, ids, freq)
     base_freq = np.bincount(base_idx, weights=freq, minlength=len(words))
     vocab = np.argsort(-base_freq, kind="stable")[:vocab_size]
     vocab = vocab[base_freq[vocab] >= 2]
     row_of = np.full(len(words), -1, dtype=np.int64)
     row_of[vocab] = np.arange(len(vocab))
     n_ctx = min(context_size, len(vocab))
-    offsets = (-2, -1, 1, 2)
-    rows: list[Any] = []
-    cols: list[Any] = []
-    for doc in docs:
-        r_ids = row_of[base_idx[doc]]
-        for slot, off in enumerate(offsets):
-            if len(r_ids) <= abs(off):
-                continue
-            a = r_ids[max(0, -off) : len(r_ids) - max(0, off)]
-            b = r_ids[max(0, off) : len(r_ids) - max(0, -off)]
-            keep = (a >= 0) & (b >= 0) & (b < n_ctx)
-            rows.append(a[keep])
-            cols.append(b[keep] + slot * n_ctx)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    counts = sparse.coo_matrix(
-        (np.ones(len(r), dtype=np.float64), (r, c)), shape=(len(vocab), len(offsets) * n_ctx)
-    ).tocsr()
-    counts.sum_duplicates()
+    counts = window_counts(docs, row_of, base_idx, len(vocab), n_ctx)
     coo = counts.tocoo()
     row_sum = np.asarray(counts.sum(axis=1)).ravel()
     col_sum = np.asarray(counts.sum(axis=0)).ravel() ** 0.75  # context smoothing

@@ -267,6 +267,7 @@ class Sample:
     t: float
     rss_kib: dict[str, int]
     published: int
+    #: Articles past the extractor (``articles.extracted`` plus dead letters).
     done: int
 
 
@@ -391,7 +392,7 @@ async def soak(
 
     The workers must be running (and ready); a worker that dies fails the run.
     """
-    from marsad.topics import DEADLETTER, DUPLICATES, ENRICHED
+    from marsad.topics import DEADLETTER, EXTRACTED
 
     result = SoakResult(seconds=seconds, rate=rate, warmup_seconds=warmup_seconds)
     counter = [0]
@@ -406,7 +407,10 @@ async def soak(
                 if not w.alive():
                     raise RuntimeError(f"{name} worker died during the soak:\n{w.log_tail()}")
             rss = {n: v for n, w in workers.items() if (v := rss_kib(w.pid)) is not None}
-            ends = await end_offsets(settings, (ENRICHED, DUPLICATES, DEADLETTER))
+            # Done: past the extractor, the slow stage (its output and the dead
+            # letters).  The final topics would over-count: a story's event is
+            # published again when a new source joins it.
+            ends = await end_offsets(settings, (EXTRACTED, DEADLETTER))
             result.samples.append(
                 Sample(time.monotonic() - started, rss, counter[0], sum(ends.values()))
             )

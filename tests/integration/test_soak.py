@@ -1,7 +1,7 @@
 """Backpressure soak: a steady stream faster than the slowest stage, memory stays flat.
 
 The three stages run as separate workers.  Articles are published at a steady
-rate (``MARSAD_SOAK_RATE``, 15/s by default) for ``MARSAD_SOAK_SECONDS`` (60 s
+rate (``MARSAD_SOAK_RATE``, 50/s by default) for ``MARSAD_SOAK_SECONDS`` (60 s
 in CI, 600 s for the full run), every 25th one blown up to ~300 KB of real
 text, which makes the extractor fall behind.  The backlog must pile up in
 Kafka, not in any worker: each worker's resident memory (VmRSS) is sampled
@@ -30,7 +30,7 @@ from tests.conftest import ANT, REPO, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SECONDS = float(os.environ.get("MARSAD_SOAK_SECONDS", "60"))
-RATE = float(os.environ.get("MARSAD_SOAK_RATE", "15"))
+RATE = float(os.environ.get("MARSAD_SOAK_RATE", "50"))
 WARMUP = min(60.0, SECONDS / 3)
 #: Allowed growth of the median RSS from the first to the last third.  Generous
 #: for a short run on a shared machine; the deduplicator remembers every

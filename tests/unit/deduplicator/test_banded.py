@@ -13,13 +13,14 @@ import hashlib
 import json
 import random
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.deduplicator.banded import BANDS, EVENTS, BandedDeduplicator, Final, Send
+from marsad.deduplicator.banded import BANDS, EVENTS, BandedDeduplicator, Final, Out, Send
 from marsad.deduplicator.core import DedupConfig, Deduplicator
 from marsad.deduplicator.corpus import load_fold
 from marsad.deduplicator.events import EventReport, reports_from_article
@@ -226,8 +227,13 @@ def test_who_handles_a_pair(
 def run_one(core: BandedDeduplicator, aid: str, text: str, source: str, published: str,
             ) -> list[Final]:
     """All messages of one article on a one-partition stream, in order."""
-    pending = list(core.route(aid, fold(text), source=source, published_at=published,
-                              payload={}))
+    return drain(core, core.route(aid, fold(text), source=source, published_at=published,
+                                  payload={}))
+
+
+def drain(core: BandedDeduplicator, outs: Sequence[Out]) -> list[Final]:
+    """Deliver ``outs`` and every message they lead to on a one-partition stream, in order."""
+    pending = list(outs)
     finals: list[Final] = []
     while pending:
         out = pending.pop(0)
@@ -270,14 +276,7 @@ def test_an_undecided_article_survives_the_sweep_that_its_lateness_triggers() ->
     late = core.route("seed", fold(SEED), source="alquds",
                       published_at="2018-03-01T08:00:00+00:00", payload={})
     run_one(core, "al-589", INIESTA_AL, "alarabia", "2018-03-12T08:00:00+00:00")
-    pending = list(late)
-    finals: list[Final] = []
-    while pending:
-        out = pending.pop(0)
-        if isinstance(out, Final):
-            finals.append(out)
-        else:
-            pending.extend(core.band(out.value, 0) if out.topic == BANDS else core.note(out.value))
+    finals = drain(core, late)
     assert [(f.kind, f.decision.article_id) for f in finals] == [("unique", "seed")]
 
 

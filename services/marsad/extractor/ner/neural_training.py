@@ -52,17 +52,9 @@ def jackknife_indicators(
     sentences: Sequence[Sentence], gazetteer: Gazetteer, clusters: Any, folds: int
 ) -> list[list[list[str]]]:
     """Indicator strings of training sentences, each fold featurised without its own names."""
-    from marsad.extractor.ner.features import FeatureExtractor
-    from marsad.extractor.ner.training import add_labelled_names
+    from marsad.extractor.ner.training import jackknife_features
 
-    n = len(sentences)
-    out: list[list[list[str]]] = []
-    for k in range(folds):
-        lo, hi = n * k // folds, n * (k + 1) // folds
-        others = [*sentences[:lo], *sentences[hi:]]
-        fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters)
-        out.extend(indicator_strings(fx, toks) for toks, _ in sentences[lo:hi])
-    return out
+    return jackknife_features(sentences, gazetteer, clusters, folds, featurise=indicator_strings)
 
 
 def prune_vectors(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marsad.extractor.ner.clusters import WordInfo
 from marsad.extractor.ner.corpus import (
@@ -31,6 +31,9 @@ from marsad.extractor.ner.lexicon import (
     load_countries,
 )
 from marsad.extractor.ner.text import ARABIC_NAME, NON_ARABIC_LETTERS
+
+if TYPE_CHECKING:
+    from marsad.extractor.ner.features import FeatureExtractor
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +127,7 @@ def jackknife_features(
     gazetteer: Gazetteer,
     clusters: dict[str, WordInfo] | None,
     folds: int = 5,
+    featurise: Callable[[FeatureExtractor, Sequence[str]], list[list[str]]] | None = None,
 ) -> list[list[list[str]]]:
     """Compute training features with names from the *other* folds in the gazetteer.
 
@@ -141,7 +145,8 @@ def jackknife_features(
         lo, hi = n * k // folds, n * (k + 1) // folds
         others = [*sentences[:lo], *sentences[hi:]]
         fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters)
-        out.extend(fx.sentence(toks) for toks, _ in sentences[lo:hi])
+        out.extend(fx.sentence(toks) if featurise is None else featurise(fx, toks)
+                   for toks, _ in sentences[lo:hi])
     return out
 
 

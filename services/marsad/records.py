@@ -75,6 +75,33 @@ class DuplicateNotice(_Meta):
     merged_events: list[dict[str, Any]]
 
 
+class Place(TypedDict):
+    """Where a merged event happened."""
+
+    name: str
+    geonames_id: int | None
+    country: str | None
+
+
+class MergedEventRecord(TypedDict):
+    """A message on ``events.merged``: a merged event's state after one change."""
+
+    schema_version: int
+    event_id: str
+    revision: int
+    type: str
+    place: Place | None
+    date: str | None
+    actors: list[str]
+    targets: list[str]
+    first_seen: str
+    last_seen: str
+    report_count: int
+    sources: list[str]
+    articles: list[str]
+    casualties: dict[str, dict[str, Any]]
+
+
 class Origin(TypedDict):
     """Where a dead-lettered message was read."""
 
@@ -106,4 +133,5 @@ RECORDS: dict[str, type] = {
     "events.enriched": EnrichedEvent,
     "articles.duplicates": DuplicateNotice,
     "articles.deadletter": DeadLetter,
+    "events.merged": MergedEventRecord,
 }

@@ -21,9 +21,20 @@ EXTRACTED = "articles.extracted"
 ENRICHED = "events.enriched"
 DUPLICATES = "articles.duplicates"
 DEADLETTER = "articles.deadletter"
+# One record per change of a merged event (a happening reported by one or more
+# articles), keyed by its event id: a compacted topic keeps its latest state.
+MERGED = "events.merged"
 
 #: Every logical topic, in the order the stream passes them.
-ALL_TOPICS: tuple[str, ...] = (RAW, NORMALISED, EXTRACTED, ENRICHED, DUPLICATES, DEADLETTER)
+ALL_TOPICS: tuple[str, ...] = (
+    RAW, NORMALISED, EXTRACTED, ENRICHED, DUPLICATES, DEADLETTER, MERGED,
+)
+
+#: Topic configs beyond ``max.message.bytes``, by logical topic.  ``events.merged``
+#: is keyed by event id and each record holds the event's whole state, so log
+#: compaction loses nothing a subscriber needs.  (The embedded tansu 0.6 accepts
+#: and reports the setting but keeps every record.)
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {MERGED: {"cleanup.policy": "compact"}}
 
 # Internal topics of the deduplicator with several partitions (docs/deduplicator.md):
 # band messages routed by LSH band key, event reports routed by merge key, and
@@ -84,6 +95,7 @@ async def ensure_topics(
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
     wanted = [settings.topic(n) for n in names]
+    configs = {settings.topic(n): TOPIC_CONFIGS.get(n, {}) for n in names}
     wait = backoff_seconds
     attempt = 0
     while True:
@@ -100,7 +112,10 @@ async def ensure_topics(
                             name=t,
                             num_partitions=settings.partitions,
                             replication_factor=settings.replication_factor,
-                            topic_configs={"max.message.bytes": str(settings.max_output_bytes)},
+                            topic_configs={
+                                "max.message.bytes": str(settings.max_output_bytes),
+                                **configs[t],
+                            },
                         )
                         for t in missing
                     ]

@@ -30,10 +30,32 @@ def test_outputs_validate(outputs: list) -> None:
     for out, codec in outputs:
         codec.validate(out.topic, orjson.loads(orjson.dumps(out.value)))
         topics.add(out.topic)
-    assert {"articles.normalised", "articles.extracted", "events.enriched"} <= topics
+    assert {"articles.normalised", "articles.extracted", "events.enriched",
+            "events.merged"} <= topics
 
 
 def test_every_output_is_keyed_by_article_id(outputs: list) -> None:
     for out, _ in outputs:
-        if out.topic != "articles.deadletter":
+        if out.topic == "events.merged":
+            assert out.key == out.value["event_id"]
+        elif out.topic != "articles.deadletter":
             assert out.key == out.value["id"]
+
+
+def test_merged_event_records_match_the_merged_events_articles_carry(outputs: list) -> None:
+    """The latest events.merged record of each event is the newest state an article carries."""
+    latest: dict[str, dict] = {}
+    carried: dict[str, dict] = {}
+    for out, _ in outputs:
+        if out.topic == "events.merged":
+            previous = latest.get(out.key)
+            assert previous is None or previous["revision"] <= out.value["revision"]
+            latest[out.key] = out.value
+        elif out.topic in ("events.enriched", "articles.duplicates"):
+            for event in out.value["merged_events"]:
+                carried[event["event_id"]] = event
+    assert latest and set(latest) == set(carried)
+    for eid, record in latest.items():
+        assert record["revision"] == record["report_count"] - 1
+        assert {**carried[eid], "schema_version": 1, "revision": record["revision"]} == {
+            **record, "is_new": carried[eid]["is_new"]}

@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 
 from marsad.codec import default_schema_dir, load_schemas, schema_id
 from marsad.records import RECORDS
-from marsad.topics import ALL_TOPICS, INTERNAL_TOPICS
+from marsad.topics import ALL_TOPICS, INTERNAL_TOPICS, MERGED
 
 SCHEMAS = load_schemas()
 
@@ -66,17 +66,26 @@ def test_raw_schema_requires_only_text() -> None:
 
 
 def test_internal_deduplicator_messages_match_their_schemas() -> None:
-    """Every message the band-keyed deduplicator sends, in a run with copies, validates."""
+    """Every message the band-keyed deduplicator sends, in a run with copies, validates.
+
+    So do the ``events.merged`` records its event partitions publish.
+    """
     import random
 
-    from marsad.deduplicator.banded import Send
+    from marsad.deduplicator.banded import Publish, Send
     from tests.unit.deduplicator.test_banded import simulate, strike_reports
 
     registry: Registry[Any] = Registry().with_resources(
         (sid, Resource.from_contents(doc)) for sid, doc in SCHEMAS.items())
     sent: list[Send] = []
-    simulate(3, random.Random(7), sent=sent, reports=strike_reports())
+    published: list[Publish] = []
+    simulate(3, random.Random(7), sent=sent, reports=strike_reports(), publications=published)
     assert {s.topic for s in sent} == set(INTERNAL_TOPICS)
+    merged = Draft202012Validator(SCHEMAS[schema_id(MERGED)], registry=registry)
+    assert published
+    for p in published:
+        errors = list(merged.iter_errors(orjson.loads(orjson.dumps(p.value))))
+        assert not errors, (p.value, errors[0].message)
     kinds = set()
     for s in sent:
         validator = Draft202012Validator(SCHEMAS[schema_id(s.topic)], registry=registry)

@@ -28,7 +28,9 @@ input topic can hold it (see ``docs/deduplicator.md``):
    of one happening from articles on any partition meet in one
    :class:`~marsad.deduplicator.events.EventMerger`, and replies with the
    merged events; the article is decided once these replies are in too, so
-   its output carries them as with one partition.
+   its output carries them as with one partition.  Each merged event it
+   changed (or a redelivered report touched) is also published for
+   subscribers (:class:`Publish`, topic ``events.merged``, keyed by event id).
 
 Who handles a pair
 ------------------
@@ -81,11 +83,18 @@ from marsad.deduplicator.core import (
     required_similarity,
     signature,
 )
-from marsad.deduplicator.events import EventMerger, EventReport, merge_key
+from marsad.deduplicator.events import (
+    EventMerger,
+    EventReport,
+    MergedEvent,
+    merge_key,
+    merged_records,
+)
 from marsad.deduplicator.resemblance import cross_outlet
 from marsad.topics import DEDUP_BANDS as BANDS
 from marsad.topics import DEDUP_EVENTS as EVENTS
 from marsad.topics import DEDUP_NOTES as NOTES
+from marsad.topics import MERGED
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +132,15 @@ class Final:
     revision: int = 0
 
 
-Out = Send | Final
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A merged event's record for subscribers (``events.merged``), keyed by its event id."""
+
+    key: str
+    value: dict[str, Any]
+
+
+Out = Send | Final | Publish
 
 
 @dataclass(slots=True)
@@ -358,14 +375,24 @@ class BandedDeduplicator:
     # -- step 4: in an event partition ---------------------------------------------------
 
     def merge(self, msg: dict[str, Any], partition: int) -> list[Out]:
-        """Merge an article's event reports whose keys fall into this partition; reply."""
+        """Merge an article's event reports whose keys fall into this partition; reply.
+
+        Also publishes each merged event the reports belong to, as it stands
+        after them (a redelivered message publishes their current state again:
+        the same revision or a later one, never an earlier one).
+        """
         merged = []
+        results: list[MergedEvent] = []
         for item in msg["r"]:
             result = self.merger.add(EventReport.from_message(item), partition)
             if result is not None:
                 merged.append([int(item["n"]), result.to_json()])
+                results.append(result)
         aid = msg["a"]
-        return [Send(NOTES, aid, {"k": "merged", "a": aid, "p": partition, "e": merged})]
+        outs: list[Out] = [Send(NOTES, aid, {"k": "merged", "a": aid, "p": partition,
+                                             "e": merged})]
+        outs.extend(Publish(rec["event_id"], rec) for rec in merged_records(results))
+        return outs
 
     # -- step 2: in a band partition ---------------------------------------------------
 
@@ -702,8 +729,8 @@ def bench(
     Returns:
         ``articles``, ``cpu_seconds``, ``articles_per_s`` (CPU), ``duplicates``,
         ``band_messages_per_article``, ``event_messages_per_article``,
-        ``note_messages_per_article``,
-        ``internal_bytes_per_article`` (JSON) and ``agreement_with_single``
+        ``note_messages_per_article``, ``merged_records_per_article``
+        (``events.merged``), ``internal_bytes_per_article`` (JSON) and ``agreement_with_single``
         (share of articles with the single-process core's kind).
     """
     import hashlib
@@ -719,7 +746,7 @@ def bench(
     base = 1_527_811_200.0  # 2018-06-01, one article every ten minutes
     stamps = [datetime.fromtimestamp(base + 600.0 * i, tz=UTC).isoformat()
               for i in range(len(texts))]
-    counts = {BANDS: 0, EVENTS: 0, NOTES: 0}
+    counts = {BANDS: 0, EVENTS: 0, NOTES: 0, MERGED: 0}
     size = 0
     kinds: dict[str, str] = {}
 
@@ -737,6 +764,9 @@ def bench(
                 if isinstance(out, Final):
                     if out.kind != "update":
                         kinds[out.decision.article_id] = out.kind
+                    continue
+                if isinstance(out, Publish):
+                    counts[MERGED] += 1
                     continue
                 counts[out.topic] += 1
                 # Encoded as the wiring does (it is part of the cost).
@@ -781,6 +811,7 @@ def bench(
         "band_messages_per_article": round(messages[BANDS], 2),
         "event_messages_per_article": round(messages[EVENTS], 2),
         "note_messages_per_article": round(messages[NOTES], 2),
+        "merged_records_per_article": round(messages[MERGED], 2),
         "internal_bytes_per_article": round(per_article_bytes),
         # All partitions' state in this one process: articles, stories,
         # signatures (one copy per partition holding a key) and buckets.

@@ -36,7 +36,7 @@ import logging
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -271,6 +271,40 @@ class MergedEvent:
         out["first_seen"] = _iso(float(self.record["first_seen"]))
         out["last_seen"] = _iso(float(self.record["last_seen"]))
         return out
+
+
+def merged_record(event: MergedEvent) -> dict[str, Any]:
+    """The ``events.merged`` record of a merged event as it stands (``events.merged.v1.json``).
+
+    Every report that joins the event is one change, so the revision is the
+    number of reports before the latest: 0 when the event is founded.  It is
+    a function of the stored record, not of the report being handled: a
+    redelivered report (already counted) gives the event's current record
+    again, with its current revision, never an older one.
+
+    Args:
+        event: The merged event, as :meth:`EventMerger.add` returns it.
+
+    Returns:
+        The record, keyed on the topic by ``event_id``.
+    """
+    out = event.to_json()
+    del out["is_new"]
+    return {"schema_version": 1, "event_id": event.event_id,
+            "revision": event.report_count - 1, **out}
+
+
+def merged_records(events: Iterable[MergedEvent]) -> list[dict[str, Any]]:
+    """One ``events.merged`` record per merged event among ``events``: its latest state.
+
+    An article's reports may touch one event twice (the second report of the
+    same article counts nothing); its record is published once, in the order
+    the event first appears.
+    """
+    latest: dict[str, MergedEvent] = {}
+    for event in events:
+        latest[event.event_id] = event
+    return [merged_record(e) for e in latest.values()]
 
 
 class EventMerger:

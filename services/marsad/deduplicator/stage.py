@@ -5,8 +5,10 @@ matching text was seen before, exactly or nearly, and publishes either the
 enriched event of a new story or a duplicate notice pointing at the article
 it repeats; when the duplicate brings a new source, the story's event is
 published again with the next ``story.revision`` (as the band-keyed wiring
-does).  The core keeps its state in the mapping it is given: a dict in
-batch mode, Faust tables backed by changelog topics in the stream.
+does).  Each merged event the article's reports belong to is published on
+``events.merged`` as it stands after them, keyed by its event id.  The core
+keeps its state in the mapping it is given: a dict in batch mode, Faust
+tables backed by changelog topics in the stream.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ from marsad.codec import Codec, DecodeError
 from marsad.deduplicator.banded import (
     BandedDeduplicator,
     Out,
+    Publish,
     Send,
     advance_window,
     pack_payload,
     unpack_payload,
 )
 from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_time
-from marsad.deduplicator.events import EventMerger, reports_from_article
+from marsad.deduplicator.events import (
+    EventMerger,
+    MergedEvent,
+    merged_records,
+    reports_from_article,
+)
 from marsad.stage import Incoming, Outgoing, Stage
 from marsad.topics import (
     DEDUP_BANDS,
@@ -36,6 +44,7 @@ from marsad.topics import (
     DUPLICATES,
     ENRICHED,
     EXTRACTED,
+    MERGED,
 )
 
 _META = ("id", "source", "url", "title", "published_at", "published_at_error")
@@ -88,8 +97,14 @@ class DeduplicatorStage(Stage):
             source=article["source"],
             published_at=article["published_at"],
         )
-        payload = output_payload(article, self.merge_events(article))
-        return self.story_records(decision, payload, msg.partition)
+        events = self.merge_events(article)
+        merged: dict[str, dict[str, Any]] = {}
+        for event in events:
+            merged[event.event_id] = event.to_json()
+        payload = output_payload(article, list(merged.values()))
+        outs = self.story_records(decision, payload, msg.partition)
+        outs.extend(Outgoing(MERGED, rec["event_id"], rec) for rec in merged_records(events))
+        return outs
 
     def story_records(
         self, decision: Decision, payload: dict[str, Any], partition: int = 0
@@ -136,14 +151,15 @@ class DeduplicatorStage(Stage):
             self.stories.pop("f:" + gone, None)
         self.stories["f:" + decision.cluster_id] = {"rev": 0, "pl": pack_payload(payload)}
 
-    def merge_events(self, article: dict[str, Any]) -> list[dict[str, Any]]:
-        """Link the article's events to the merged events of other reports of them."""
-        merged: dict[str, dict[str, Any]] = {}
-        for report in reports_from_article(article):
-            result = self.merger.add(report)
-            if result is not None:
-                merged[result.event_id] = result.to_json()
-        return list(merged.values())
+    def merge_events(self, article: dict[str, Any]) -> list[MergedEvent]:
+        """Link the article's events to the merged events of other reports of them.
+
+        Returns:
+            The merged event after each of the article's reports that has a
+            merge key, in report order (an event appears once per report).
+        """
+        results = (self.merger.add(report) for report in reports_from_article(article))
+        return [r for r in results if r is not None]
 
 
 def output_payload(article: dict[str, Any], merged: list[dict[str, Any]]) -> dict[str, Any]:
@@ -207,6 +223,8 @@ def _internal(outs: list[Out], route_keys: Sequence[str] = ()) -> list[Outgoing]
         if isinstance(out, Send):
             key = out.key if out.partition is None else route_keys[out.partition]
             result.append(Outgoing(out.topic, key, out.value))
+        elif isinstance(out, Publish):
+            result.append(Outgoing(MERGED, out.key, out.value))
         else:
             result.append(output_record(out.decision, out.payload, out.revision))
     return result
@@ -277,7 +295,7 @@ class BandStage(_BandedStep):
 
 
 class EventStage(_BandedStep):
-    """Band-keyed wiring, step 4: ``dedup.events`` -> ``dedup.notes`` (merged events)."""
+    """Band-keyed wiring, step 4: ``dedup.events`` -> ``dedup.notes`` and ``events.merged``."""
 
     name = "dedup-events"
     source = DEDUP_EVENTS

@@ -20,10 +20,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marsad.deduplicator.banded import BANDS, EVENTS, BandedDeduplicator, Final, Out, Send
+from marsad.deduplicator.banded import (
+    BANDS,
+    EVENTS,
+    BandedDeduplicator,
+    Final,
+    Out,
+    Publish,
+    Send,
+)
 from marsad.deduplicator.core import DedupConfig, Deduplicator
 from marsad.deduplicator.corpus import load_fold
-from marsad.deduplicator.events import EventReport, reports_from_article
+from marsad.deduplicator.events import (
+    EventMerger,
+    EventReport,
+    merged_records,
+    reports_from_article,
+)
 from tests.conftest import REPO
 from tests.unit.deduplicator.test_events import DEIR_EZZOR, article
 
@@ -81,13 +94,15 @@ def strike_reports() -> dict[str, list[EventReport]]:
 def simulate(
     partitions: int, rng: random.Random, redeliver: float = 0.0, sent: list[Send] | None = None,
     reports: dict[str, list[EventReport]] | None = None,
+    publications: list[Publish] | None = None,
 ) -> tuple[list[Final], BandedDeduplicator]:
     """Run every article through the handlers, choosing the next queue at random.
 
     ``redeliver`` is the chance that a message is delivered twice (as
     at-least-once delivery does after a crash); ``sent`` collects every
     internal message; ``reports`` gives each article its event reports
-    (None: no event merging).
+    (None: no event merging); ``publications`` collects the ``events.merged``
+    records in the order they are produced.
     """
     partition_of = part_of(partitions)
     core = BandedDeduplicator(DedupConfig(), partitions, clock=lambda: 1.6e9)
@@ -125,6 +140,9 @@ def simulate(
                 push(out.topic, out.key, out.value, out.partition)
                 if sent is not None:
                     sent.append(out)
+            elif isinstance(out, Publish):
+                if publications is not None:
+                    publications.append(out)
             else:
                 finals.append(out)
     return finals, core
@@ -239,7 +257,7 @@ def drain(core: BandedDeduplicator, outs: Sequence[Out]) -> list[Final]:
         out = pending.pop(0)
         if isinstance(out, Final):
             finals.append(out)
-        else:
+        elif isinstance(out, Send):
             pending.extend(core.band(out.value, 0) if out.topic == BANDS else core.note(out.value))
     return finals
 
@@ -339,9 +357,54 @@ def test_an_article_is_decided_only_when_its_merged_events_are_back() -> None:
     (cands,) = core.band(band.value, 0)
     assert isinstance(cands, Send)
     assert core.note(cands.value) == []  # the merged events are still out
-    (reply,) = core.merge(event.value, 0)
+    (reply, publish) = core.merge(event.value, 0)
     assert isinstance(reply, Send)
+    # The event partition publishes the merged event it founded.
+    assert isinstance(publish, Publish)
+    assert (publish.value["revision"], publish.value["sources"]) == (0, ["alarabia"])
     (final,) = core.note(reply.value)
     assert isinstance(final, Final) and final.kind == "unique"
     assert [e["sources"] for e in final.payload["merged"]] == [["alarabia"]]
     assert not [k for k in core.articles if k.startswith("v:")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(partitions=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
+       redeliver=st.sampled_from([0.0, 0.3]))
+def test_merged_events_are_published_with_revisions_that_never_go_back(
+    partitions: int, seed: int, redeliver: float
+) -> None:
+    published: list[Publish] = []
+    finals, _ = simulate(partitions, random.Random(seed), redeliver, reports=strike_reports(),
+                         publications=published)
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for p in published:
+        assert p.key == p.value["event_id"]
+        by_key.setdefault(p.key, []).append(p.value)
+    # The Gaza strike (four articles) and the Deir ez-Zor one (sk-246).
+    assert len(by_key) == 2
+    for records in by_key.values():
+        revisions = [r["revision"] for r in records]
+        # Every revision, in order; a redelivered report repeats the latest one.
+        assert revisions == sorted(revisions)
+        assert sorted(set(revisions)) == list(range(revisions[-1] + 1))
+        for r in records:
+            assert r == next(x for x in records if x["revision"] == r["revision"])
+    strike = max(by_key.values(), key=len)[-1]
+    assert strike["report_count"] == len(STRIKE) and strike["revision"] == len(STRIKE) - 1
+    assert sorted(strike["sources"]) == sorted(s for a, _, s, _, _ in ARTICLES if a in STRIKE)
+    killed = strike["casualties"]["killed"]
+    assert killed["consensus"] == 31  # median of 18, 25, 37 and 41
+    # What the articles carry agrees with the latest record.
+    carried = [e for f in finals if f.kind != "update" for e in f.payload["merged"]
+               if e["event_id"] == strike["event_id"]]
+    assert max(carried, key=lambda e: e["report_count"])["casualties"] == strike["casualties"]
+
+
+def test_one_partition_publishes_what_the_single_process_merger_gives() -> None:
+    published: list[Publish] = []
+    simulate(1, random.Random(3), reports=strike_reports(), publications=published)
+    merger = EventMerger(clock=lambda: 1.6e9)
+    expected = [rec for reports in strike_reports().values()
+                for rec in merged_records([m for m in map(merger.add, reports) if m])]
+    assert [p.value for p in published] == expected

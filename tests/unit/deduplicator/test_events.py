@@ -16,6 +16,8 @@ from marsad.deduplicator.events import (
     EventReport,
     Place,
     merge_key,
+    merged_record,
+    merged_records,
     reports_from_article,
 )
 
@@ -200,3 +202,82 @@ def test_a_report_survives_its_trip_through_the_internal_topic() -> None:
     assert reports
     for report in reports:
         assert EventReport.from_message(json.loads(json.dumps(report.to_message()))) == report
+
+
+# --- events.merged: one record per change of a merged event -----------------------
+
+TOPIC_SCHEMA = json.loads((REPO / "schemas" / "events.merged.v1.json").read_text("utf-8"))
+
+
+def merged_topic_validator() -> Draft202012Validator:
+    from referencing import Registry, Resource
+
+    registry: Registry[Any] = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc)) for doc in (SCHEMA, TOPIC_SCHEMA))
+    return Draft202012Validator(TOPIC_SCHEMA, registry=registry)
+
+
+def test_each_report_that_joins_is_one_revision_with_the_whole_state() -> None:
+    merger = EventMerger()
+    records = []
+    for row in REPORTS:
+        (report,) = reports_from_article(article(*row))
+        merged = merger.add(report)
+        assert merged is not None
+        records.append(merged_record(merged))
+    assert [r["revision"] for r in records] == [0, 1, 2, 3, 4]
+    assert len({r["event_id"] for r in records}) == 1
+    first, last = records[0], records[-1]
+    assert (first["sources"], first["articles"]) == (["skynews"], [REPORTS[0][0]])
+    assert first["casualties"]["killed"] == {
+        "consensus": 18, "min": 18, "max": 18, "by_source": {"skynews": 18}}
+    assert last["sources"] == ["skynews", "alarabia", "france24", "BBC"]
+    assert last["articles"] == [row[0] for row in REPORTS]
+    assert last["casualties"]["killed"]["consensus"] == 39
+    assert last["casualties"]["killed"]["by_source"]["skynews"] == 41
+    assert (last["first_seen"], last["last_seen"]) == ("2018-05-14T10:00:00Z",
+                                                      "2018-05-14T19:00:00Z")
+    assert (last["type"], last["date"], last["actors"]) == (
+        "ASSAULT", "2018-05-14", ["الجيش الاسرائيلي"])
+    assert last["place"] == {"name": "غزه", "geonames_id": 281133, "country": "PS"}
+    # The enriched output's merged event, minus is_new, plus the record's own fields.
+    shape = {k: v for k, v in merged.to_json().items() if k != "is_new"}
+    assert {k: v for k, v in last.items() if k not in ("schema_version", "revision")} == shape
+    validator = merged_topic_validator()
+    for record in records:
+        assert not list(validator.iter_errors(json.loads(json.dumps(record))))
+
+
+def test_a_redelivered_report_repeats_the_current_revision_never_an_older_one() -> None:
+    merger = EventMerger()
+    rows = [reports_from_article(article(*row))[0] for row in REPORTS[:3]]
+    published = [merged_record(m) for m in map(merger.add, rows) if m is not None]
+    # The first report again (a redelivery after a crash): the event as it stands.
+    again = merger.add(rows[0])
+    assert again is not None
+    assert merged_record(again) == published[-1]
+    assert merged_record(again)["revision"] == 2
+
+
+@pytest.mark.parametrize(
+    ("other", "records"),
+    [
+        # Two reports of one strike in one article: one record, counted once.
+        (article("x", "BBC", "2018-05-14T20:00:00+00:00", 3), 1),
+        # A strike in Gaza and one in Deir ez-Zor: a record for each.
+        (article("x", "BBC", "2018-05-14T20:00:00+00:00", 3, place=DEIR_EZZOR), 2),
+    ],
+)
+def test_an_article_publishes_each_event_it_touches_once(
+    other: dict[str, Any], records: int
+) -> None:
+    merger = EventMerger()
+    both = {**other, "entities": [*other["entities"], GAZA],
+            "facts": {"events": [*article(*REPORTS[0])["facts"]["events"],
+                                 *other["facts"]["events"]]}}
+    results = [m for m in map(merger.add, reports_from_article(both)) if m is not None]
+    assert len(results) == 2
+    out = merged_records(results)
+    assert len(out) == records
+    assert [r["revision"] for r in out] == [0] * records
+    assert len({r["event_id"] for r in out}) == records

@@ -108,3 +108,54 @@ def test_a_founder_is_kept_compressed_and_comes_back_whole(articles: list[dict[s
     # Records kept by earlier versions still read.
     assert unpack_payload(plain) == payload
     assert unpack_payload(payload) is payload
+
+
+# Three real reports of one attack in Afghanistan, June 2018 (lines of the ANT
+# file): Sky News twice (its toll rising from 20 to 30), France 24 once (36).
+ATTACK = {20105: "SK-internationalNews-2170-20180616",
+          20208: "SK-internationalNews-2186-20180617",
+          20243: "FR-internationalNews-1870-20180617"}
+
+
+@pytest.fixture(scope="module")
+def attack() -> list[dict[str, Any]]:
+    with gzip.open(ANT, "rb") as f:
+        rows = [orjson.loads(line) for n, line in enumerate(
+            itertools.islice(f, min(ATTACK), max(ATTACK) + 1), min(ATTACK)) if n in ATTACK]
+    assert [a["id"] for a in rows] == list(ATTACK.values())
+    return rows
+
+
+def test_each_change_of_a_merged_event_is_published_under_its_id(
+    attack: list[dict[str, Any]],
+) -> None:
+    settings = Settings()
+    codec = make_codec(settings)
+    pipe = Pipeline([build_stage(n, settings, codec) for n in STAGE_NAMES], codec)
+    # The three reports, then the first one delivered again (as after a crash).
+    outs = [[o for o in pipe.run(orjson.dumps(a)) if o.topic != "articles.normalised"
+             and o.topic != "articles.extracted"] for a in [*attack, attack[0]]]
+    for article_outs in outs:
+        (record,) = [o for o in article_outs if o.topic in FINALS]
+        published = [o for o in article_outs if o.topic == "events.merged"]
+        # One record per merged event the article's record carries, keyed by its id.
+        assert [o.key for o in published] == [e["event_id"] for e in
+                                              record.value["merged_events"]]
+        for o, event in zip(published, record.value["merged_events"], strict=True):
+            assert o.value == {"schema_version": 1, "revision": event["report_count"] - 1,
+                               **{k: v for k, v in event.items() if k != "is_new"}}
+    # The attack: the one event all three articles report.
+    ids = set.intersection(*({o.key for o in a if o.topic == "events.merged"} for a in outs))
+    (attack_id,) = ids
+    history = [o.value for a in outs for o in a if o.key == attack_id]
+    assert [r["revision"] for r in history] == [0, 1, 2, 2]  # the redelivery repeats 2
+    latest = history[-1]
+    assert history[2] == latest
+    assert (latest["type"], latest["place"]["name"], latest["place"]["geonames_id"]) == (
+        "ASSAULT", "افغانستان", 1149361)
+    assert latest["sources"] == ["skynews", "france24"]
+    assert latest["articles"] == list(ATTACK.values())
+    killed = latest["casualties"]["killed"]
+    assert killed["by_source"] == {"skynews": 30, "france24": 36}
+    assert (killed["consensus"], killed["min"], killed["max"]) == (33, 30, 36)
+    assert latest["first_seen"] < latest["last_seen"]

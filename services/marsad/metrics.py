@@ -2,7 +2,7 @@
 
 Modelled on faust's ``sensors/prometheus.py``, but the registry is passed in so
 that every test builds a fresh one, and label values are few and fixed (stage,
-outcome, reason, topic): never an article id or a source name.
+outcome, reason, change): never an article id or a source name.
 """
 
 from __future__ import annotations
@@ -63,6 +63,13 @@ class Metrics:
             "Messages handled per agent batch.",
             ["stage"],
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=registry,
+        )
+        self.merged_events_published = Counter(
+            "marsad_dedup_merged_events_published_total",
+            "Records of merged events delivered to events.merged, by stage and change "
+            "(founded: revision 0; joined: a report joined it).",
+            ["stage", "change"],
             registry=registry,
         )
         self.ready = Gauge(

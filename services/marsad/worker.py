@@ -34,6 +34,7 @@ from marsad.topics import (
     ENRICHED,
     EXTRACTED,
     INTERNAL_TOPICS,
+    MERGED,
     ensure_topics,
     partition_counts,
     partition_mismatches,
@@ -229,10 +230,28 @@ async def produce(app: faust.App, runtime: WorkerRuntime, pending: list[Pending]
     for item in delivered:
         if item.out.topic in _FINAL_TOPICS and item.raw_ts is not None:
             metrics.end_to_end_seconds.observe(max(0.0, (now_ms - item.raw_ts) / 1000))
+        elif item.out.topic == MERGED:
+            change = "founded" if item.out.value.get("revision") == 0 else "joined"
+            metrics.merged_events_published.labels(item.stage.name, change).inc()
 
 
-def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
-    """Define the Faust agent that runs ``stage`` on its input topic."""
+def attach(
+    app: faust.App, runtime: WorkerRuntime, stage: Stage,
+    *, state_first: frozenset[str] = frozenset(),
+) -> None:
+    """Define the Faust agent that runs ``stage`` on its input topic.
+
+    Args:
+        app: The Faust app.
+        runtime: What the worker's agents share.
+        stage: The stage to run.
+        state_first: Topics whose records describe state kept in the stage's
+            tables: a batch producing any of them first waits until the
+            batch's table writes are on the broker (their changelogs), so that
+            after a crash the restored state is never older than a record
+            already published (a redelivered message then repeats the state's
+            record, never an older one).
+    """
     settings, metrics = runtime.settings, runtime.metrics
     topic = app.topic(
         settings.topic(stage.source), key_serializer="raw", value_serializer="raw"
@@ -280,6 +299,10 @@ def attach(app: faust.App, runtime: WorkerRuntime, stage: Stage) -> None:
                     outputs.append(Pending(out, raw_ts, incoming, stage))
                 # Long batches of CPU work would starve heartbeats and fetches.
                 await asyncio.sleep(0)
+            if state_first and any(p.out.topic in state_first for p in outputs):
+                # Changelog writes wait in the producer's buffer; flushing it
+                # puts them on the broker before the records built from them.
+                await app.producer.flush()
             await produce(app, runtime, outputs)
 
     app.agent(topic, name=stage.name)(agent)

@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING, cast
 
 from marsad.deduplicator.stage import DeduplicatorStage
 from marsad.runtime import build_stage, dedup_config
+from marsad.topics import MERGED
 from marsad.worker import attach
 
 log = logging.getLogger(__name__)
+
+# A merged event's record is produced only once the table write it comes from
+# is on the broker: after a crash the restored merger is then at least as far
+# as any record published, and a redelivered report republishes the current
+# revision instead of an older one (docs/deduplicator.md).
+_MERGED_AFTER_STATE = frozenset({MERGED})
 
 if TYPE_CHECKING:
     import faust
@@ -57,7 +64,7 @@ def register(app: faust.App, runtime: WorkerRuntime) -> None:
         log.info("deduplicator: LSH index rebuilt from %d remembered articles", count)
 
     articles.on_recover(rebuild)
-    attach(app, runtime, stage)
+    attach(app, runtime, stage, state_first=_MERGED_AFTER_STATE)
 
 
 def partitioner(partitions: int) -> Callable[[str], int]:
@@ -114,4 +121,4 @@ def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
     bands.on_recover(rebuild)
     for stage in stages:
         stage.time_limit_seconds = settings.article_time_limit_seconds
-        attach(app, runtime, stage)
+        attach(app, runtime, stage, state_first=_MERGED_AFTER_STATE)

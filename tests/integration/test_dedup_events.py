@@ -7,7 +7,9 @@ Their event reports travel by merge key to one partition of
 ``dedup.events``, so every article's output names the same merged event,
 and the last one decided carries all three reports, both sources and the
 consensus of the per-source tolls, as ``marsad process`` (one partition)
-gives it for the same articles.
+gives it for the same articles.  The event partition publishes the event on
+``events.merged`` once per report, revisions 0, 1 and 2, the latest with
+the same figures.
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ def test_reports_on_different_partitions_merge_into_one_event(
         out = asyncio.run(consume(settings, FINALS, expected=len(articles), timeout=240))
         extracted = asyncio.run(consume(settings, ["articles.extracted"], expected=len(articles),
                                         timeout=30))
+        # The records of the events the articles report, one per change.
+        changes: dict[str, int] = {}
+        for o in out:
+            for e in o["value"]["merged_events"]:
+                changes[e["event_id"]] = max(changes.get(e["event_id"], 0), e["report_count"])
+        published = asyncio.run(consume(settings, ["events.merged"],
+                                        expected=sum(changes.values()), timeout=30))
     logs = "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))
     assert sorted(o["key"] for o in out) == sorted(a["id"] for a in articles), logs
     assert not [o for o in out if o["topic"] == "articles.deadletter"], logs
@@ -118,3 +127,11 @@ def test_reports_on_different_partitions_merge_into_one_event(
             assert sorted(alone[field]) == sorted(latest[field])
         else:
             assert alone[field] == latest[field], field
+    # events.merged: the attack's revisions in order, the latest with every source.
+    history = [o["value"] for o in published if o["key"] == latest["event_id"]]
+    assert [r["revision"] for r in history] == [0, 1, 2], published
+    record = history[-1]
+    assert {k: v for k, v in record.items() if k not in ("schema_version", "revision")} == {
+        k: v for k, v in latest.items() if k != "is_new"}
+    assert sorted(record["sources"]) == ["france24", "skynews"]
+    assert record["casualties"]["killed"]["consensus"] == killed["consensus"]

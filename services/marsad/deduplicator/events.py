@@ -9,7 +9,8 @@ the merged event), and keeps per-source casualty figures with a consensus.
 
 Like the article core, :class:`EventMerger` keeps all its state in one
 injected mapping (``str`` keys, JSON values, written back on every change),
-bounded by a time window:
+bounded by a time window (a report older than the window is not merged: its
+event may have been forgotten, and would be founded again under its old id):
 
 ========================  ==================================================
 ``k:<merge key>``         ids of the merged events with this key
@@ -312,7 +313,9 @@ class EventMerger:
 
     Args:
         store: All state (a dict, or a Faust table in the stream).
-        window_days: How far apart in time two reports without a common date may be.
+        window_days: How far apart in time two reports without a common date may be,
+            and how long an event is kept behind the newest report time seen;
+            a report older than that is not merged.
         max_articles: Most article ids kept on one merged event (counts stay exact).
         clock: Processing time, used when a report has no ``published_at``.
     """
@@ -343,7 +346,8 @@ class EventMerger:
 
         Returns:
             The merged event after this report, or None when the report has no
-            merge key (no place).
+            merge key (no place) or is older than the window (``window_days``
+            behind the newest report time seen in its partition).
         """
         key = merge_key(report)
         if key is None:
@@ -351,6 +355,12 @@ class EventMerger:
         ts = parse_time(report.published_at)
         ts = self.clock() if ts is None else ts
         hour = self._advance(ts, partition)
+        if hour is None:
+            # Older than the window: its happening may have been forgotten, and
+            # merging would found it again under the id it had (published
+            # revisions would start over at 0).  Every report of a forgotten
+            # event is this old, so no event id is ever founded twice.
+            return None
         ids: list[str] = list(self.store.get("k:" + key) or ())
         found: tuple[str, dict[str, Any]] | None = None
         for eid in ids:
@@ -392,7 +402,8 @@ class EventMerger:
         window = self.window_days * 86_400.0
         return float(rec["first_seen"]) - window <= ts <= float(rec["last_seen"]) + window
 
-    def _advance(self, ts: float, partition: int | None) -> int:
+    def _advance(self, ts: float, partition: int | None) -> int | None:
+        """Move the window to ``ts``; the hour bucket of ``ts``, or None when it is out of it."""
         hour = math.floor(ts / _HOUR)
         meta_key = _META if partition is None else f"{_META}{partition}"
         meta = self.store.get(meta_key) or {"top": hour, "hours": []}
@@ -403,12 +414,11 @@ class EventMerger:
         for h in hours:
             if h < cutoff:
                 self._evict_hour(_hour_key(h, partition), cutoff * _HOUR)
-        bucket = max(hour, cutoff)
-        if bucket not in keep:
-            keep = sorted([*keep, bucket])
+        if hour >= cutoff and hour not in keep:
+            keep = sorted([*keep, hour])
         if top != meta["top"] or keep != hours:
             self.store[meta_key] = {"top": top, "hours": keep}
-        return bucket
+        return hour if hour >= cutoff else None
 
     def _remember_hour(self, hour: int, eid: str, partition: int | None) -> None:
         key = _hour_key(hour, partition)

@@ -281,3 +281,25 @@ def test_an_article_publishes_each_event_it_touches_once(
     assert len(out) == records
     assert [r["revision"] for r in out] == [0] * records
     assert len({r["event_id"] for r in out}) == records
+
+
+def test_a_report_older_than_the_window_founds_nothing_again() -> None:
+    # A Gaza strike on 1 May; the stream moves on to 20 May (the window is
+    # 2 days), and the strike's first report is delivered again (as after a
+    # crash upstream): its event is forgotten, and must not be founded again
+    # under its old id with revision 0.
+    merger = EventMerger(window_days=2)
+    (old,) = reports_from_article(article("a1", "BBC", "2018-05-01T10:00:00+00:00", 3,
+                                          date="2018-05-01"))
+    first = merger.add(old)
+    assert first is not None
+    (later,) = reports_from_article(article("a2", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            date="2018-05-20"))
+    assert merger.add(later) is not None
+    assert "e:" + first.event_id not in merger.store
+    assert merger.add(old) is None
+    assert "e:" + first.event_id not in merger.store
+    # A late report of another strike just inside the window is still merged.
+    (inside,) = reports_from_article(article("a3", "BBC", "2018-05-18T12:00:00+00:00", 3,
+                                             date="2018-05-18"))
+    assert merger.add(inside) is not None

@@ -2,7 +2,7 @@
 
 Modelled on faust's ``sensors/prometheus.py``, but the registry is passed in so
 that every test builds a fresh one, and label values are few and fixed (stage,
-outcome, reason, change): never an article id or a source name.
+outcome, reason, topic, change): never an article id or a source name.
 """
 
 from __future__ import annotations

@@ -20,6 +20,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SHARED = Path("../shared")
 
+# The grids of ner-bias: the neural backend's scores (network + 1.5 x CRF) are
+# larger than the CRF's, hence the wide O grid.
+O_GRID = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
+TYPE_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+# Recall-oriented per-type biases: never below 0 (an entity type is never penalised).
+WEAK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+STRATEGIES = ("o", "weak", "recall", "types")
+
 
 def register(subparsers: Any) -> None:
     """Add the NER subcommands to an ``argparse`` subparsers object."""
@@ -67,7 +75,34 @@ def register(subparsers: Any) -> None:
         help="sentences tagged together (1 = CRF alone; 10 = article-like, with the "
         "name consistency pass across sentences)",
     )
+    _bias_options(p)
     p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser(
+        "ner-bias",
+        help="Choose the recall-oriented decoding bias: 2-fold CV on the dev split, "
+        "then the value chosen on the whole split (--write ships it in data/decoding.json).",
+    )
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--model", type=Path, default=None, help="model file (built-in or neural)")
+    p.add_argument("--backend", default="builtin", choices=("builtin", "neural"))
+    p.add_argument(
+        "--strategy",
+        default="o",
+        choices=(*STRATEGIES, "none"),
+        help="what --write ships: a single O bias ('o'), a recall bias on the weak types "
+        "ORG and MISC only ('weak'), a recall bias per entity type ('recall'), any "
+        "bias per entity type ('types'), or no bias ('none', with the CV figures as a note)",
+    )
+    p.add_argument(
+        "--ship-window",
+        type=int,
+        default=10,
+        choices=(1, 10),
+        help="the mode whose choice --write ships (10 = article-like, as in the stream)",
+    )
+    p.add_argument("--write", action="store_true", help="store the chosen bias for this model")
+    p.set_defaults(func=cmd_bias)
 
     p = subparsers.add_parser("ner-bench", help="Articles/s of NER + linking on ANT articles.")
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
@@ -79,6 +114,7 @@ def register(subparsers: Any) -> None:
         help="articles run first, untimed (the per-word caches of a long-running stage)",
     )
     p.add_argument("--backend", default="builtin", choices=("builtin", "neural"))
+    _bias_options(p)
     p.set_defaults(func=cmd_bench)
 
     from marsad.extractor.ner import neural_commands
@@ -144,21 +180,153 @@ def cmd_clusters(args: argparse.Namespace, settings: Any = None) -> int:
     return 0
 
 
+def _bias_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--o-bias`` and ``--type-bias`` (an override of the shipped decoding bias)."""
+    p.add_argument(
+        "--o-bias",
+        type=float,
+        default=None,
+        help="decode with this bias on O's state score instead of the shipped bias "
+        "(negative = more entities; 0 = plain Viterbi)",
+    )
+    p.add_argument(
+        "--type-bias",
+        action="append",
+        default=[],
+        metavar="TYPE=VALUE",
+        help="with --o-bias or alone: a bias on an entity type's B-/I- scores (repeatable)",
+    )
+
+
+def _bias_override(args: argparse.Namespace) -> Any:
+    """Return the :class:`DecodingBias` given on the command line, or ``None`` (shipped)."""
+    from marsad.extractor.ner.decoding import DecodingBias
+
+    if args.o_bias is None and not args.type_bias:
+        return None
+    types = {}
+    for item in args.type_bias:
+        etype, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--type-bias wants TYPE=VALUE, got {item!r}")
+        types[etype.strip().upper()] = float(value)
+    return DecodingBias(args.o_bias or 0.0, types)
+
+
 def cmd_eval(args: argparse.Namespace, settings: Any = None) -> int:
-    """Print entity-level P/R/F1 on the dev split."""
-    from marsad.extractor.ner.training import MODEL_PATH, evaluate, format_scores, load_splits
+    """Print entity-level P/R/F1 on the dev split (with the shipped decoding bias)."""
+    from marsad.extractor.ner.decoding import describe
+    from marsad.extractor.ner.recogniser import load_recogniser
+    from marsad.extractor.ner.training import evaluate_recogniser, format_scores, load_splits
 
     _, dev = load_splits(args.shared)
-    if args.backend == "neural":
-        from marsad.extractor.ner.recogniser import load_recogniser
-        from marsad.extractor.ner.training import evaluate_recogniser
-
-        rec = load_recogniser("neural", args.model)
-        scores = evaluate_recogniser(rec, dev, window=args.window)
+    rec = load_recogniser(args.backend, args.model)
+    bias = _bias_override(args)
+    if bias is not None:
+        rec.set_bias(bias)
+    scores = evaluate_recogniser(rec, dev, window=args.window)
+    if args.json:
+        print(json.dumps({**scores, "bias": rec.bias.to_json()}, indent=2))
     else:
-        scores = evaluate(args.model or MODEL_PATH, dev, window=args.window)
-    print(json.dumps(scores, indent=2) if args.json else format_scores(scores))
+        print(f"decoding bias: {describe(rec.bias)}")
+        print(format_scores(scores))
     return 0
+
+
+def cmd_bias(args: argparse.Namespace, settings: Any = None) -> int:
+    """Cross-validate and choose the decoding bias on the dev split, print, optionally ship."""
+    from marsad.extractor.ner.decoding import (
+        NO_BIAS,
+        cross_validate,
+        describe,
+        o_grid,
+        recogniser_tagger,
+        type_search,
+        write_bias,
+    )
+    from marsad.extractor.ner.recogniser import load_recogniser
+    from marsad.extractor.ner.training import format_scores, load_splits, score
+
+    _, dev = load_splits(args.shared)
+    rec = load_recogniser(args.backend, args.model)
+    gold = [tags for _, tags in dev]
+    choosers = {
+        "o": o_grid(O_GRID),
+        "weak": type_search(WEAK_GRID, types=("ORG", "MISC")),
+        "recall": type_search(WEAK_GRID),
+        "types": type_search(TYPE_GRID),
+    }
+    shipped = None
+    summary: dict[str, list[float]] = {}
+    print(
+        f"{args.backend} backend, dev split ({len(dev)} sentences); O grid {list(O_GRID)}; "
+        f"ORG/MISC and recall grid {list(WEAK_GRID)}; per-type grid {list(TYPE_GRID)} "
+        "(coordinate ascent, 2 rounds)"
+    )
+    for window in (1, 10):
+        tag = recogniser_tagger(rec, window)
+        mode = "sentences" if window == 1 else f"{window}-sentence windows"
+        for name, choose in choosers.items():
+            cv = cross_validate(tag, dev, choose)
+            picks = " | ".join(describe(b) for b in cv["chosen"])
+            print(f"\n== {mode}, strategy {name!r}")
+            print(f"2-fold CV (halves of {len(dev) // 2}/{len(dev) - len(dev) // 2} sentences), ")
+            print(f"  chosen on the second half | on the first: {picks}")
+            print(f"  held out, pooled: unbiased {_prf(cv['unbiased'])}")
+            print(f"                    biased   {_prf(cv['biased'])}")
+            print(f"  per type F1 unbiased -> biased: {_types(cv['unbiased'], cv['biased'])}")
+            bias, _ = choose(tag, dev)
+            before = score(gold, tag(NO_BIAS, dev))
+            after = score(gold, tag(bias, dev))
+            print(f"chosen on the whole dev split: {describe(bias)}")
+            print(
+                f"  IN-SAMPLE (chosen and scored on the same sentences): micro F1 "
+                f"{before['micro']['f1']:.3f} -> {after['micro']['f1']:.3f}"
+            )
+            print(format_scores(after))
+            if window == args.ship_window:
+                summary[name] = [round(_f1(cv["unbiased"]), 4), round(_f1(cv["biased"]), 4)]
+                if name == args.strategy:
+                    shipped = (bias, before, after, cv)
+    print(f"\nheld-out micro F1 (unbiased, biased) by strategy, window {args.ship_window}:")
+    for name, (plain, biased) in summary.items():
+        print(f"  {name:<7} {plain:.3f} -> {biased:.3f} ({biased - plain:+.3f})")
+    if args.write:
+        note: dict[str, Any] = {
+            "chosen_on": f"dev split, window {args.ship_window}, strategy {args.strategy!r}",
+            "cv_f1_held_out_by_strategy": summary,
+        }
+        bias = NO_BIAS
+        if shipped is not None:
+            bias, before, after, _ = shipped
+            note["dev_f1_in_sample"] = [
+                round(before["micro"]["f1"], 4),
+                round(after["micro"]["f1"], 4),
+            ]
+        write_bias(args.backend, bias, rec.model_files, note)
+        print(f"\nwrote {describe(bias)} for {[m.name for m in rec.model_files]}")
+    return 0
+
+
+def _f1(counts: dict[str, list[int]]) -> float:
+    from marsad.extractor.ner.decoding import micro_f1
+
+    return micro_f1(counts)
+
+
+def _prf(counts: dict[str, list[int]]) -> str:
+    """Return ``P .. R .. F1 ..`` of pooled entity counts."""
+    tp, npred, ngold = (sum(c[i] for c in counts.values()) for i in range(3))
+    p = tp / npred if npred else 0.0
+    r = tp / ngold if ngold else 0.0
+    return f"P {p:.3f} R {r:.3f} F1 {_f1(counts):.3f} ({tp} of {ngold} found, {npred} predicted)"
+
+
+def _types(before: dict[str, list[int]], after: dict[str, list[int]]) -> str:
+    """Return each type's F1 before and after."""
+    return ", ".join(
+        f"{t} {_f1({t: before[t]}):.3f} -> {_f1({t: after[t]}):.3f}" for t in sorted(before)
+    )
 
 
 def cmd_bench(args: argparse.Namespace, settings: Any = None) -> int:
@@ -173,10 +341,14 @@ def cmd_bench(args: argparse.Namespace, settings: Any = None) -> int:
             if len(texts) >= args.warmup + args.limit:
                 break
     rec = load_recogniser(args.backend)
+    bias = _bias_override(args)
+    if bias is not None:
+        rec.set_bias(bias)
     for text in texts[: args.warmup]:
         rec.find_entities(text)
     result = bench(texts[args.warmup :], rec)
     result["warmup_articles"] = args.warmup
+    result["bias"] = rec.bias.to_json()
     print(json.dumps(result, indent=2))
     return 0
 

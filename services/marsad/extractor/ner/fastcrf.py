@@ -9,6 +9,10 @@ gathered at once, so there is no per-token numpy work.  The features that
 depend on neighbours (bigrams, multi-word gazetteer matches) are looked up
 only at the tokens flagged, per word, as able to take part in one.  The
 decoded tags equal crfsuite's (a unit test checks this on real sentences).
+
+An optional per-label bias (:mod:`marsad.extractor.ner.decoding`) is added to
+the state scores before Viterbi, so the decoder returns the exact best path of
+the biased scores; with no bias the tags are crfsuite's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from marsad.extractor.ner.decoding import NO_BIAS, DecodingBias
 from marsad.extractor.ner.features import CONTEXT_OFFSETS, FeatureExtractor
 from marsad.extractor.ner.text import proclitic_splits
 
@@ -52,11 +57,16 @@ class FastCrf:
     Args:
         tagger: An opened ``pycrfsuite.Tagger`` (its weights are copied).
         features: The feature extractor the model was trained with.
+        bias: Per-label constants added to the state scores before Viterbi
+            (none by default: crfsuite's own tags).
     """
 
-    def __init__(self, tagger: Any, features: FeatureExtractor) -> None:
+    def __init__(
+        self, tagger: Any, features: FeatureExtractor, bias: DecodingBias = NO_BIAS
+    ) -> None:
         info = tagger.info()
         self.labels: list[str] = list(tagger.labels())
+        self.set_bias(bias)
         index = {label: i for i, label in enumerate(self.labels)}
         n = len(self.labels)
         self.transitions = np.zeros((n, n))
@@ -102,6 +112,12 @@ class FastCrf:
         self._body_groups: dict[str, NameGroups] = {}
         self._gz_matrix = np.zeros((0, n))
         self._reset()
+
+    def set_bias(self, bias: DecodingBias) -> None:
+        """Decode with ``bias`` added to the state scores from now on (the word cache stays)."""
+        self.bias = bias
+        # None skips the addition, so an unbiased decode is bit for bit crfsuite's.
+        self._state_bias: np.ndarray | None = None if bias.is_zero else bias.vector(self.labels)
 
     def _reset(self) -> None:
         """Forget every cached word (the cache is bounded by ``_MAX_CACHE`` words)."""
@@ -358,6 +374,8 @@ class FastCrf:
     ) -> list[str]:
         """Return the Viterbi tags of consecutive sentences of cached words, as one list."""
         flat = self._scores(ids, sentence_lengths, folded)
+        if self._state_bias is not None:
+            flat += self._state_bias  # a fresh array: the cached rows are untouched
         lengths = np.array(sentence_lengths, dtype=np.int64)
         n_sent, width, n_lab = len(lengths), int(lengths.max()), len(self.labels)
         sent_id = np.repeat(np.arange(n_sent), lengths)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from marsad.extractor.ner.consistency import propagate, tag_known_names
+from marsad.extractor.ner.decoding import DecodingBias, load_bias
 from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_gazetteer
 from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK
 from marsad.extractor.ner.recogniser import DEFAULT_MODEL, Recogniser
@@ -43,6 +44,8 @@ class NeuralRecogniser(Recogniser):
         crf_path: The CRF model combined with the network.
         crf_weight: Weight of the CRF's scores; ``None`` takes the value
             stored in the bundle (tuned on the dev split), 0 the network alone.
+        bias: Decoding bias added to the combined state scores; ``None`` takes
+            the one shipped for these model files in ``data/decoding.json``.
     """
 
     backend = "neural"
@@ -53,6 +56,7 @@ class NeuralRecogniser(Recogniser):
         gazetteer: Gazetteer | None = None,
         crf_path: Path | None = DEFAULT_MODEL,
         crf_weight: float | None = None,
+        bias: DecodingBias | None = None,
     ):
         import numpy as np
         import torch
@@ -98,6 +102,13 @@ class NeuralRecogniser(Recogniser):
         if crf_path is not None and crf_weight > 0:
             self._load_crf(crf_path, gazetteer)
         self._dim = self._cfg.word_dim + self._cfg.char_filters + self._cfg.feat_dim
+        self.model_files = [model_path] + ([crf_path] if self._crf is not None else [])
+        self.set_bias(load_bias(self.backend, self.model_files) if bias is None else bias)
+
+    def set_bias(self, bias: DecodingBias) -> None:
+        """Add ``bias`` to the combined state scores before every decode from now on."""
+        self.bias = bias
+        self._state_bias = None if bias.is_zero else bias.vector(TAGS).astype(self._np.float32)
 
     def _load_crf(self, crf_path: Path, gazetteer: Gazetteer) -> None:
         """Load the CRF whose state and transition scores are added to the network's."""
@@ -216,6 +227,8 @@ class NeuralRecogniser(Recogniser):
             for b, n in enumerate(lens):
                 em[b, :n] += flat[pos : pos + n]
                 pos += n
+        if self._state_bias is not None:
+            em += self._state_bias  # padding rows too: the decoder never reads them
         paths = iter(viterbi(em, lens, self._trans, self._start, self._end))
         return [[TAGS[i] for i in next(paths)] if s else [] for s in sentences]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from marsad.extractor.ner.consistency import propagate, tag_known_names
+from marsad.extractor.ner.decoding import NO_BIAS, DecodingBias, load_bias
 from marsad.extractor.ner.lexicon import Gazetteer, load_gazetteer
 from marsad.extractor.ner.model import Entity
 from marsad.extractor.ner.text import fold, sentence_chunks, token_spans
@@ -26,10 +27,18 @@ class Recogniser:
     """Base class: subclasses implement :meth:`tag_sentence`."""
 
     backend = "none"
+    # The model files the decoder was built from (a decoding bias is chosen for these).
+    model_files: Sequence[Path] = ()
+    # The decoding bias in use (see :meth:`set_bias`).
+    bias: DecodingBias = NO_BIAS
 
     def tag_sentence(self, tokens: Sequence[str]) -> list[str]:
         """Return IOB2 tags for one sentence."""
         raise NotImplementedError
+
+    def set_bias(self, bias: DecodingBias) -> None:
+        """Decode with per-label state-score biases from now on (see :mod:`.decoding`)."""
+        raise NotImplementedError(f"the {self.backend} backend takes no decoding bias")
 
     def tag(self, tokens: Sequence[str], *, consistent: bool = True) -> list[str]:
         """Return IOB2 tags for ``tokens`` (cut into sentences internally).
@@ -83,11 +92,18 @@ class CrfRecogniser(Recogniser):
     Args:
         model_path: The ``.crfsuite`` file.
         gazetteer: Name lists used by the features (defaults to the shipped one).
+        bias: Decoding bias; ``None`` takes the one shipped for this model
+            file in ``data/decoding.json`` (none for any other model file).
     """
 
     backend = "builtin"
 
-    def __init__(self, model_path: Path = DEFAULT_MODEL, gazetteer: Gazetteer | None = None):
+    def __init__(
+        self,
+        model_path: Path = DEFAULT_MODEL,
+        gazetteer: Gazetteer | None = None,
+        bias: DecodingBias | None = None,
+    ):
         import pycrfsuite
 
         from marsad.extractor.ner.clusters import load_clusters
@@ -101,7 +117,16 @@ class CrfRecogniser(Recogniser):
         self._features = FeatureExtractor(
             gazetteer or load_gazetteer(), load_clusters(), cache_size=0
         )
-        self._fast = FastCrf(self._tagger, self._features)
+        if bias is None:
+            bias = load_bias(self.backend, [model_path])
+        self._fast = FastCrf(self._tagger, self._features, bias)
+        self.bias = bias
+        self.model_files = [model_path]
+
+    def set_bias(self, bias: DecodingBias) -> None:
+        """Decode with ``bias`` from now on (the fast decoder's word cache stays)."""
+        self._fast.set_bias(bias)
+        self.bias = bias
 
     def tag_sentence(self, tokens: Sequence[str]) -> list[str]:
         """Return IOB2 tags for one sentence (fast decoder, same tags as crfsuite)."""
@@ -125,7 +150,7 @@ class CrfRecogniser(Recogniser):
         return self._fast.folded(words)
 
     def tag_sentence_crfsuite(self, tokens: Sequence[str]) -> list[str]:
-        """Return IOB2 tags for one sentence from python-crfsuite itself (reference)."""
+        """Return IOB2 tags for one sentence from python-crfsuite itself (reference, unbiased)."""
         if not tokens:
             return []
         return list(self._tagger.tag(self._features.sentence(tokens)))

@@ -320,6 +320,14 @@ def evaluate_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1
     Any backend's recogniser (its ``tag`` runs the same passes as in the
     stream); :func:`evaluate` is this for the shipped CRF.
     """
+    return score([tags for _, tags in sentences], predict_recogniser(rec, sentences, window))
+
+
+def predict_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1) -> list[list[str]]:
+    """Return a recogniser's tags of each sentence, tagging ``window`` sentences at a time.
+
+    The windows start at ``sentences[0]``; see :func:`evaluate` for why windows.
+    """
     pred: list[list[str]] = []
     for k in range(0, len(sentences), window):
         group = sentences[k : k + window]
@@ -328,4 +336,4 @@ def evaluate_recogniser(rec: Any, sentences: Sequence[Sentence], window: int = 1
         for toks, _ in group:
             pred.append(tags[pos : pos + len(toks)])
             pos += len(toks)
-    return score([tags for _, tags in sentences], pred)
+    return pred

@@ -188,6 +188,40 @@ def test_tiny_model_with_the_crf_weight_changes_the_tags(tiny_model: Path, share
     assert alone != both
 
 
+def test_tiny_model_decodes_the_biased_scores_exactly(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.decoding import NO_BIAS, DecodingBias
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:40]]
+    bias = DecodingBias(-0.5, {"ORG": 1.0, "LOC": -0.5})
+    rec = NeuralRecogniser(tiny_model, crf_weight=0.0, bias=bias)
+    lens = [len(s) for s in sentences]
+    with torch.no_grad():
+        em = rec._net.emissions(torch.from_numpy(rec.inputs(sentences)), torch.tensor(lens))
+    biased = em.numpy() + bias.vector(TAGS)
+    paths = viterbi(biased, lens, rec._trans, rec._start, rec._end)
+    assert rec.tag_many(sentences) == [[TAGS[i] for i in p] for p in paths]
+    # The shipped bias belongs to the shipped files only: none for this model.
+    assert NeuralRecogniser(tiny_model, crf_weight=0.0).bias == NO_BIAS
+
+
+def test_tiny_model_lower_o_bias_never_adds_o_tags(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.decoding import DecodingBias
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:60]]
+    rec = NeuralRecogniser(tiny_model, crf_weight=1.0)
+    counts = []
+    for o in (1.0, 0.0, -1.0, -3.0, -100.0):
+        rec.set_bias(DecodingBias(o))
+        counts.append([sum(t == "O" for t in tags) for tags in rec.tag_many(sentences)])
+    for before, after in itertools.pairwise(counts):
+        assert all(a <= b for a, b in zip(after, before, strict=True))
+    assert sum(counts[-1]) == 0
+
+
 shipped = pytest.mark.skipif(not NEURAL_MODEL_PATH.exists(), reason="no shipped neural model")
 
 

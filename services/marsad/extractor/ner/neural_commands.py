@@ -69,6 +69,7 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
     """Train the network, tune the CRF weight on the dev split, write the bundle."""
     import torch
 
+    from marsad.extractor.ner.decoding import NO_BIAS
     from marsad.extractor.ner.lexicon import load_gazetteer
     from marsad.extractor.ner.neural import NEURAL_MODEL_PATH, NeuralRecogniser
     from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
@@ -95,7 +96,8 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
     # The CRF weight is chosen on the dev split, one sentence at a time.
     best = (-1.0, 0.0)
     for weight in CRF_WEIGHTS:
-        rec = NeuralRecogniser(out, crf_weight=weight)
+        # Unbiased: a shipped bias belongs to the previous model (see ner-bias).
+        rec = NeuralRecogniser(out, crf_weight=weight, bias=NO_BIAS)
         f1 = evaluate_recogniser(rec, dev, 1)["micro"]["f1"]
         print(f"CRF weight {weight}: dev micro F1 {f1:.4f}")
         best = max(best, (f1, weight))

@@ -446,6 +446,14 @@ def _hour_key(hour: int, partition: int | None) -> str:
     return f"w:{hour}" if partition is None else f"w:{partition}:{hour}"
 
 
+def record_merge_key(rec: Mapping[str, Any]) -> str:
+    """The merge key of a stored merged event, as :func:`merge_key` gave its first report.
+
+    (For re-keying the state to another partition count: ``rekey.py``.)
+    """
+    return _record_key(rec)
+
+
 def _record_key(rec: Mapping[str, Any]) -> str:
     """The merge key of a stored event (as :func:`merge_key` gave it)."""
     place = rec["place"] or {}

@@ -1,0 +1,253 @@
+"""Re-keying the band-keyed state from P to P' partitions (``deduplicator/rekey.py``).
+
+The simulator of ``test_banded`` is played here over stores that keep, as
+Faust's changelogs do, each write in the partition of the message being
+handled.  The first half of the stream runs with ``P`` partitions; its
+changelogs are re-keyed to ``P'``; a deduplicator with ``P'`` partitions
+restored from them takes the second half: every copy must join its
+original's story, and every report its merged event.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marsad.deduplicator.banded import (
+    BANDS,
+    EVENTS,
+    BandedDeduplicator,
+    Final,
+    Send,
+    band_partition,
+    event_partition,
+)
+from marsad.deduplicator.core import DedupConfig
+from marsad.deduplicator.events import record_merge_key
+from marsad.deduplicator.rekey import (
+    RekeyError,
+    State,
+    band_keys_of,
+    changelog_topic,
+    count,
+    latest,
+    rekey_articles,
+    rekey_bands,
+    rekey_events,
+)
+from tests.unit.deduplicator.test_banded import ARTICLES, fold, part_of, strike_reports
+
+CONFIG = DedupConfig()
+# The first half: one article of each story (and the strike's first reports).
+FIRST = {"al-589", "seed"}
+
+
+class ChangelogStore(MutableMapping[str, Any]):
+    """A Faust table in one process: one dict, each write logged in the current partition."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.log: list[tuple[int, str, Any]] = []
+        self.current = 0
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.log.append((self.current, key, value))
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key]
+        self.log.append((self.current, key, None))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def restored(state: State) -> ChangelogStore:
+    """A table restored from re-keyed changelogs (every partition on one worker)."""
+    store = ChangelogStore()
+    for part in sorted(state):
+        store.current = part
+        for key, value in state[part].items():
+            store[key] = value
+    return store
+
+
+def play(core: BandedDeduplicator, stores: list[ChangelogStore], ids: set[str],
+         rng: random.Random) -> dict[str, Final]:
+    """The ``ids`` of ARTICLES through ``core``, queues moving in random order; their finals."""
+    partition_of = part_of(core.partitions)
+    reports = strike_reports()
+    queues: dict[tuple[str, int], deque[tuple[str, Any]]] = {}
+
+    def push(topic: str, key: str, value: Any, partition: int | None = None) -> None:
+        where = partition_of(key) if partition is None else partition
+        queues.setdefault((topic, where), deque()).append((key, value))
+
+    for aid, _, source, hour, text in ARTICLES:
+        if aid in ids:
+            push("extracted", aid, (fold(text), source, f"2018-03-13T{hour:02d}:00:00+00:00"))
+    finals: dict[str, Final] = {}
+    while any(queues.values()):
+        topic, partition = rng.choice(sorted(k for k, q in queues.items() if q))
+        key, value = queues[(topic, partition)].popleft()
+        for store in stores:
+            store.current = partition
+        if topic == "extracted":
+            text, source, published = value
+            outs = core.route(key, text, source=source, published_at=published,
+                              payload={"id": key}, partition=partition, reports=reports[key])
+        elif topic == BANDS:
+            outs = core.band(value, partition)
+        elif topic == EVENTS:
+            outs = core.merge(value, partition)
+        else:
+            outs = core.note(value)
+        for out in outs:
+            if isinstance(out, Send):
+                push(out.topic, out.key, out.value, out.partition)
+            elif isinstance(out, Final) and out.kind != "update":
+                finals[out.decision.article_id] = out
+    return finals
+
+
+def first_half(partitions: int, seed: int) -> tuple[dict[str, Final], list[State]]:
+    """The first half with ``partitions``: its finals and each table's live changelog records."""
+    stores = [ChangelogStore(), ChangelogStore(), ChangelogStore()]
+    core = BandedDeduplicator(CONFIG, partitions, stores[0], stores[1], {}, stores[2],
+                              clock=lambda: 1.6e9)
+    finals = play(core, stores, FIRST, random.Random(seed))
+    return finals, [latest(store.log) for store in stores]
+
+
+def rekeyed(old: list[State], before: int, after: int) -> list[State]:
+    return [rekey_articles(old[0], after, part_of(after)),
+            rekey_bands(old[1], after, before, band_keys_of(CONFIG)),
+            rekey_events(old[2], after)]
+
+
+def live(state: State) -> dict[str, Any]:
+    """The records apart from the window bookkeeping, all partitions together."""
+    return {k: v for part in state.values() for k, v in part.items()
+            if not k.startswith(("m:", "w:"))}
+
+
+@settings(max_examples=25, deadline=None)
+@given(before=st.integers(2, 5), after=st.integers(2, 6), seed=st.integers(0, 2**32 - 1))
+def test_every_record_lands_where_a_worker_with_the_new_count_looks_for_it(
+    before: int, after: int, seed: int,
+) -> None:
+    _, old = first_half(before, seed)
+    articles, bands, events = rekeyed(old, before, after)
+    where = part_of(after)
+    keys_of = band_keys_of(CONFIG)
+    for part, records in articles.items():
+        for key, value in records.items():
+            if key.startswith(("a:", "p:", "v:")):
+                assert where(key[2:]) == part, key
+            elif key.startswith("c:"):
+                assert where(value["ids"][0]) == part, key
+    signatures = {k for part in bands.values() for k in part if k.startswith("s:")}
+    for key in signatures:
+        value = live(old[1])[key]
+        holders = {p for p, records in bands.items() if key in records}
+        assert holders == {band_partition(k, after) for k in keys_of(value)}, key
+    for part, records in events.items():
+        for key, value in records.items():
+            if key.startswith("k:"):
+                assert event_partition(key[2:], after) == part
+            elif key.startswith("e:"):
+                assert event_partition(record_merge_key(value), after) == part
+    # Nothing lost, nothing added, nothing in two places (signatures apart).
+    for old_state, new_state in zip(old, (articles, bands, events), strict=True):
+        assert live(new_state) == live(old_state)
+    for state in (articles, events):
+        assert count(state) - sum(1 for p in state.values() for k in p
+                                  if k.startswith(("m:", "w:"))) == len(live(state))
+    # The window of each partition lists each of its ids once, under hours it names.
+    for state, prefix in ((articles, "a:"), (bands, "s:"), (events, "e:")):
+        for part, records in state.items():
+            ids = sorted(k[2:] for k in records if k.startswith(prefix))
+            listed = sorted(i for k, v in records.items() if k.startswith("w:") for i in v)
+            assert listed == ids
+            hours = sorted(int(k.rsplit(":", 1)[1]) for k in records if k.startswith("w:"))
+            assert records[f"m:{part}"] == {"top": max(hours), "hours": hours}
+
+
+@settings(max_examples=20, deadline=None)
+@given(before=st.integers(2, 4), after=st.integers(2, 6), seed=st.integers(0, 2**32 - 1))
+def test_copies_after_the_rekeying_join_the_stories_founded_before(
+    before: int, after: int, seed: int,
+) -> None:
+    finals, old = first_half(before, seed)
+    assert {f.kind for f in finals.values()} == {"unique"}
+    stores = [restored(state) for state in rekeyed(old, before, after)]
+    core = BandedDeduplicator(CONFIG, after, stores[0], stores[1], {}, stores[2],
+                              clock=lambda: 1.6e9)
+    assert core.rebuild_index() == len(FIRST)
+    later = play(core, stores, {a[0] for a in ARTICLES} - FIRST, random.Random(seed + 1))
+    founder = {group: finals[aid].decision.cluster_id for aid, group, *_ in ARTICLES
+               if aid in FIRST}
+    for aid, group, *_ in ARTICLES:
+        if aid not in FIRST:
+            assert later[aid].kind == "duplicate", aid
+            assert later[aid].decision.cluster_id == founder[group], aid
+    # The strike founded before the change is joined by the reports after it.
+    before_events = {e["event_id"] for f in finals.values() for e in f.payload["merged"]}
+    strike = [e["report_count"] for f in later.values() for e in f.payload["merged"]
+              if e["event_id"] in before_events]
+    assert sorted(strike) == [3, 4]
+
+
+def test_an_article_still_waiting_for_replies_is_refused() -> None:
+    old = {0: {"a:x1": {"t": 1.6e9, "o": "bbc", "exp": [0, 1], "rep": {}, "st": "wait"}}}
+    with pytest.raises(RekeyError, match="still wait"):
+        rekey_articles(old, 4, part_of(4))
+
+
+@pytest.mark.parametrize(("table", "rekey"), [
+    ("dedup-articles", lambda old: rekey_articles(old, 4, part_of(4))),
+    ("merged-events", lambda old: rekey_events(old, 4)),
+])
+def test_an_unknown_record_is_refused_not_dropped(table: str, rekey: Any) -> None:
+    with pytest.raises(RekeyError, match=f"{table}: a record with an unknown key 'z:1'"):
+        rekey({0: {"z:1": {}}})
+
+
+def test_signatures_computed_with_other_settings_are_refused() -> None:
+    # With many partitions a signature sits in few of them: keys of another
+    # hash family lead elsewhere.
+    _, old = first_half(64, 7)
+    rekey_bands(old[1], 4, 64, band_keys_of(CONFIG))
+    with pytest.raises(RekeyError, match="none of its band keys lead"):
+        rekey_bands(old[1], 4, 64, band_keys_of(DedupConfig(seed=2)))
+
+
+@pytest.mark.parametrize(("records", "expected"), [
+    ([(0, "a:x", {"t": 1}), (0, "a:x", {"t": 2})], {0: {"a:x": {"t": 2}}}),
+    ([(0, "a:x", {"t": 1}), (0, "a:x", None)], {0: {}}),
+    ([(0, "a:x", {"t": 1}), (0, "a:x", None), (0, "a:x", {"t": 3})], {0: {"a:x": {"t": 3}}}),
+    ([(0, "s:x", {"t": 1}), (1, "s:x", {"t": 1}), (1, "s:x", None)],
+     {0: {"s:x": {"t": 1}}, 1: {}}),
+])
+def test_latest_keeps_the_last_value_per_partition_and_honours_deletions(
+    records: list[tuple[int, str, Any]], expected: State,
+) -> None:
+    assert latest(records) == expected
+
+
+def test_changelog_topic_is_the_one_faust_names() -> None:
+    assert changelog_topic("marsad", "deduplicator", "dedup-bands") == (
+        "marsad-deduplicator-dedup-bands-changelog")
+

@@ -1,4 +1,4 @@
-"""CLI subcommands of the deduplicator: ``dedup-eval`` and ``dedup-bench``.
+"""CLI subcommands of the deduplicator: ``dedup-eval``, ``dedup-bench`` and ``dedup-rekey``.
 
 The main ``marsad`` CLI calls :func:`register` with its subparsers; the
 command functions accept ``(args)`` or ``(args, settings)``.
@@ -56,6 +56,26 @@ def register(subparsers: Any) -> None:
                    help="give each article its ANT outlet (exercises the cross-outlet "
                         "containment rule; default: one outlet for all)")
     p.set_defaults(func=cmd_bench)
+
+    p = subparsers.add_parser(
+        "dedup-rekey",
+        help="Carry the band-keyed deduplicator's state over to another partition count "
+             "(old workers stopped; docs/deduplicator.md).",
+    )
+    p.add_argument("--from-app", required=True, help="MARSAD_APP_ID of the stopped workers")
+    p.add_argument("--to-app", required=True, help="MARSAD_APP_ID of the new workers")
+    p.add_argument("--partitions", type=int, required=True,
+                   help="MARSAD_PARTITIONS of the new workers (at least 2)")
+    p.add_argument("--group", choices=["deduplicator", "all"], default="deduplicator",
+                   help="the workers' stage selection (marsad worker GROUP): part of the "
+                        "changelog topics' names")
+    p.add_argument("--to-prefix", default=None,
+                   help="MARSAD_TOPIC_PREFIX of the new deployment (default: the current "
+                        "one, whose articles.extracted and dedup.* topics are grown)")
+    p.add_argument("--force", action="store_true",
+                   help="write although the new changelogs hold data or the old group has "
+                        "unconsumed input")
+    p.set_defaults(func=cmd_rekey)
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -212,4 +232,38 @@ def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
             result["banded"]["speed_vs_single"] = round(
                 result["banded"]["articles_per_s"] / single, 3)
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_rekey(args: argparse.Namespace, settings: Any) -> int:
+    """Re-key the old changelogs into the new app's; progress on stderr, summary on stdout."""
+    import asyncio
+
+    from marsad.deduplicator.rekey import RekeyError
+    from marsad.deduplicator.rekey_kafka import Plan, run
+
+    plan = Plan(from_app=args.from_app, to_app=args.to_app, partitions=args.partitions,
+                group=args.group, to_prefix=args.to_prefix, force=args.force)
+
+    def progress(line: str) -> None:
+        print(f"dedup-rekey: {line}", file=sys.stderr, flush=True)
+
+    try:
+        summary = asyncio.run(run(settings, plan, progress))
+    except RekeyError as exc:
+        print(f"dedup-rekey: refused, nothing written: {exc}", file=sys.stderr)
+        return 2
+    print(f"re-keyed {summary.articles} remembered article(s) from {summary.old_partitions} "
+          f"to {summary.partitions} partitions in {summary.seconds} s "
+          f"({summary.cpu_seconds} s CPU)")
+    for table in summary.read:
+        print(f"  {table}: {summary.records[table]} changelog records read, "
+              f"{summary.read[table]} live, {summary.written[table]} written")
+    if summary.topics_created:
+        print(f"  topics created: {', '.join(summary.topics_created)}")
+    if summary.offsets_committed:
+        print(f"  {summary.offsets_committed} offsets committed for {args.to_app}-{args.group}")
+    prefix = settings.topic_prefix if args.to_prefix is None else args.to_prefix
+    print(f"start the deduplicator workers with MARSAD_APP_ID={args.to_app} "
+          f"MARSAD_PARTITIONS={args.partitions} MARSAD_TOPIC_PREFIX={prefix!r}")
     return 0

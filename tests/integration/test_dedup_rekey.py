@@ -1,0 +1,169 @@
+"""Change the band-keyed deduplicator from 2 to 4 partitions without losing its state.
+
+Two deduplicator workers with two partitions decide the first half of a
+stream, then stop one after the other.  ``marsad dedup-rekey`` re-keys their
+three tables' changelogs into a new app's, with four partitions, for a
+new deployment on new topics (the embedded broker cannot add partitions to
+a topic).  A deduplicator worker of the new app, with four partitions,
+restores them and takes the second half: exact and edited copies of
+first-half articles join their originals' stories, and another outlet's
+report of an attack joins the merged event founded before the change.
+
+The articles go through the normaliser and the extractor in-process (the
+``marsad process`` pipeline) and are produced to ``articles.extracted``: only
+the deduplicator runs as workers here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from marsad.deduplicator.agent import partitioner
+from marsad.pipeline import Pipeline
+from marsad.runtime import build_stage, make_codec
+from marsad.settings import Settings
+from marsad.topics import ALL_TOPICS, EXTRACTED, INTERNAL_TOPICS, ensure_topics
+from tests.conftest import ANT, free_port
+from tests.integration.conftest import consume, running_worker, wait_ready
+from tests.integration.test_dedup_events import LINES
+from tests.integration.test_dedup_partitions import id_elsewhere, near_copy
+
+pytestmark = pytest.mark.integration
+
+FINALS = ["events.enriched", "articles.duplicates", "articles.deadletter"]
+
+
+def extracted(articles: list[dict]) -> list[tuple[bytes, bytes]]:
+    """The ``articles.extracted`` records of raw articles, through the first two stages."""
+    settings = Settings()
+    codec = make_codec(settings)
+    pipeline = Pipeline([build_stage(n, settings, codec) for n in ("normaliser", "extractor")],
+                        codec)
+    out = []
+    for article in articles:
+        for msg in pipeline.run(orjson.dumps(article)):
+            if msg.topic == EXTRACTED:
+                out.append((msg.key.encode(), msg.data))
+    assert len(out) == len(articles)
+    return out
+
+
+async def produce_extracted(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from marsad.topics import kafka_client_options
+
+    producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all",
+                                max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.topic(EXTRACTED), v, key=k) for k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def rekey(broker: str, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MARSAD_BOOTSTRAP_SERVERS": broker, "MARSAD_TOPIC_PREFIX": prefix,
+           "MARSAD_PRODUCER_BATCH_BYTES": "1"}
+    return subprocess.run([sys.executable, "-m", "marsad", "dedup-rekey", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    old_prefix, new_prefix = f"r{tag}.", f"r{tag}.new."
+    old_app, new_app = f"r{tag}-old", f"r{tag}-new"
+    old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=2)
+    new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
+    originals: list[dict] = []
+    openings: set[str] = set()
+    reports: dict[int, dict] = {}
+    with gzip.open(ANT, "rb") as f:
+        for n, line in enumerate(itertools.islice(f, 20_000, 20_300), 20_000):
+            article = orjson.loads(line)
+            text = article.get("text") or ""
+            if n in LINES:
+                reports[n] = article
+            elif len(text) > 800 and text[:80] not in openings and len(originals) < 6:
+                openings.add(text[:80])
+                originals.append(article)
+    # Sky News reports the attack before the change, France 24 after it.
+    sky, france = reports[min(LINES)], reports[max(LINES)]
+    part = partitioner(4)
+    france = {**france, "id": id_elsewhere(france["id"], part(sky["id"]))}
+    exact = {a["id"]: {**a, "id": id_elsewhere(a["id"] + "-again", part(a["id"])),
+                       "source": "third-outlet"} for a in originals}
+    edited = {a["id"]: near_copy(a, id_elsewhere(a["id"] + "-edit", part(a["id"])))
+              for a in originals}
+    copies = [*exact.values(), *edited.values()]
+    first_half = extracted([*originals, sky])
+    second_half = extracted([*copies, france])
+    asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
+    old_env = {"MARSAD_PARTITIONS": "2", "MARSAD_APP_ID": old_app}
+    port_a, log_a = free_port(), tmp_path / "dedup-old-a.log"
+    with running_worker(broker, old_prefix, "deduplicator", port=port_a, log_path=log_a,
+                        env=old_env) as worker_a:
+        with running_worker(broker, old_prefix, "deduplicator", port=free_port(),
+                            log_path=tmp_path / "dedup-old-b.log", env=old_env):
+            asyncio.run(produce_extracted(old, first_half))
+            first = asyncio.run(consume(old, FINALS, expected=len(first_half), timeout=120))
+            busy = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", new_app,
+                         "--partitions", "4", "--to-prefix", new_prefix)
+        # One after the other (the embedded broker can wedge a group whose
+        # members all leave at once: test_dedup_restart_partitions).
+        time.sleep(3)
+        wait_ready(port_a, worker_a, log_a)
+    assert busy.returncode == 2 and "active member" in busy.stderr, busy.stderr
+    done = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", new_app,
+                 "--partitions", "4", "--to-prefix", new_prefix)
+    assert done.returncode == 0, done.stderr
+    assert "re-keyed 7 remembered article(s) from 2 to 4 partitions" in done.stdout, done.stdout
+    again = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", new_app,
+                  "--partitions", "4", "--to-prefix", new_prefix)
+    assert again.returncode == 2 and "already hold data" in again.stderr, again.stderr
+    new_env = {"MARSAD_PARTITIONS": "4", "MARSAD_APP_ID": new_app}
+    with running_worker(broker, new_prefix, "deduplicator", port=free_port(),
+                        log_path=tmp_path / "dedup-new.log", env=new_env):
+        asyncio.run(produce_extracted(new, second_half))
+        # Per original: two notices and two re-publications (two new sources).
+        expected = 4 * len(originals) + 1
+        asyncio.run(consume(new, FINALS, expected=expected, timeout=120))
+        out = asyncio.run(consume(new, FINALS, expected=expected + 1, timeout=5))
+    logs = "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))
+    rebuilt = re.findall(r"LSH index rebuilt from (\d+)", (tmp_path / "dedup-new.log").read_text())
+    assert rebuilt and max(int(n) for n in rebuilt) == len(first_half), logs
+    assert sorted(o["key"] for o in first) == sorted(a["id"] for a in [*originals, sky]), logs
+    assert not [o for o in out if o["topic"] == "articles.deadletter"], logs
+    dups = [o for o in out if o["topic"] == "articles.duplicates"]
+    assert Counter(o["key"] for o in dups) == Counter(c["id"] for c in copies), logs
+    cluster = {o["key"]: o["value"]["story"]["cluster_id"] for o in first}
+    enriched = [o for o in out if o["topic"] == "events.enriched"]
+    for orig in originals:
+        for copy, method in ((exact[orig["id"]], "exact"), (edited[orig["id"]], "minhash")):
+            notice = next(o["value"] for o in dups if o["key"] == copy["id"])
+            assert notice["story"]["cluster_id"] == cluster[orig["id"]]
+            assert notice["dedup"]["method"] == method
+        # The story's revisions go on from where they were (0 before the change).
+        versions = sorted(o["value"]["story"]["revision"] for o in enriched
+                          if o["key"] == orig["id"])
+        assert versions == [1, 2], (orig["id"], versions)
+    (sky_out,) = [o["value"] for o in first if o["key"] == sky["id"]]
+    (france_out,) = [o["value"] for o in out if o["key"] == france["id"]]
+    sky_events = {e["event_id"] for e in sky_out["merged_events"]}
+    joined = [e for e in france_out["merged_events"] if e["event_id"] in sky_events]
+    assert joined, (sky_out["merged_events"], france_out["merged_events"])
+    assert sorted(joined[0]["sources"]) == ["france24", "skynews"]

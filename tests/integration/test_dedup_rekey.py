@@ -135,6 +135,13 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     again = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", new_app,
                   "--partitions", "4", "--to-prefix", new_prefix)
     assert again.returncode == 2 and "already hold data" in again.stderr, again.stderr
+    # The same topics would need more partitions, which the embedded broker cannot add.
+    grow = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", f"{new_app}-2",
+                 "--partitions", "4")
+    assert grow.returncode == 2 and "--alter --topic" in grow.stderr, grow.stderr
+    one = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", f"{new_app}-3",
+                "--partitions", "1", "--to-prefix", new_prefix)
+    assert one.returncode == 2 and "not supported" in one.stderr, one.stderr
     new_env = {"MARSAD_PARTITIONS": "4", "MARSAD_APP_ID": new_app}
     with running_worker(broker, new_prefix, "deduplicator", port=free_port(),
                         log_path=tmp_path / "dedup-new.log", env=new_env):

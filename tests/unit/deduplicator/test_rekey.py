@@ -251,3 +251,14 @@ def test_changelog_topic_is_the_one_faust_names() -> None:
     assert changelog_topic("marsad", "deduplicator", "dedup-bands") == (
         "marsad-deduplicator-dedup-bands-changelog")
 
+
+
+def test_the_command_takes_the_old_and_new_app_and_the_partition_count() -> None:
+    from marsad.cli import build_parser
+    from marsad.deduplicator.commands import cmd_rekey
+
+    args = build_parser().parse_args(["dedup-rekey", "--from-app", "marsad", "--to-app",
+                                      "marsad-p4", "--partitions", "4"])
+    assert (args.func, args.from_app, args.to_app, args.partitions, args.group,
+            args.to_prefix, args.force) == (cmd_rekey, "marsad", "marsad-p4", 4,
+                                            "deduplicator", None, False)

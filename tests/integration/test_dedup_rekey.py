@@ -174,3 +174,51 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     joined = [e for e in france_out["merged_events"] if e["event_id"] in sky_events]
     assert joined, (sky_out["merged_events"], france_out["merged_events"])
     assert sorted(joined[0]["sources"]) == ["france24", "skynews"]
+
+
+def test_the_new_group_starts_where_the_old_one_stopped(broker: str) -> None:
+    """On the same topics the new group's offsets are the old group's; new partitions: end."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from marsad.deduplicator.rekey_kafka import _commit_offsets, _lag
+
+    prefix = f"o{uuid.uuid4().hex[:8]}."
+    settings = Settings(bootstrap_servers=broker, topic_prefix=prefix, partitions=2)
+    asyncio.run(ensure_topics(settings, ALL_TOPICS + INTERNAL_TOPICS))
+    records = extracted([{"id": f"a{n}", "source": "bbc", "title": "خبر",
+                          "text": "قال الرئيس إن الحكومة ستعقد اجتماعا في القاهرة غدا."}
+                         for n in range(6)])
+    asyncio.run(produce_extracted(settings, records))
+    topic = settings.topic(EXTRACTED)
+    tps = [TopicPartition(topic, p) for p in range(2)]
+
+    async def commit_old() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=f"{prefix}old-x",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            # The old group read partition 0 to its end, partition 1 not at all.
+            await consumer.commit({tps[0]: ends[tps[0]]})
+        finally:
+            await consumer.stop()
+        return {tp.partition: n for tp, n in ends.items()}
+
+    async def committed(group: str) -> dict[str, int | None]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=group,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return {f"{tp.topic}:{tp.partition}": await consumer.committed(tp)
+                    for tp in [*tps, TopicPartition(settings.topic("dedup.notes"), 1)]}
+        finally:
+            await consumer.stop()
+
+    ends = asyncio.run(commit_old())
+    assert asyncio.run(_lag(settings, f"{prefix}old-x")) == {topic: ends[1]}
+    count = asyncio.run(_commit_offsets(settings, f"{prefix}old-x", f"{prefix}new-x",
+                                        "deduplicator"))
+    assert count == 2 * 4  # articles.extracted and the three dedup.* topics
+    assert asyncio.run(committed(f"{prefix}new-x")) == {
+        f"{topic}:0": ends[0], f"{topic}:1": ends[1], f"{prefix}dedup.notes:1": 0}

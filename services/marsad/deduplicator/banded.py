@@ -225,6 +225,26 @@ def unpack_payload(packed: str | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def signature_key(partition: int, aid: str) -> str:
+    """The band table's key of an article's signature as stored by one partition.
+
+    Per partition, like the window bookkeeping (:func:`advance_window`): one
+    worker holding several partitions shares one in-memory table, and a key
+    written from the first of them only would be missing from the other
+    partitions' changelogs, so a worker taking one of those over after a
+    rebalance would not know the article.
+    """
+    return f"s:{partition}:{aid}"
+
+
+def parse_signature_key(key: str) -> tuple[int | None, str]:
+    """``(partition, article id)`` of a signature key; partition None for the old ``s:<id>``."""
+    head, sep, rest = key[2:].partition(":")
+    if sep and head.isdigit():
+        return int(head), rest
+    return None, key[2:]
+
+
 def _exact_key(exact: str) -> str:
     # A prefix no LSH band key has ("b<band>:<hex>").
     return "x" + exact
@@ -400,11 +420,12 @@ class BandedDeduplicator:
         """Look an article up in this partition's buckets, add it, reply with candidates."""
         cfg = self.config
         aid = msg["a"]
-        if ("s:" + aid) not in self.bands:
+        mine_key = signature_key(partition, aid)
+        if mine_key not in self.bands:
             ts = float(msg["t"])
             for gone in advance_window(self.bands, partition, ts, cfg.window_days, aid):
                 self._forget_signature(gone, partition)
-            self.bands["s:" + aid] = {"g": msg["g"], "x": msg["x"], "t": msg["t"], "o": msg["o"]}
+            self.bands[mine_key] = {"g": msg["g"], "x": msg["x"], "t": msg["t"], "o": msg["o"]}
         seen: dict[str, None] = {}
         for key in msg["keys"]:
             for cid in _members_before(self.index, key, aid, cfg.max_bucket):
@@ -415,7 +436,8 @@ class BandedDeduplicator:
         values = mh.Signature.decode_values(msg["g"]) if seen else None
         for cid in seen:
             assert values is not None
-            crec = self.bands.get("s:" + cid)
+            # The old key (no partition) stands for state kept before 2026-11-29.
+            crec = self.bands.get(signature_key(partition, cid)) or self.bands.get("s:" + cid)
             if crec is None:
                 continue
             if crec["x"] == msg["x"]:
@@ -449,7 +471,9 @@ class BandedDeduplicator:
         return True
 
     def _forget_signature(self, aid: str, partition: int) -> None:
-        rec = self.bands.pop("s:" + aid, None)
+        rec = self.bands.pop(signature_key(partition, aid), None)
+        if rec is None:
+            rec = self.bands.pop("s:" + aid, None)
         if rec is None:
             return
         for key in self._keys(mh.Signature.decode_values(rec["g"]), rec["x"]):
@@ -465,7 +489,7 @@ class BandedDeduplicator:
     def remembered(self) -> tuple[int, int]:
         """Articles remembered in the article store and signatures in the band store."""
         return (sum(1 for k in self.articles if k.startswith("a:")),
-                sum(1 for k in self.bands if k.startswith("s:")))
+                len({parse_signature_key(k)[1] for k in self.bands if k.startswith("s:")}))
 
     def _keys(self, values: mh.U32Array, exact: str) -> list[str]:
         return [*mh.band_key_strings(values, self.config.bands, self.config.seed),
@@ -478,13 +502,15 @@ class BandedDeduplicator:
         """
         self.index.clear()
         records = sorted(
-            ((k[2:], v) for k, v in self.bands.items() if k.startswith("s:")),
-            key=lambda item: (float(item[1]["t"]), item[0]),
+            ((*parse_signature_key(k), v) for k, v in self.bands.items() if k.startswith("s:")),
+            key=lambda item: (float(item[2]["t"]), item[1], -1 if item[0] is None else item[0]),
         )
-        for aid, rec in records:
+        for partition, aid, rec in records:
             for key in self._keys(mh.Signature.decode_values(rec["g"]), rec["x"]):
-                _members_before(self.index, key, aid, self.config.max_bucket)
-        return len(records)
+                # A partition's record builds that partition's buckets only.
+                if partition is None or band_partition(key, self.partitions) == partition:
+                    _members_before(self.index, key, aid, self.config.max_bucket)
+        return len({aid for _, aid, _ in records})
 
     # -- step 3: in the partition of an article id ---------------------------------------
 

@@ -10,9 +10,10 @@ it holds:
   of the article id (Kafka's murmur2, as the producer of ``articles.extracted``
   and ``dedup.notes`` routes it); ``c:<cluster>`` to the partition of the
   story's root (the first id of its members).
-* ``dedup-bands``: ``s:<id>`` to every partition holding one of the
-  article's band keys under ``P'`` (recomputed from its signature), so a
-  signature may be copied to more or fewer partitions than before.
+* ``dedup-bands``: ``s:<p>:<id>`` (or the older ``s:<id>``) to every
+  partition holding one of the article's band keys under ``P'``, as
+  ``s:<p'>:<id>`` (recomputed from its signature), so a signature may be
+  copied to more or fewer partitions than before.
 * ``merged-events``: ``k:<merge key>`` and ``e:<event id>`` to the partition
   of the merge key (the event's is recomputed from its record).
 
@@ -32,7 +33,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from marsad.deduplicator import minhash as mh
-from marsad.deduplicator.banded import band_partition, event_partition
+from marsad.deduplicator.banded import (
+    band_partition,
+    event_partition,
+    parse_signature_key,
+    signature_key,
+)
 from marsad.deduplicator.core import DedupConfig
 from marsad.deduplicator.events import record_merge_key
 
@@ -194,7 +200,7 @@ def rekey_bands(
                 continue
             if not key.startswith("s:"):
                 raise _unknown(BANDS, key)
-            aid = key[2:]
+            _, aid = parse_signature_key(key)
             if aid not in records:
                 records[aid] = value
                 keys = keys_of(value)
@@ -208,7 +214,7 @@ def rekey_bands(
     for aid, value in records.items():
         hour = bucket.get(aid, math.floor(float(value["t"]) / _HOUR))
         for target in sorted({band_partition(k, partitions) for k in keys_of(value)}):
-            new.setdefault(target, {})["s:" + aid] = value
+            new.setdefault(target, {})[signature_key(target, aid)] = value
             placed.setdefault(target, {})[aid] = [hour]
     for target, ids in placed.items():
         new[target].update(_window(target, ids))

@@ -27,6 +27,8 @@ from marsad.deduplicator.banded import (
     Send,
     band_partition,
     event_partition,
+    parse_signature_key,
+    signature_key,
 )
 from marsad.deduplicator.core import DedupConfig
 from marsad.deduplicator.events import record_merge_key
@@ -137,10 +139,34 @@ def rekeyed(old: list[State], before: int, after: int) -> list[State]:
             rekey_events(old[2], after)]
 
 
+def _plain(key: str) -> str:
+    # A signature's key names the partition that keeps it; the id is what must survive.
+    return "s:" + parse_signature_key(key)[1] if key.startswith("s:") else key
+
+
 def live(state: State) -> dict[str, Any]:
     """The records apart from the window bookkeeping, all partitions together."""
-    return {k: v for part in state.values() for k, v in part.items()
+    return {_plain(k): v for part in state.values() for k, v in part.items()
             if not k.startswith(("m:", "w:"))}
+
+
+@settings(max_examples=15, deadline=None)
+@given(partitions=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
+def test_each_band_partitions_changelog_holds_every_signature_it_reads(
+    partitions: int, seed: int,
+) -> None:
+    # One worker holding every partition shares one in-memory table; a worker
+    # that takes a single partition over restores that partition's changelog
+    # only, so each partition must have written the signatures of its buckets.
+    _, old = first_half(partitions, seed)
+    bands = old[1]
+    keys_of = band_keys_of(CONFIG)
+    values = {parse_signature_key(k)[1]: v for part in bands.values()
+              for k, v in part.items() if k.startswith("s:")}
+    assert set(values) == FIRST
+    for aid, value in values.items():
+        for p in {band_partition(k, partitions) for k in keys_of(value)}:
+            assert signature_key(p, aid) in bands.get(p, {}), (aid, p)
 
 
 @settings(max_examples=25, deadline=None)
@@ -158,10 +184,12 @@ def test_every_record_lands_where_a_worker_with_the_new_count_looks_for_it(
                 assert where(key[2:]) == part, key
             elif key.startswith("c:"):
                 assert where(value["ids"][0]) == part, key
-    signatures = {k for part in bands.values() for k in part if k.startswith("s:")}
+    signatures = {_plain(k) for part in bands.values() for k in part if k.startswith("s:")}
     for key in signatures:
         value = live(old[1])[key]
-        holders = {p for p, records in bands.items() if key in records}
+        holders = {p for p, records in bands.items() if signature_key(p, key[2:]) in records}
+        assert all(parse_signature_key(k)[0] == p
+                   for p, records in bands.items() for k in records if k.startswith("s:"))
         assert holders == {band_partition(k, after) for k in keys_of(value)}, key
     for part, records in events.items():
         for key, value in records.items():
@@ -178,7 +206,7 @@ def test_every_record_lands_where_a_worker_with_the_new_count_looks_for_it(
     # The window of each partition lists each of its ids once, under hours it names.
     for state, prefix in ((articles, "a:"), (bands, "s:"), (events, "e:")):
         for part, records in state.items():
-            ids = sorted(k[2:] for k in records if k.startswith(prefix))
+            ids = sorted(_plain(k)[2:] for k in records if k.startswith(prefix))
             listed = sorted(i for k, v in records.items() if k.startswith("w:") for i in v)
             assert listed == ids
             hours = sorted(int(k.rsplit(":", 1)[1]) for k in records if k.startswith("w:"))

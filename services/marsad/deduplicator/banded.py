@@ -48,7 +48,7 @@ cycle's smallest id becomes the story's root.
 State: ``articles`` (keyed by article id) holds ``a:<id>`` records, the
 merged events replied for it (``v:<id>``) and, for
 roots, ``c:<cluster>``; ``events`` (keyed by event partition) the merged
-events; ``bands`` (keyed by band partition) holds ``s:<id>``
+events; ``bands`` (keyed by band partition) holds ``s:<partition>:<id>``
 (signature, exact key, time, source); ``index`` holds the buckets (derived,
 rebuilt by :meth:`BandedDeduplicator.rebuild_index`).  This module imports
 neither Faust nor Kafka.

@@ -69,6 +69,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 from marsad.deduplicator import minhash as mh
@@ -243,6 +244,25 @@ def parse_signature_key(key: str) -> tuple[int | None, str]:
     if sep and head.isdigit():
         return int(head), rest
     return None, key[2:]
+
+
+def keys_in_partition(
+    values: mh.U32Array, exact: str, config: DedupConfig, partitions: int, partition: int
+) -> list[str]:
+    """The bucket keys of a signature (LSH bands, then the exact key) that fall into ``partition``.
+
+    The same keys as filtering every key by :func:`band_partition`, without
+    formatting the others: each partition evicts its own copy of a signature,
+    so this runs once per partition holding a key of the article.
+    """
+    hashes = mh.band_hashes(values, config.bands, config.seed)
+    # band_partition reads a key's last 8 hex digits: the hash's low 32 bits.
+    low = (hashes & np.uint64(0xFFFFFFFF)) % np.uint64(partitions)
+    keys = [f"{i}:{int(hashes[i]):016x}" for i in np.flatnonzero(low == partition).tolist()]
+    ekey = _exact_key(exact)
+    if band_partition(ekey, partitions) == partition:
+        keys.append(ekey)
+    return keys
 
 
 def _exact_key(exact: str) -> str:
@@ -476,9 +496,8 @@ class BandedDeduplicator:
             rec = self.bands.pop("s:" + aid, None)
         if rec is None:
             return
-        for key in self._keys(mh.Signature.decode_values(rec["g"]), rec["x"]):
-            if band_partition(key, self.partitions) != partition:
-                continue
+        values = mh.Signature.decode_values(rec["g"])
+        for key in keys_in_partition(values, rec["x"], self.config, self.partitions, partition):
             members = self.index.get(key)
             if members == aid:
                 del self.index[key]

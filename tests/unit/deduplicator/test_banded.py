@@ -16,10 +16,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marsad.deduplicator import minhash as mh
 from marsad.deduplicator.banded import (
     BANDS,
     EVENTS,
@@ -28,6 +30,8 @@ from marsad.deduplicator.banded import (
     Out,
     Publish,
     Send,
+    band_partition,
+    keys_in_partition,
 )
 from marsad.deduplicator.core import DedupConfig, Deduplicator
 from marsad.deduplicator.corpus import load_fold
@@ -408,3 +412,22 @@ def test_one_partition_publishes_what_the_single_process_merger_gives() -> None:
     expected = [rec for reports in strike_reports().values()
                 for rec in merged_records([m for m in map(merger.add, reports) if m])]
     assert [p.value for p in published] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 2**32 - 1), min_size=128, max_size=128),
+    exact=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    partitions=st.integers(1, 9),
+    bands=st.sampled_from([42, 32, 16]),
+)
+def test_keys_in_partition_are_the_filtered_bucket_keys(
+    values: list[int], exact: str, partitions: int, bands: int,
+) -> None:
+    config = DedupConfig(bands=bands)
+    sig = np.array(values, dtype=np.uint32)
+    every = [*mh.band_key_strings(sig, bands, config.seed), "x" + exact]
+    for p in range(partitions):
+        assert keys_in_partition(sig, exact, config, partitions, p) == [
+            k for k in every if band_partition(k, partitions) == p
+        ]

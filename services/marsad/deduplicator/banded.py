@@ -57,6 +57,7 @@ neither Faust nor Kafka.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import logging
 import math
@@ -167,14 +168,17 @@ def advance_window(
     cutoff = top - math.ceil(window_days * 24)
     bucket = max(hour, cutoff)
     expired: list[str] = []
-    hours = [h for h in meta["hours"] if h >= cutoff]
-    for h in meta["hours"]:
-        if h < cutoff:
-            expired.extend(store.pop(f"w:{partition}:{h}", None) or [])
-    if bucket not in hours:
-        hours = sorted([*hours, bucket])
-    if top != meta["top"] or hours != meta["hours"]:
-        store[f"m:{partition}"] = {"top": top, "hours": hours}
+    # ``hours`` is kept sorted: the expired ones are a prefix, and most calls
+    # (every partition, every article) change nothing, so nothing is copied.
+    hours: list[int] = meta["hours"]
+    cut = bisect.bisect_left(hours, cutoff)
+    for h in hours[:cut]:
+        expired.extend(store.pop(f"w:{partition}:{h}", None) or [])
+    at = bisect.bisect_left(hours, bucket, cut)
+    fresh = at == len(hours) or hours[at] != bucket
+    if cut or fresh or top != meta["top"]:
+        kept = [*hours[cut:at], bucket, *hours[at:]] if fresh else hours[cut:]
+        store[f"m:{partition}"] = {"top": top, "hours": kept}
     key = f"w:{partition}:{bucket}"
     store[key] = [*(store.get(key) or ()), *ids]
     return expired

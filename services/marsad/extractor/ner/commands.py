@@ -53,6 +53,34 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also train on the dev split (the printed dev score is then not held out)",
     )
+    p.add_argument(
+        "--self-train",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N ANT sentences tagged by the neural backend (the teacher; needs torch)",
+    )
+    p.add_argument("--self-train-seed", type=int, default=None, help="seed of the ANT sample")
+    p.add_argument(
+        "--self-train-entities",
+        action="store_true",
+        help="only ANT sentences in which the teacher found a name",
+    )
+    p.add_argument(
+        "--self-train-agree",
+        action="store_true",
+        help="only ANT sentences the CRF alone tags as the teacher does",
+    )
+    p.add_argument(
+        "--teacher-crf",
+        type=Path,
+        default=None,
+        help="the CRF combined with the teacher network (default: one trained first, "
+        "without self-training, into build/; it is also printed as the baseline)",
+    )
+    p.add_argument(
+        "--teacher-weight", type=float, default=None, help="its weight (default: the bundle's)"
+    )
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser(
@@ -152,7 +180,36 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         max_iterations=defaults.max_iterations if args.iterations is None else args.iterations,
         use_wojood=args.wojood,
     )
-    result = run_training(args.shared, args.model or MODEL_PATH, config=config, full=args.full)
+    self_train = teacher = None
+    if args.self_train > 0:
+        from marsad.extractor.ner.selftrain import SelfTrainConfig
+        from marsad.extractor.ner.training import TeacherConfig
+
+        st_defaults = SelfTrainConfig()
+        self_train = SelfTrainConfig(
+            sentences=args.self_train,
+            seed=st_defaults.seed if args.self_train_seed is None else args.self_train_seed,
+            entities_only=args.self_train_entities,
+            agree_only=args.self_train_agree,
+        )
+        teacher = TeacherConfig(crf_path=args.teacher_crf, crf_weight=args.teacher_weight)
+    result = run_training(
+        args.shared,
+        args.model or MODEL_PATH,
+        config=config,
+        full=args.full,
+        self_train=self_train,
+        teacher=teacher,
+    )
+    if "baseline_scores" in result:
+        print(
+            f"baseline (no self-training, the teacher's CRF) trained in "
+            f"{result['seconds_baseline']:.1f}s; dev, one sentence / 10 sentences at a time:"
+        )
+        print(format_scores(result["baseline_scores"]))
+        print(format_scores(result["baseline_scores_window10"]))
+    if "teacher" in result:
+        print("self-training:", json.dumps(result["teacher"], ensure_ascii=False))
     print(
         f"trained in {result['seconds_crf']:.1f}s (total {result['seconds_total']:.1f}s); "
         f"model {result['model_bytes'] / 1e6:.2f} MB, gazetteer "

@@ -3,6 +3,8 @@
 ``marsad ner-train`` builds the gazetteer from the shared name lists, trains
 python-crfsuite on ANERcorp's training part minus the fixed dev split (plus,
 optionally, the Wojood sample), and writes both into ``data/``.
+``marsad ner-train --self-train N`` also adds N ANT sentences tagged by the
+neural backend (:mod:`marsad.extractor.ner.selftrain`).
 ``marsad ner-eval`` prints entity-level precision, recall and F1 on the dev
 split: exact span and type, micro-averaged and per type.
 """
@@ -34,6 +36,7 @@ from marsad.extractor.ner.text import ARABIC_NAME, NON_ARABIC_LETTERS
 
 if TYPE_CHECKING:
     from marsad.extractor.ner.features import FeatureExtractor
+    from marsad.extractor.ner.selftrain import SelfTrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,24 @@ class TrainConfig:
     # Measured on the dev split: adding Wojood's sentences cost about one F1
     # point (its annotation conventions differ), so it only feeds the gazetteer.
     use_wojood: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherConfig:
+    """The neural teacher of self-training.
+
+    Attributes:
+        model_path: The neural bundle.
+        crf_path: The CRF combined with the network; ``None`` trains one without
+            self-training first (written to ``baseline_path``).
+        crf_weight: The CRF's weight in the teacher; ``None`` takes the bundle's.
+        baseline_path: Where that CRF goes (a build file, not shipped).
+    """
+
+    model_path: Path = DATA_DIR / "ner_neural.pt"
+    crf_path: Path | None = None
+    crf_weight: float | None = None
+    baseline_path: Path = Path("build/ner-baseline.crfsuite")
 
 
 def build_gazetteer(shared: Path, min_population: int = 20_000) -> Gazetteer:
@@ -167,7 +188,8 @@ def train(
         gazetteer: Name lists without any ANERcorp names.
         config: Hyper-parameters.
         clusters: Corpus word information.
-        extra: More training sentences (Wojood), featurised with the full gazetteer.
+        extra: More training sentences (Wojood, teacher-tagged ANT sentences),
+            featurised with the full gazetteer, as the model sees text at run time.
     """
     import pycrfsuite
 
@@ -244,6 +266,8 @@ def run_training(
     config: TrainConfig | None = None,
     *,
     full: bool = False,
+    self_train: SelfTrainConfig | None = None,
+    teacher: TeacherConfig | None = None,
 ) -> dict[str, Any]:
     """Build the gazetteer, train, write both files and score on the dev split.
 
@@ -254,9 +278,14 @@ def run_training(
         config: Hyper-parameters.
         full: Also train on the dev split (for the shipped model, after tuning);
             the dev score printed is then not held out.
+        self_train: Add ANT sentences tagged by the neural teacher (see
+            :mod:`marsad.extractor.ner.selftrain`).
+        teacher: The teacher's files; without a CRF path, a CRF trained without
+            self-training in this run (the baseline, also scored) joins the network.
 
     Returns:
-        Training time, sizes and dev scores.
+        Training time, sizes and dev scores (and the baseline's and the teacher's
+        report when self-training).
     """
     config = config or TrainConfig()
     t0 = time.perf_counter()
@@ -269,13 +298,38 @@ def run_training(
         extra = read_wojood(wdir / "train.txt") + read_wojood(wdir / "val.txt")
     from marsad.extractor.ner.clusters import load_clusters
 
-    crf_seconds = train(data, model_path, base, config, load_clusters(), extra)
+    clusters = load_clusters()
     shipped = add_labelled_names(base, data)
     gazetteer_path.parent.mkdir(parents=True, exist_ok=True)
     shipped.write(gazetteer_path)
+    result: dict[str, Any] = {}
+    if self_train is not None:
+        teacher = teacher or TeacherConfig()
+        crf_path = teacher.crf_path
+        if crf_path is None:
+            # The teacher's CRF is trained here (without self-training), so the
+            # command reproduces its own input: it is also the baseline.
+            crf_path = teacher.baseline_path
+            result["seconds_baseline"] = train(data, crf_path, base, config, clusters, extra)
+            result["baseline_scores"] = evaluate(crf_path, dev_sents, shipped)
+            result["baseline_scores_window10"] = evaluate(crf_path, dev_sents, shipped, window=10)
+        from marsad.extractor.ner.selftrain import held_out_keys, teacher_sentences
+
+        silver, result["teacher"] = teacher_sentences(
+            shared,
+            self_train,
+            held_out_keys(shared, dev_sents),
+            teacher.model_path,
+            crf_path,
+            shipped,
+            teacher.crf_weight,
+        )
+        extra = [*extra, *silver]
+    crf_seconds = train(data, model_path, base, config, clusters, extra)
     scores = evaluate(model_path, dev_sents, shipped)
     scores_window = evaluate(model_path, dev_sents, shipped, window=10)
     return {
+        **result,
         "seconds_total": time.perf_counter() - t0,
         "seconds_crf": crf_seconds,
         "model_bytes": model_path.stat().st_size,

@@ -17,8 +17,6 @@ the deduplicator runs as workers here.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import itertools
 import os
 import re
 import subprocess
@@ -31,15 +29,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from marsad.deduplicator.agent import partitioner
 from marsad.pipeline import Pipeline
 from marsad.runtime import build_stage, make_codec
 from marsad.settings import Settings
 from marsad.topics import ALL_TOPICS, EXTRACTED, INTERNAL_TOPICS, ensure_topics
-from tests.conftest import ANT, free_port
+from tests.conftest import free_port
 from tests.integration.conftest import consume, running_worker, wait_ready
-from tests.integration.test_dedup_events import LINES
-from tests.integration.test_dedup_partitions import id_elsewhere, near_copy
+from tests.integration.test_dedup_restart_partitions import two_halves
 
 pytestmark = pytest.mark.integration
 
@@ -89,26 +85,7 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     old_app, new_app = f"r{tag}-old", f"r{tag}-new"
     old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=2)
     new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
-    originals: list[dict] = []
-    openings: set[str] = set()
-    reports: dict[int, dict] = {}
-    with gzip.open(ANT, "rb") as f:
-        for n, line in enumerate(itertools.islice(f, 20_000, 20_300), 20_000):
-            article = orjson.loads(line)
-            text = article.get("text") or ""
-            if n in LINES:
-                reports[n] = article
-            elif len(text) > 800 and text[:80] not in openings and len(originals) < 6:
-                openings.add(text[:80])
-                originals.append(article)
-    # Sky News reports the attack before the change, France 24 after it.
-    sky, france = reports[min(LINES)], reports[max(LINES)]
-    part = partitioner(4)
-    france = {**france, "id": id_elsewhere(france["id"], part(sky["id"]))}
-    exact = {a["id"]: {**a, "id": id_elsewhere(a["id"] + "-again", part(a["id"])),
-                       "source": "third-outlet"} for a in originals}
-    edited = {a["id"]: near_copy(a, id_elsewhere(a["id"] + "-edit", part(a["id"])))
-              for a in originals}
+    originals, sky, france, exact, edited = two_halves(4)
     copies = [*exact.values(), *edited.values()]
     first_half = extracted([*originals, sky])
     second_half = extracted([*copies, france])

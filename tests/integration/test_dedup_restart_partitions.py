@@ -56,10 +56,17 @@ def dedup_workers(broker: str, prefix: str, count: int, tmp_path: Path, tag: str
         yield logs
 
 
-def test_banded_deduplicator_remembers_across_a_restart(broker: str, tmp_path: Path) -> None:
-    prefix = f"q{uuid.uuid4().hex[:8]}."
-    settings = Settings(bootstrap_servers=broker, topic_prefix=prefix, partitions=PARTITIONS)
-    env = {"MARSAD_PARTITIONS": str(PARTITIONS)}
+def two_halves(partitions: int) -> tuple[list[dict], dict, dict, dict[str, dict], dict[str, dict]]:
+    """A stream cut in two around a stop (or a change of the partition count).
+
+    Before: six long ANT originals and Sky News' report of an attack. After:
+    an exact copy (another outlet) and a near copy of each original, and
+    France 24's report of the same attack, each on another partition than
+    the article it must meet.
+
+    Returns:
+        ``(originals, sky, france, exact copies by original id, near copies by original id)``.
+    """
     originals: list[dict] = []
     openings: set[str] = set()
     reports: dict[int, dict] = {}
@@ -72,14 +79,21 @@ def test_banded_deduplicator_remembers_across_a_restart(broker: str, tmp_path: P
             elif len(text) > 800 and text[:80] not in openings and len(originals) < 6:
                 openings.add(text[:80])
                 originals.append(article)
-    # Sky News reports the attack before the restart, France 24 after it.
     sky, france = reports[min(LINES)], reports[max(LINES)]
-    part = partitioner(PARTITIONS)
+    part = partitioner(partitions)
     france = {**france, "id": id_elsewhere(france["id"], part(sky["id"]))}
     exact = {a["id"]: {**a, "id": id_elsewhere(a["id"] + "-again", part(a["id"])),
                        "source": "third-outlet"} for a in originals}
     edited = {a["id"]: near_copy(a, id_elsewhere(a["id"] + "-edit", part(a["id"])))
               for a in originals}
+    return originals, sky, france, exact, edited
+
+
+def test_banded_deduplicator_remembers_across_a_restart(broker: str, tmp_path: Path) -> None:
+    prefix = f"q{uuid.uuid4().hex[:8]}."
+    settings = Settings(bootstrap_servers=broker, topic_prefix=prefix, partitions=PARTITIONS)
+    env = {"MARSAD_PARTITIONS": str(PARTITIONS)}
+    originals, sky, france, exact, edited = two_halves(PARTITIONS)
     copies = [*exact.values(), *edited.values()]
     before_ids = [a["id"] for a in originals] + [sky["id"]]
     with ExitStack() as stack:

@@ -95,6 +95,20 @@ def strike_reports() -> dict[str, list[EventReport]]:
     return out
 
 
+def deliver(core: BandedDeduplicator, topic: str, key: str, value: Any, partition: int,
+            reports: list[EventReport] | None = None) -> list[Out]:
+    """One message to the core handler of its topic (``extracted``: ``(text, source, time)``)."""
+    if topic == "extracted":
+        text, source, published = value
+        return core.route(key, text, source=source, published_at=published,
+                          payload={"id": key}, partition=partition, reports=reports)
+    if topic == BANDS:
+        return core.band(value, partition)
+    if topic == EVENTS:
+        return core.merge(value, partition)
+    return core.note(value)
+
+
 def simulate(
     partitions: int, rng: random.Random, redeliver: float = 0.0, sent: list[Send] | None = None,
     reports: dict[str, list[EventReport]] | None = None,
@@ -128,17 +142,8 @@ def simulate(
         assert steps < 10_000, "messages keep circulating"
         topic, partition = rng.choice(sorted(k for k, q in queues.items() if q))
         key, value = queues[(topic, partition)].popleft()
-        if topic == "extracted":
-            text, source, published = value
-            outs = core.route(key, text, source=source, published_at=published,
-                              payload={"id": key}, partition=partition,
-                              reports=None if reports is None else reports[key])
-        elif topic == BANDS:
-            outs = core.band(value, partition)
-        elif topic == EVENTS:
-            outs = core.merge(value, partition)
-        else:
-            outs = core.note(value)
+        outs = deliver(core, topic, key, value, partition,
+                       reports[key] if reports is not None and topic == "extracted" else None)
         for out in outs:
             if isinstance(out, Send):
                 push(out.topic, out.key, out.value, out.partition)

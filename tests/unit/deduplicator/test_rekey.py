@@ -20,8 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marsad.deduplicator.banded import (
-    BANDS,
-    EVENTS,
     BandedDeduplicator,
     Final,
     Send,
@@ -43,7 +41,7 @@ from marsad.deduplicator.rekey import (
     rekey_bands,
     rekey_events,
 )
-from tests.unit.deduplicator.test_banded import ARTICLES, fold, part_of, strike_reports
+from tests.unit.deduplicator.test_banded import ARTICLES, deliver, fold, part_of, strike_reports
 
 CONFIG = DedupConfig()
 # The first half: one article of each story (and the strike's first reports).
@@ -106,16 +104,8 @@ def play(core: BandedDeduplicator, stores: list[ChangelogStore], ids: set[str],
         key, value = queues[(topic, partition)].popleft()
         for store in stores:
             store.current = partition
-        if topic == "extracted":
-            text, source, published = value
-            outs = core.route(key, text, source=source, published_at=published,
-                              payload={"id": key}, partition=partition, reports=reports[key])
-        elif topic == BANDS:
-            outs = core.band(value, partition)
-        elif topic == EVENTS:
-            outs = core.merge(value, partition)
-        else:
-            outs = core.note(value)
+        outs = deliver(core, topic, key, value, partition,
+                       reports[key] if topic == "extracted" else None)
         for out in outs:
             if isinstance(out, Send):
                 push(out.topic, out.key, out.value, out.partition)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Faust's local files of every worker a test starts go to a temporary folder.
+
+    Workers inherit the environment; without this each run left one folder per
+    test app id in the checkout's ``var/`` (the reliability reports stay there).
+    """
+    old = os.environ.get("MARSAD_DATA_DIR")
+    os.environ["MARSAD_DATA_DIR"] = str(tmp_path_factory.mktemp("faust-data"))
+    yield
+    if old is None:
+        del os.environ["MARSAD_DATA_DIR"]
+    else:
+        os.environ["MARSAD_DATA_DIR"] = old
 
 
 @pytest.fixture(scope="session")

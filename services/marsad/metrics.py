@@ -68,7 +68,7 @@ class Metrics:
         self.merged_events_published = Counter(
             "marsad_dedup_merged_events_published_total",
             "Records of merged events delivered to events.merged, by stage and change "
-            "(founded: revision 0; joined: a report joined it).",
+            "(founded: revision 0; joined: a report joined it; closed: it left the window).",
             ["stage", "change"],
             registry=registry,
         )

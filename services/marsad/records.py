@@ -89,6 +89,7 @@ class MergedEventRecord(TypedDict):
     schema_version: int
     event_id: str
     revision: int
+    closed: NotRequired[bool]
     type: str
     place: Place | None
     date: str | None

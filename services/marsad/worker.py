@@ -231,7 +231,10 @@ async def produce(app: faust.App, runtime: WorkerRuntime, pending: list[Pending]
         if item.out.topic in _FINAL_TOPICS and item.raw_ts is not None:
             metrics.end_to_end_seconds.observe(max(0.0, (now_ms - item.raw_ts) / 1000))
         elif item.out.topic == MERGED:
-            change = "founded" if item.out.value.get("revision") == 0 else "joined"
+            if item.out.value.get("closed"):
+                change = "closed"
+            else:
+                change = "founded" if item.out.value.get("revision") == 0 else "joined"
             metrics.merged_events_published.labels(item.stage.name, change).inc()
 
 

@@ -131,7 +131,9 @@ def test_reports_on_different_partitions_merge_into_one_event(
     history = [o["value"] for o in published if o["key"] == latest["event_id"]]
     assert [r["revision"] for r in history] == [0, 1, 2], published
     record = history[-1]
-    assert {k: v for k, v in record.items() if k not in ("schema_version", "revision")} == {
+    assert not record["closed"]
+    assert {k: v for k, v in record.items()
+            if k not in ("schema_version", "revision", "closed")} == {
         k: v for k, v in latest.items() if k != "is_new"}
     assert sorted(record["sources"]) == ["france24", "skynews"]
     assert record["casualties"]["killed"]["consensus"] == killed["consensus"]

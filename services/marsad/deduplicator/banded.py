@@ -89,6 +89,7 @@ from marsad.deduplicator.events import (
     EventMerger,
     EventReport,
     MergedEvent,
+    closed_record,
     merge_key,
     merged_records,
 )
@@ -436,6 +437,7 @@ class BandedDeduplicator:
         outs: list[Out] = [Send(NOTES, aid, {"k": "merged", "a": aid, "p": partition,
                                              "e": merged})]
         outs.extend(Publish(rec["event_id"], rec) for rec in merged_records(results))
+        outs.extend(Publish(e.event_id, closed_record(e)) for e in self.merger.take_closed())
         return outs
 
     # -- step 2: in a band partition ---------------------------------------------------

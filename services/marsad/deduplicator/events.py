@@ -19,6 +19,10 @@ event may have been forgotten, and would be founded again under its old id):
 ``m:``                    highest hour seen and the hours still held
 ========================  ==================================================
 
+An event evicted from the window is handed out once by
+:meth:`EventMerger.take_closed`, so that its closing record
+(:func:`closed_record`) tells subscribers no report will join it any more.
+
 With several partitions (reports keyed by merge key, see
 ``docs/deduplicator.md``) the window bookkeeping is kept per partition
 (``m:<p>``, ``w:<p>:<hour>``): a table key written while handling two
@@ -292,7 +296,25 @@ def merged_record(event: MergedEvent) -> dict[str, Any]:
     out = event.to_json()
     del out["is_new"]
     return {"schema_version": 1, "event_id": event.event_id,
-            "revision": event.report_count - 1, **out}
+            "revision": event.report_count - 1, "closed": False, **out}
+
+
+def closed_record(event: MergedEvent) -> dict[str, Any]:
+    """The last ``events.merged`` record of an event that has left the window.
+
+    No report can join it any more (a report older than the window is not
+    merged), so subscribers may treat it as final: the same state as its last
+    record, with ``closed`` true and one more revision.  It is not a
+    tombstone: a compacted topic keeps it, so the topic stays the history of
+    every happening (``docs/deduplicator.md`` says how to bound it).
+
+    Args:
+        event: An event :meth:`EventMerger.take_closed` returned.
+
+    Returns:
+        The record, keyed on the topic by ``event_id``.
+    """
+    return {**merged_record(event), "revision": event.report_count, "closed": True}
 
 
 def merged_records(events: Iterable[MergedEvent]) -> list[dict[str, Any]]:
@@ -334,6 +356,18 @@ class EventMerger:
         self.window_days = window_days
         self.max_articles = max_articles
         self.clock = clock
+        # Events evicted since the last take_closed(): not state, so a worker
+        # that stops before publishing them loses only the closing records.
+        self._closed: list[MergedEvent] = []
+
+    def take_closed(self) -> list[MergedEvent]:
+        """The events evicted from the window since the last call (each once), as they last stood.
+
+        Eviction happens inside :meth:`add`, when a report moves the window on;
+        the caller publishes a :func:`closed_record` for each.
+        """
+        closed, self._closed = self._closed, []
+        return closed
 
     def add(self, report: EventReport, partition: int | None = None) -> MergedEvent | None:
         """Merge one report into its event (created when new).
@@ -433,6 +467,7 @@ class EventMerger:
             if rec is not None and float(rec["last_seen"]) < cutoff_ts:
                 del self.store["e:" + eid]
                 self._unlink(_record_key(rec), eid)
+                self._closed.append(MergedEvent(eid, rec, is_new=False))
 
     def _unlink(self, key: str, eid: str) -> None:
         ids = [i for i in self.store.get("k:" + key) or () if i != eid]

@@ -33,6 +33,7 @@ from marsad.deduplicator.core import Decision, DedupConfig, Deduplicator, parse_
 from marsad.deduplicator.events import (
     EventMerger,
     MergedEvent,
+    closed_record,
     merged_records,
     reports_from_article,
 )
@@ -104,6 +105,8 @@ class DeduplicatorStage(Stage):
         payload = output_payload(article, list(merged.values()))
         outs = self.story_records(decision, payload, msg.partition)
         outs.extend(Outgoing(MERGED, rec["event_id"], rec) for rec in merged_records(events))
+        outs.extend(Outgoing(MERGED, e.event_id, closed_record(e))
+                    for e in self.merger.take_closed())
         return outs
 
     def story_records(

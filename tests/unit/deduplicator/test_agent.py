@@ -123,3 +123,22 @@ def test_merged_records_wait_for_the_batch_state(
     founded = runtime.metrics.merged_events_published.labels("deduplicator", "founded")
     assert founded._value.get() == 1.0
 
+
+
+def test_merged_records_are_counted_by_change() -> None:
+    stage = Scripted({b"merging": [
+        Outgoing(MERGED, "v1", {**record(0), "closed": False}),
+        Outgoing(MERGED, "v2", {**record(3), "closed": False}),
+        Outgoing(MERGED, "v3", {**record(4), "closed": True}),
+        Outgoing(MERGED, "v4", {**record(0), "closed": True}),
+    ]})
+    app = FakeApp()
+    runtime = WorkerRuntime(Settings())
+    attach(app, runtime, stage, state_first=frozenset({MERGED}))  # type: ignore[arg-type]
+    (agent,) = app.agents
+    asyncio.run(agent(FakeStream([[b"merging"]])))
+    counter = runtime.metrics.merged_events_published
+    counts = {c: counter.labels("deduplicator", c)._value.get()
+              for c in ("founded", "joined", "closed")}
+    # A closing record counts as closed whatever its revision.
+    assert counts == {"founded": 1.0, "joined": 1.0, "closed": 2.0}

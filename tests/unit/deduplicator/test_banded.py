@@ -14,6 +14,7 @@ import json
 import random
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -375,6 +376,32 @@ def test_an_article_is_decided_only_when_its_merged_events_are_back() -> None:
     assert isinstance(final, Final) and final.kind == "unique"
     assert [e["sources"] for e in final.payload["merged"]] == [["alarabia"]]
     assert not [k for k in core.articles if k.startswith("v:")]
+
+
+def test_an_event_partition_closes_the_events_its_window_leaves_behind() -> None:
+    core = BandedDeduplicator(DedupConfig(), 2, clock=lambda: 1.6e9)
+
+    def merge(aid: str, published: str, reports: list[EventReport]) -> list[Out]:
+        outs = core.route(aid, fold(INIESTA_AL), source="alarabia", published_at=published,
+                          payload={}, reports=reports)
+        (event,) = [o for o in outs if isinstance(o, Send) and o.topic == EVENTS]
+        return core.merge(event.value, event.partition)
+
+    (strike,) = strike_reports()["al-589"]
+    (_, founded) = merge("al-589", "2018-03-13T08:00:00+00:00", [strike])
+    assert isinstance(founded, Publish) and founded.value["closed"] is False
+    # A week later another strike at the same place (same merge key, so the same
+    # event partition) moves that partition's window past the first one.
+    later = replace(strike, article_id="sk-999", published_at="2018-03-20T08:00:00+00:00",
+                    date="2018-03-20")
+    publishes = [o for o in merge("sk-999", "2018-03-20T08:00:00+00:00", [later])
+                 if isinstance(o, Publish)]
+    assert [p.value["closed"] for p in publishes] == [False, True]
+    (closed,) = [p for p in publishes if p.value["closed"]]
+    assert closed.key == founded.key
+    assert closed.value["revision"] == founded.value["revision"] + 1
+    assert {k: v for k, v in closed.value.items() if k not in ("revision", "closed")} == {
+        k: v for k, v in founded.value.items() if k not in ("revision", "closed")}
 
 
 @settings(max_examples=40, deadline=None)

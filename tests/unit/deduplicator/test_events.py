@@ -15,6 +15,7 @@ from marsad.deduplicator.events import (
     EventMerger,
     EventReport,
     Place,
+    closed_record,
     merge_key,
     merged_record,
     merged_records,
@@ -242,7 +243,9 @@ def test_each_report_that_joins_is_one_revision_with_the_whole_state() -> None:
     assert last["place"] == {"name": "غزه", "geonames_id": 281133, "country": "PS"}
     # The enriched output's merged event, minus is_new, plus the record's own fields.
     shape = {k: v for k, v in merged.to_json().items() if k != "is_new"}
-    assert {k: v for k, v in last.items() if k not in ("schema_version", "revision")} == shape
+    assert {k: v for k, v in last.items()
+            if k not in ("schema_version", "revision", "closed")} == shape
+    assert not any(r["closed"] for r in records)
     validator = merged_topic_validator()
     for record in records:
         assert not list(validator.iter_errors(json.loads(json.dumps(record))))
@@ -303,3 +306,41 @@ def test_a_report_older_than_the_window_founds_nothing_again() -> None:
     (inside,) = reports_from_article(article("a3", "BBC", "2018-05-18T12:00:00+00:00", 3,
                                              date="2018-05-18"))
     assert merger.add(inside) is not None
+
+
+def test_an_event_that_leaves_the_window_is_closed_once_with_one_more_revision() -> None:
+    # Two reports of the Gaza strike on 14 May; the stream moves on to 20 May
+    # (window 2 days): the strike's event is evicted and handed out once, and
+    # its closing record is its last state with revision 2 and closed=true.
+    merger = EventMerger(window_days=2)
+    last = None
+    for row in REPORTS[:2]:
+        last = merger.add(reports_from_article(article(*row))[0])
+    assert last is not None and merger.take_closed() == []
+    (later,) = reports_from_article(article("a9", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            place=DEIR_EZZOR, date="2018-05-20"))
+    assert merger.add(later) is not None
+    (closed,) = merger.take_closed()
+    assert closed.event_id == last.event_id
+    assert merger.take_closed() == []
+    record = closed_record(closed)
+    assert record["closed"] is True
+    assert record["revision"] == merged_record(last)["revision"] + 1 == 2
+    assert {k: v for k, v in record.items() if k not in ("revision", "closed")} == {
+        k: v for k, v in merged_record(last).items() if k not in ("revision", "closed")}
+    assert not list(merged_topic_validator().iter_errors(json.loads(json.dumps(record))))
+
+
+def test_an_event_touched_again_inside_the_window_is_not_closed() -> None:
+    # Reports on 14 May and 15 May 23:00 (no common date: the second report
+    # carries none), then one on 17 May: with a 2-day window the 14 May hour
+    # is evicted, but the event was touched later, so it stays open.
+    merger = EventMerger(window_days=2)
+    assert merger.add(reports_from_article(article(*REPORTS[0]))[0]) is not None
+    again = reports_from_article(article("a2", "BBC", "2018-05-15T23:00:00+00:00", 20,
+                                         date=None))[0]
+    assert merger.add(again) is not None
+    (later,) = reports_from_article(article("a9", "BBC", "2018-05-17T10:00:00+00:00", 3,
+                                            place=DEIR_EZZOR, date="2018-05-17"))
+    assert merger.add(later) is not None
+    assert merger.take_closed() == []

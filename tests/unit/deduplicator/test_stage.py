@@ -143,6 +143,7 @@ def test_each_change_of_a_merged_event_is_published_under_its_id(
                                               record.value["merged_events"]]
         for o, event in zip(published, record.value["merged_events"], strict=True):
             assert o.value == {"schema_version": 1, "revision": event["report_count"] - 1,
+                               "closed": False,
                                **{k: v for k, v in event.items() if k != "is_new"}}
     # The attack: the one event all three articles report.
     ids = set.intersection(*({o.key for o in a if o.topic == "events.merged"} for a in outs))

@@ -89,11 +89,51 @@ def two_halves(partitions: int) -> tuple[list[dict], dict, dict, dict[str, dict]
     return originals, sky, france, exact, edited
 
 
+def assert_second_half_joined(
+    first: list[dict], out: list[dict], halves: tuple[list[dict], dict, dict, dict, dict],
+    revisions: list[int],
+) -> None:
+    """Check that the second half of :func:`two_halves` met what the first half left.
+
+    Every copy is reported once, as a duplicate in its original's story (the
+    exact copy by hash, the edited one by MinHash); each original's story
+    was published with ``revisions`` in all; France 24's report joined the
+    merged event that Sky News' report founded.
+
+    Args:
+        first: The records of the first half (``topic``, ``key``, ``value``).
+        out: The records the second half gave (the first half's may be among them).
+        halves: What :func:`two_halves` returned.
+        revisions: The story revisions each original must have on ``events.enriched``.
+    """
+    originals, sky, france, exact, edited = halves
+    dups = [o for o in out if o["topic"] == "articles.duplicates"]
+    copies = [*exact.values(), *edited.values()]
+    assert Counter(o["key"] for o in dups) == Counter(c["id"] for c in copies)
+    cluster = {o["key"]: o["value"]["story"]["cluster_id"] for o in first}
+    enriched = [o for o in out if o["topic"] == "events.enriched"]
+    for orig in originals:
+        for copy, method in ((exact[orig["id"]], "exact"), (edited[orig["id"]], "minhash")):
+            notice = next(o["value"] for o in dups if o["key"] == copy["id"])
+            assert notice["story"]["cluster_id"] == cluster[orig["id"]]
+            assert notice["dedup"]["method"] == method
+        versions = sorted(o["value"]["story"]["revision"] for o in enriched
+                          if o["key"] == orig["id"])
+        assert versions == revisions, (orig["id"], versions)
+    (sky_out,) = [o["value"] for o in first if o["key"] == sky["id"]]
+    (france_out,) = [o["value"] for o in out if o["key"] == france["id"]]
+    sky_events = {e["event_id"] for e in sky_out["merged_events"]}
+    joined = [e for e in france_out["merged_events"] if e["event_id"] in sky_events]
+    assert joined, (sky_out["merged_events"], france_out["merged_events"])
+    assert sorted(joined[0]["sources"]) == ["france24", "skynews"]
+
+
 def test_banded_deduplicator_remembers_across_a_restart(broker: str, tmp_path: Path) -> None:
     prefix = f"q{uuid.uuid4().hex[:8]}."
     settings = Settings(bootstrap_servers=broker, topic_prefix=prefix, partitions=PARTITIONS)
     env = {"MARSAD_PARTITIONS": str(PARTITIONS)}
-    originals, sky, france, exact, edited = two_halves(PARTITIONS)
+    halves = two_halves(PARTITIONS)
+    originals, sky, france, exact, edited = halves
     copies = [*exact.values(), *edited.values()]
     before_ids = [a["id"] for a in originals] + [sky["id"]]
     with ExitStack() as stack:
@@ -133,26 +173,9 @@ def test_banded_deduplicator_remembers_across_a_restart(broker: str, tmp_path: P
     rebuilt = [int(n) for n in re.findall(r"LSH index rebuilt from (\d+)", after_log)]
     assert rebuilt and max(rebuilt) > 0, after_log[-3000:]
     assert not [o for o in out if o["topic"] == "articles.deadletter"], all_logs
+    # Nothing published twice: revision 0 before the restart, one per new source after;
+    # the attack: France 24's report joins the merged event Sky News founded before.
+    assert_second_half_joined(first, out, halves, [0, 1, 2])
     enriched = [o for o in out if o["topic"] == "events.enriched"]
-    dups = [o for o in out if o["topic"] == "articles.duplicates"]
-    # Every copy once, as a duplicate in its original's story.
-    assert Counter(o["key"] for o in dups) == Counter(c["id"] for c in copies), all_logs
-    cluster = {o["key"]: o["value"]["story"]["cluster_id"] for o in first}
-    for orig in originals:
-        for copy, method in ((exact[orig["id"]], "exact"), (edited[orig["id"]], "minhash")):
-            notice = next(o["value"] for o in dups if o["key"] == copy["id"])
-            assert notice["story"]["cluster_id"] == cluster[orig["id"]]
-            assert notice["dedup"]["method"] == method
-        # Nothing published twice: revision 0 before the restart, one per new source after.
-        versions = sorted(o["value"]["story"]["revision"] for o in enriched
-                          if o["key"] == orig["id"])
-        assert versions == [0, 1, 2], (orig["id"], versions)
     assert Counter(o["key"] for o in enriched if o["key"] in (sky["id"], france["id"])) == {
         sky["id"]: 1, france["id"]: 1}
-    # The attack: France 24's report joins the merged event Sky News founded before.
-    (sky_out,) = [o["value"] for o in first if o["key"] == sky["id"]]
-    (france_out,) = [o["value"] for o in out if o["key"] == france["id"]]
-    sky_events = {e["event_id"] for e in sky_out["merged_events"]}
-    joined = [e for e in france_out["merged_events"] if e["event_id"] in sky_events]
-    assert joined, (sky_out["merged_events"], france_out["merged_events"])
-    assert sorted(joined[0]["sources"]) == ["france24", "skynews"]

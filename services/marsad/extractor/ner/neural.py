@@ -1,14 +1,22 @@
 """The neural NER backend (``MARSAD_NER_BACKEND=neural``): a BiLSTM-CRF tagger.
 
-Loads ``data/ner_neural.pt`` (written by ``marsad ner-train-neural``) and
-tags like the CRF backend: sentences of an article decoded in one batch,
-then the same known-name and consistency passes.  torch is imported when
-the recogniser is built, never at module import.
+Loads ``data/ner_neural.pt`` (written by ``marsad ner-train-neural``, or by
+``marsad ner-ensemble`` for several networks) and tags like the CRF backend:
+sentences of an article decoded in one batch, then the same known-name and
+consistency passes.  torch is imported when the recogniser is built, never
+at module import.
+
+A bundle holds one network (``state``) or an ensemble of K networks
+(``members``) trained with different seeds on the same inputs: they share
+the fixed word-vector table and the vocabularies, and their emission,
+transition, start and end scores are averaged before the one Viterbi
+decode (with the CRF's scores added, as for a single network).
 
 Speed: everything about a word that does not depend on its neighbours (its
-vector, its character CNN output, the sum of its indicator embeddings) is
-computed once per distinct word and cached, so an article costs its new
-words, one batched BiLSTM pass and one batched Viterbi.
+vector, each member's character CNN output and sum of its indicator
+embeddings) is computed once per distinct word and cached, so an article
+costs its new words, one batched BiLSTM pass per member and one batched
+Viterbi.
 """
 
 from __future__ import annotations
@@ -28,15 +36,18 @@ from marsad.extractor.ner.text import sentence_chunks
 logger = logging.getLogger(__name__)
 
 NEURAL_MODEL_PATH = DATA_DIR / "ner_neural.pt"
-_CACHE_LIMIT = 300_000  # distinct words whose input vectors are kept
+# Floats of cached input rows (300,000 words of one network's 196): an
+# ensemble's longer rows keep fewer words, so a worker's memory is the same.
+_CACHE_FLOATS = 300_000 * 196
 
 
 class NeuralRecogniser(Recogniser):
-    """The BiLSTM-CRF tagger, optionally combined with the CRF model.
+    """The BiLSTM-CRF tagger (one network or an ensemble), optionally combined with the CRF.
 
-    With ``crf_weight`` > 0 the CRF's state and transition scores, times the
-    weight, are added to the network's before one Viterbi decode (a product
-    of experts: the two models err on different words).
+    An ensemble's members' scores are averaged.  With ``crf_weight`` > 0 the
+    CRF's state and transition scores, times the weight, are added to the
+    network's before one Viterbi decode (a product of experts: the two
+    models err on different words).
 
     Args:
         model_path: The model bundle (``.pt``).
@@ -69,13 +80,16 @@ class NeuralRecogniser(Recogniser):
         bundle = torch.load(model_path, weights_only=True)
         if crf_weight is None:
             crf_weight = float(bundle.get("crf_weight", 0.0))
-        self._cfg = NetConfig(**bundle["config"])
-        net = Tagger(self._cfg)
-        state = {k: v.float() for k, v in bundle["state"].items()}
-        state["words.weight"] = bundle["word_vectors_int8"].float() / 127.0
-        net.load_state_dict(state)
-        net.eval()
-        self._net = net
+        self._cfg = cfg = NetConfig(**bundle["config"])
+        vectors = bundle["word_vectors_int8"].float() / 127.0
+        self._nets: list[Any] = []
+        for member in bundle.get("members") or [bundle["state"]]:
+            net = Tagger(cfg)
+            state = {k: v.float() for k, v in member.items()}
+            state["words.weight"] = vectors
+            net.load_state_dict(state)
+            net.eval()
+            self._nets.append(net)
         self._torch = torch
         self._np = np
         gazetteer = gazetteer or load_gazetteer()
@@ -84,7 +98,24 @@ class NeuralRecogniser(Recogniser):
         self._base_of: dict[str, str] = dict(bundle["base_of"])
         self._char_ids = {c: i for i, c in enumerate(bundle["chars"], start=2)}
         self._feat_ids = {f: i for i, f in enumerate(bundle["feats"], start=2)}
-        self._feat_table = net.feats.weight.detach().numpy().copy()
+        self._vectors = vectors.numpy()
+        k = len(self._nets)
+        wd, cf, fd = cfg.word_dim, cfg.char_filters, cfg.feat_dim
+        # A cached row is [word vector ; every member's char CNN ; every
+        # member's indicator sum]: the vector is stored once, and the
+        # positional indicators are one addition to the last k * fd columns.
+        self._dim = wd + k * (cf + fd)
+        self._member_cols = [
+            np.r_[
+                0:wd,
+                wd + m * cf : wd + (m + 1) * cf,
+                wd + k * cf + m * fd : wd + k * cf + (m + 1) * fd,
+            ]
+            for m in range(k)
+        ]
+        self._feat_table = np.concatenate(
+            [net.feats.weight.detach().numpy() for net in self._nets], axis=1
+        )
         self._feat_table[PAD] = 0.0
         # Indicator string -> its embedding row, for the positional ones.
         self._feat_row = {
@@ -92,18 +123,26 @@ class NeuralRecogniser(Recogniser):
             for f, i in self._feat_ids.items()
             if ":" in f or f.startswith("gz=")
         }
-        trans, start = net.masked_crf()
-        self._trans = trans.detach().numpy().copy()
-        self._start = start.detach().numpy().copy()
-        self._end = net.end.detach().numpy().copy()
+        crfs = [net.masked_crf() for net in self._nets]
+        # Forbidden moves are -1e4 in every member, so stay -1e4 on average.
+        self._trans = np.mean([t.detach().numpy() for t, _ in crfs], axis=0).astype(np.float32)
+        self._start = np.mean([s.detach().numpy() for _, s in crfs], axis=0).astype(np.float32)
+        self._end = np.mean(
+            [net.end.detach().numpy() for net in self._nets], axis=0
+        ).astype(np.float32)
         self._cache: dict[str, Any] = {}
+        self._cache_limit = max(1, _CACHE_FLOATS // self._dim)
         self._crf: Any = None
         self._crf_weight = crf_weight
         if crf_path is not None and crf_weight > 0:
             self._load_crf(crf_path, gazetteer)
-        self._dim = self._cfg.word_dim + self._cfg.char_filters + self._cfg.feat_dim
         self.model_files = [model_path] + ([crf_path] if self._crf is not None else [])
         self.set_bias(load_bias(self.backend, self.model_files) if bias is None else bias)
+
+    @property
+    def members(self) -> int:
+        """Number of networks whose scores are averaged."""
+        return len(self._nets)
 
     def set_bias(self, bias: DecodingBias) -> None:
         """Add ``bias`` to the combined state scores before every decode from now on."""
@@ -133,7 +172,7 @@ class NeuralRecogniser(Recogniser):
         np = self._np
         cache = self._cache
         new = [t for t in dict.fromkeys(tokens) if t not in cache]
-        if new and len(cache) + len(new) > _CACHE_LIMIT:
+        if new and len(cache) + len(new) > self._cache_limit:
             cache.clear()  # a bounded cache: a long-running worker meets endless new words
             new = list(dict.fromkeys(tokens))
         if new:
@@ -152,23 +191,26 @@ class NeuralRecogniser(Recogniser):
                 feats.append(
                     sorted(i for i in (self._feat_ids.get(s) for s in w.local) if i is not None)
                 )
+            c = torch.from_numpy(chars)
+            pad = (c == PAD).unsqueeze(1)
+            chs = []
             with torch.no_grad():
-                net = self._net
-                c = torch.from_numpy(chars)
-                ch = torch.relu(net.char_cnn(net.chars(c).transpose(1, 2)))
-                ch = ch.masked_fill((c == PAD).unsqueeze(1), 0.0).amax(dim=2).numpy()
-                wv = net.words.weight.detach().numpy()[wids]
+                for net in self._nets:
+                    ch = torch.relu(net.char_cnn(net.chars(c).transpose(1, 2)))
+                    chs.append(ch.masked_fill(pad, 0.0).amax(dim=2).numpy())
+            rows = np.empty((len(new), self._dim), dtype=np.float32)
+            wd = self._cfg.word_dim
+            nc = sum(ch.shape[1] for ch in chs)
+            rows[:, :wd] = self._vectors[wids]
+            rows[:, wd : wd + nc] = np.concatenate(chs, axis=1)
             table = self._feat_table
             for k, t in enumerate(new):
-                row = np.empty(self._dim, dtype=np.float32)
-                row[: len(wv[k])] = wv[k]
-                row[len(wv[k]) : len(wv[k]) + ch.shape[1]] = ch[k]
-                row[len(wv[k]) + ch.shape[1] :] = table[feats[k]].sum(axis=0)
-                cache[t] = row
+                rows[k, wd + nc :] = table[feats[k]].sum(axis=0)
+                cache[t] = rows[k]
         return np.stack([cache[t] for t in tokens])
 
     def _add_positional(self, out: Any, folded: Sequence[str]) -> None:
-        """Add the indicators that depend on neighbours to ``out`` (``(n, feat_dim)``).
+        """Add the indicators that depend on neighbours to ``out`` (``(n, members * feat_dim)``).
 
         The strings of :func:`~marsad.extractor.ner.neural_inputs.positional_strings`,
         summed without building them: most tokens see only the sentence edges
@@ -188,11 +230,12 @@ class NeuralRecogniser(Recogniser):
                         out[j] += vec
 
     def inputs(self, sents: Sequence[Sequence[str]]) -> Any:
-        """Return the network's ``(B, T, in_dim)`` inputs for non-empty sentences.
+        """Return the ``(B, T, dim)`` inputs of all members for non-empty sentences.
 
-        One pass over the article's new words (one character-CNN call), then
-        the per-sentence indicators (edges and multi-word names stop at a
-        sentence's end).
+        One pass over the article's new words (one character-CNN call per
+        member), then the per-sentence indicators (edges and multi-word names
+        stop at a sentence's end).  For a single network the row is its input
+        vector; member ``m``'s input is the columns ``_member_cols[m]``.
         """
         lens = [len(s) for s in sents]
         x = self._np.zeros((len(sents), max(lens), self._dim), dtype=self._np.float32)
@@ -203,23 +246,38 @@ class NeuralRecogniser(Recogniser):
         for b, toks in enumerate(sents):
             x[b, : len(toks)] = rows[pos : pos + len(toks)]
             self._add_positional(
-                x[b, : len(toks), -self._cfg.feat_dim :], folded[pos : pos + len(toks)]
+                x[b, : len(toks), -self.members * self._cfg.feat_dim :],
+                folded[pos : pos + len(toks)],
             )
             pos += len(toks)
         return x
+
+    def emissions(self, sents: Sequence[Sequence[str]]) -> Any:
+        """Return the networks' ``(B, T, n_tags)`` scores of non-empty sentences, averaged.
+
+        Without the CRF's scores and the bias (padding rows are garbage).
+        """
+        torch = self._torch
+        x = self.inputs(sents)
+        lengths = torch.tensor([len(s) for s in sents])
+        if len(self._nets) == 1:
+            with torch.no_grad():
+                return self._nets[0].emissions(torch.from_numpy(x), lengths).numpy()
+        ems = []
+        with torch.no_grad():
+            for net, cols in zip(self._nets, self._member_cols, strict=True):
+                ems.append(net.emissions(torch.from_numpy(x[:, :, cols]), lengths).numpy())
+        return self._np.mean(ems, axis=0, dtype=self._np.float32)
 
     def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return IOB2 tags for several sentences, decoded in one batch."""
         from marsad.extractor.ner.neural_net import viterbi
 
-        torch = self._torch
         sents = [s for s in sentences if s]
         if not sents:
             return [[] for _ in sentences]
         lens = [len(s) for s in sents]
-        x = self.inputs(sents)
-        with torch.no_grad():
-            em = self._net.emissions(torch.from_numpy(x), torch.tensor(lens)).numpy()
+        em = self.emissions(sents)
         if self._crf is not None:
             # A product of experts: the CRF's state scores added to the network's.
             flat = self._crf.scores(sents)[:, self._crf_perm] * self._crf_weight

@@ -1,4 +1,4 @@
-"""CLI subcommands of the neural NER backend: ``ner-vectors`` and ``ner-train-neural``.
+"""CLI subcommands of the neural NER backend: vectors, training, ensembles.
 
 Registered by :func:`marsad.extractor.ner.commands.register`.
 """
@@ -43,6 +43,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_train_neural)
 
+    p = subparsers.add_parser(
+        "ner-ensemble",
+        help="Combine networks trained with different seeds into one bundle (scores "
+        "averaged); picks the CRF weight; prints dev P/R/F1.",
+    )
+    p.add_argument("members", type=Path, nargs="+", help="bundles from ner-train-neural")
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--model", type=Path, default=None, help="output model bundle")
+    p.set_defaults(func=cmd_ensemble)
+
 
 def cmd_vectors(args: argparse.Namespace, settings: Any = None) -> int:
     """Build the word vectors from ANT and ANERcorp's training sentences (not the dev split)."""
@@ -67,18 +77,10 @@ def cmd_vectors(args: argparse.Namespace, settings: Any = None) -> int:
 
 def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
     """Train the network, tune the CRF weight on the dev split, write the bundle."""
-    import torch
-
-    from marsad.extractor.ner.decoding import NO_BIAS
     from marsad.extractor.ner.lexicon import load_gazetteer
-    from marsad.extractor.ner.neural import NEURAL_MODEL_PATH, NeuralRecogniser
+    from marsad.extractor.ner.neural import NEURAL_MODEL_PATH
     from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
-    from marsad.extractor.ner.training import (
-        build_gazetteer,
-        evaluate_recogniser,
-        format_scores,
-        load_splits,
-    )
+    from marsad.extractor.ner.training import build_gazetteer, load_splits
 
     defaults = NeuralTrainConfig()
     config = NeuralTrainConfig(
@@ -92,23 +94,66 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
         train, dev, build_gazetteer(args.shared), load_gazetteer(), args.vectors, config, print
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+    weight = _choose_crf_weight(bundle, out, dev)
+    print(
+        f"trained in {report['seconds']:.0f} s; best epoch {report['best_epoch']}; "
+        f"CRF weight {weight}; model {out.stat().st_size / 1e6:.2f} MB"
+    )
+    _print_dev(out, dev)
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace, settings: Any = None) -> int:
+    """Combine trained networks into an ensemble bundle, tune its CRF weight, write it."""
+    import torch
+
+    from marsad.extractor.ner.neural import NEURAL_MODEL_PATH
+    from marsad.extractor.ner.neural_training import ensemble_bundle
+    from marsad.extractor.ner.training import load_splits
+
+    bundle = ensemble_bundle([torch.load(m, weights_only=True) for m in args.members])
+    out = args.model or NEURAL_MODEL_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _, dev = load_splits(args.shared)
+    weight = _choose_crf_weight(bundle, out, dev)
+    print(
+        f"{len(bundle['members'])} networks; CRF weight {weight}; "
+        f"model {out.stat().st_size / 1e6:.2f} MB"
+    )
+    _print_dev(out, dev)
+    return 0
+
+
+def _choose_crf_weight(bundle: dict[str, Any], out: Path, dev: Any) -> float:
+    """Write ``bundle`` to ``out`` with the CRF weight that is best on the dev split; return it.
+
+    The weight is chosen one sentence at a time, without a decoding bias (a
+    shipped bias belongs to the previous model, see ``ner-bias``).
+    """
+    import torch
+
+    from marsad.extractor.ner.decoding import NO_BIAS
+    from marsad.extractor.ner.neural import NeuralRecogniser
+    from marsad.extractor.ner.training import evaluate_recogniser
+
     torch.save(bundle, out)
-    # The CRF weight is chosen on the dev split, one sentence at a time.
     best = (-1.0, 0.0)
     for weight in CRF_WEIGHTS:
-        # Unbiased: a shipped bias belongs to the previous model (see ner-bias).
         rec = NeuralRecogniser(out, crf_weight=weight, bias=NO_BIAS)
         f1 = evaluate_recogniser(rec, dev, 1)["micro"]["f1"]
         print(f"CRF weight {weight}: dev micro F1 {f1:.4f}")
         best = max(best, (f1, weight))
     bundle["crf_weight"] = best[1]
     torch.save(bundle, out)
-    print(
-        f"trained in {report['seconds']:.0f} s; best epoch {report['best_epoch']}; "
-        f"CRF weight {best[1]}; model {out.stat().st_size / 1e6:.2f} MB"
-    )
-    rec = NeuralRecogniser(out)
+    return best[1]
+
+
+def _print_dev(model: Path, dev: Any) -> None:
+    """Print the dev P/R/F1 of a bundle, by sentence and in windows of 10."""
+    from marsad.extractor.ner.neural import NeuralRecogniser
+    from marsad.extractor.ner.training import evaluate_recogniser, format_scores
+
+    rec = NeuralRecogniser(model)
     for window in (1, 10):
         print(f"dev split, {window} sentence(s) at a time:")
         print(format_scores(evaluate_recogniser(rec, dev, window)))
-    return 0

@@ -212,6 +212,43 @@ def train_neural(
     return bundle, report
 
 
+# What the members of an ensemble must share: the same inputs, read the same way.
+_SHARED_KEYS = ("config", "words", "base_of", "chars", "feats")
+
+
+def ensemble_bundle(bundles: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Return one bundle holding the networks of ``bundles`` as the members of an ensemble.
+
+    The networks must have been trained on the same inputs (same word
+    vectors, vocabularies and sizes; only the seed differs): the word-vector
+    table and the vocabularies are stored once, each member adds only its
+    own weights (float16, as trained).  The CRF weight is left at 0, to be
+    chosen for the ensemble.
+
+    Raises:
+        ValueError: When there is no bundle or two bundles' inputs differ.
+    """
+    import torch
+
+    if not bundles:
+        raise ValueError("an ensemble needs at least one network")
+    first = bundles[0]
+    members: list[dict[str, Any]] = []
+    for k, bundle in enumerate(bundles):
+        for key in _SHARED_KEYS:
+            if bundle[key] != first[key]:
+                raise ValueError(f"network {k} differs from network 0 in {key!r}")
+        if not torch.equal(bundle["word_vectors_int8"], first["word_vectors_int8"]):
+            raise ValueError(f"network {k} has other word vectors than network 0")
+        members.extend(bundle.get("members") or [bundle["state"]])
+    return {
+        **{key: first[key] for key in _SHARED_KEYS},
+        "word_vectors_int8": first["word_vectors_int8"],
+        "members": members,
+        "crf_weight": 0.0,
+    }
+
+
 def decode(net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64) -> list[list[int]]:
     """Return the best tag ids of each sentence (no dropout)."""
     import torch

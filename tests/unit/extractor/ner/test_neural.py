@@ -65,6 +65,27 @@ def tiny_model(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def tiny_model_seed1(tiny_model: Path, shared: Path) -> Path:
+    """A second tiny network: same inputs as ``tiny_model``, another seed."""
+    from marsad.extractor.ner.lexicon import load_gazetteer
+    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
+    from marsad.extractor.ner.training import build_gazetteer, load_splits
+
+    train, dev = load_splits(shared)
+    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500, seed=1)
+    bundle, _ = train_neural(
+        train[:60],
+        dev[:40],
+        build_gazetteer(shared),
+        load_gazetteer(),
+        tiny_model.parent / "v.npz",
+        config,
+    )
+    torch.save(bundle, tiny_model.parent / "tiny-s1.pt")
+    return tiny_model.parent / "tiny-s1.pt"
+
+
+@pytest.fixture(scope="module")
 def rec_neural(tiny_model: Path) -> NeuralRecogniser:
     return NeuralRecogniser(tiny_model, crf_weight=0.0)
 
@@ -197,9 +218,7 @@ def test_tiny_model_decodes_the_biased_scores_exactly(tiny_model: Path, shared: 
     bias = DecodingBias(-0.5, {"ORG": 1.0, "LOC": -0.5})
     rec = NeuralRecogniser(tiny_model, crf_weight=0.0, bias=bias)
     lens = [len(s) for s in sentences]
-    with torch.no_grad():
-        em = rec._net.emissions(torch.from_numpy(rec.inputs(sentences)), torch.tensor(lens))
-    biased = em.numpy() + bias.vector(TAGS)
+    biased = rec.emissions(sentences) + bias.vector(TAGS)
     paths = viterbi(biased, lens, rec._trans, rec._start, rec._end)
     assert rec.tag_many(sentences) == [[TAGS[i] for i in p] for p in paths]
     # The shipped bias belongs to the shipped files only: none for this model.
@@ -304,5 +323,112 @@ def test_run_time_inputs_equal_the_training_inputs(
     enc = InputEncoder(r._fx, r._word_ids, r._base_of, r._char_ids, r._feat_ids)
     w_ids, c_ids, f_ids, _, lens = pad_batch([enc.encode(s) for s in sentences])
     with torch.no_grad():
-        expected = to_padded(r._net.word_inputs(w_ids, c_ids, f_ids), lens).numpy()
+        expected = to_padded(r._nets[0].word_inputs(w_ids, c_ids, f_ids), lens).numpy()
     np.testing.assert_allclose(r.inputs(sentences), expected, atol=1e-5)
+
+
+# ---------------------------------------------------------------- ensembles
+
+# Short real sentences: every label path of each can be scored by brute force.
+SHORT = [
+    "وصل فابيوس إلى " + PARIS,
+    "التقى ماكرون بوتين .",
+    "في " + PARIS + " .",
+    "قال البنك المركزي .",
+]
+# "Fabius arrived in Paris", "Macron met Putin .", "in Paris .", "the central bank said ."
+
+
+def _ensemble(paths: list[Path], out: Path) -> Path:
+    from marsad.extractor.ner.neural_training import ensemble_bundle
+
+    torch.save(ensemble_bundle([torch.load(p, weights_only=True) for p in paths]), out)
+    return out
+
+
+def test_one_network_ensemble_tags_like_the_network(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:40]]
+    one = _ensemble([tiny_model], tiny_model.parent / "one.pt")
+    single = NeuralRecogniser(tiny_model, crf_weight=1.0)
+    ens = NeuralRecogniser(one, crf_weight=1.0)
+    assert ens.members == 1
+    np.testing.assert_array_equal(ens.emissions(sentences), single.emissions(sentences))
+    assert ens.tag_many(sentences) == single.tag_many(sentences)
+
+
+def test_ensemble_averages_the_members_scores(
+    tiny_model: Path, tiny_model_seed1: Path, shared: Path
+) -> None:
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:40]]
+    a = NeuralRecogniser(tiny_model, crf_weight=0.0)
+    b = NeuralRecogniser(tiny_model_seed1, crf_weight=0.0)
+    ens = NeuralRecogniser(
+        _ensemble([tiny_model, tiny_model_seed1], tiny_model.parent / "two.pt"), crf_weight=0.0
+    )
+    assert ens.members == 2
+    em_a, em_b, em = a.emissions(sentences), b.emissions(sentences), ens.emissions(sentences)
+    assert not np.allclose(em_a, em_b)  # two seeds, two networks
+    # Each member reads its own character CNN and indicator columns.
+    for k, n in enumerate(len(s) for s in sentences):
+        np.testing.assert_allclose(em[k, :n], (em_a[k, :n] + em_b[k, :n]) / 2, atol=1e-5)
+    np.testing.assert_allclose(ens._trans, (a._trans + b._trans) / 2, atol=1e-6)
+    np.testing.assert_allclose(ens._start, (a._start + b._start) / 2, atol=1e-6)
+    np.testing.assert_allclose(ens._end, (a._end + b._end) / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("crf_weight", [0.0, 1.5])
+def test_ensemble_is_exact_viterbi_on_the_averaged_scores(
+    tiny_model: Path, tiny_model_seed1: Path, crf_weight: float
+) -> None:
+    from marsad.extractor.ner.decoding import DecodingBias
+
+    bias = DecodingBias(0.0, {"ORG": 1.0, "LOC": -0.5})
+    recs = [
+        NeuralRecogniser(p, crf_weight=crf_weight, bias=bias)
+        for p in (tiny_model, tiny_model_seed1)
+    ]
+    ens = NeuralRecogniser(
+        _ensemble([tiny_model, tiny_model_seed1], tiny_model.parent / "two.pt"),
+        crf_weight=crf_weight,
+        bias=bias,
+    )
+    sentences = [s.split() for s in SHORT]
+    got = ens.tag_many(sentences)
+    k = len(TAGS)
+    for b, toks in enumerate(sentences):
+        n = len(toks)
+        em = np.mean([r.emissions([toks])[0, :n] for r in recs], axis=0) + bias.vector(TAGS)
+        trans = np.mean([r._trans for r in recs], axis=0)
+        start = np.mean([r._start for r in recs], axis=0)
+        end = np.mean([r._end for r in recs], axis=0)
+        if crf_weight:
+            # Each single recogniser already holds w x the CRF's transitions.
+            em = em + crf_weight * recs[0]._crf.scores([toks])[:, recs[0]._crf_perm]
+        best = max(
+            itertools.product(range(k), repeat=n),
+            key=lambda p: (
+                start[p[0]]
+                + sum(em[t, p[t]] for t in range(n))
+                + sum(trans[p[t - 1], p[t]] for t in range(1, n))
+                + end[p[-1]]
+            ),
+        )
+        assert got[b] == [TAGS[i] for i in best], toks
+
+
+def test_ensemble_members_share_the_inputs(tiny_model: Path, tiny_model_seed1: Path) -> None:
+    from marsad.extractor.ner.neural_training import ensemble_bundle
+
+    a = torch.load(tiny_model, weights_only=True)
+    b = torch.load(tiny_model_seed1, weights_only=True)
+    two = ensemble_bundle([a, b])
+    assert len(two["members"]) == 2
+    assert "words.weight" not in two["members"][0]  # the vector table is stored once
+    with pytest.raises(ValueError, match="feats"):
+        ensemble_bundle([a, {**b, "feats": b["feats"][:-1]}])

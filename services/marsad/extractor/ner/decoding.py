@@ -276,6 +276,11 @@ def recogniser_tagger(rec: Any, window: int = 1) -> Tagger:
     from marsad.extractor.ner.training import predict_recogniser
 
     memo: dict[tuple[Any, ...], list[list[str]]] = {}
+    # The neural backend can keep its unbiased scores: a search then runs its
+    # networks once per sentence batch instead of once per bias tried.
+    memoise = getattr(rec, "memoise_scores", None)
+    if memoise is not None:
+        memoise(True)
 
     def tag(bias: DecodingBias, sentences: Sequence[Sentence]) -> list[list[str]]:
         # The sentences are slices of one list: the first one's identity and the

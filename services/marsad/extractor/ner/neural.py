@@ -131,6 +131,7 @@ class NeuralRecogniser(Recogniser):
             [net.end.detach().numpy() for net in self._nets], axis=0
         ).astype(np.float32)
         self._cache: dict[str, Any] = {}
+        self._memo: dict[tuple[tuple[str, ...], ...], Any] | None = None
         self._cache_limit = max(1, _CACHE_FLOATS // self._dim)
         self._crf: Any = None
         self._crf_weight = crf_weight
@@ -143,6 +144,15 @@ class NeuralRecogniser(Recogniser):
     def members(self) -> int:
         """Number of networks whose scores are averaged."""
         return len(self._nets)
+
+    def memoise_scores(self, on: bool = True) -> None:
+        """Keep the unbiased scores of every batch decoded from now on (``on``) or stop.
+
+        For choosing a decoding bias (``marsad ner-bias``), which decodes the
+        same sentences with many biases: the networks and the CRF then run
+        once per batch.  Never for a stream, whose batches do not repeat.
+        """
+        self._memo = {} if on else None
 
     def set_bias(self, bias: DecodingBias) -> None:
         """Add ``bias`` to the combined state scores before every decode from now on."""
@@ -277,16 +287,23 @@ class NeuralRecogniser(Recogniser):
         if not sents:
             return [[] for _ in sentences]
         lens = [len(s) for s in sents]
-        em = self.emissions(sents)
-        if self._crf is not None:
-            # A product of experts: the CRF's state scores added to the network's.
-            flat = self._crf.scores(sents)[:, self._crf_perm] * self._crf_weight
-            pos = 0
-            for b, n in enumerate(lens):
-                em[b, :n] += flat[pos : pos + n]
-                pos += n
+        memo = self._memo
+        key = tuple(tuple(s) for s in sents)
+        em = None if memo is None else memo.get(key)
+        if em is None:
+            em = self.emissions(sents)
+            if self._crf is not None:
+                # A product of experts: the CRF's state scores added to the network's.
+                flat = self._crf.scores(sents)[:, self._crf_perm] * self._crf_weight
+                pos = 0
+                for b, n in enumerate(lens):
+                    em[b, :n] += flat[pos : pos + n]
+                    pos += n
+            if memo is not None:
+                memo[key] = em
         if self._state_bias is not None:
-            em += self._state_bias  # padding rows too: the decoder never reads them
+            # Not in place: a memoised array is decoded again with other biases.
+            em = em + self._state_bias  # padding rows too: the decoder never reads them
         paths = iter(viterbi(em, lens, self._trans, self._start, self._end))
         return [[TAGS[i] for i in next(paths)] if s else [] for s in sentences]
 

@@ -225,6 +225,24 @@ def test_tiny_model_decodes_the_biased_scores_exactly(tiny_model: Path, shared: 
     assert NeuralRecogniser(tiny_model, crf_weight=0.0).bias == NO_BIAS
 
 
+def test_memoised_scores_decode_every_bias_as_without(tiny_model: Path, shared: Path) -> None:
+    from marsad.extractor.ner.decoding import DecodingBias
+    from marsad.extractor.ner.training import load_splits
+
+    _, dev = load_splits(shared)
+    sentences = [toks for toks, _ in dev[:40]]
+    plain = NeuralRecogniser(tiny_model, crf_weight=1.0)
+    memo = NeuralRecogniser(tiny_model, crf_weight=1.0)
+    memo.memoise_scores()
+    for bias in (DecodingBias(-1.0), DecodingBias(0.0, {"ORG": 1.5}), DecodingBias(2.0)):
+        plain.set_bias(bias)
+        memo.set_bias(bias)
+        # Twice: the second decode reads the memoised scores, which the bias must not change.
+        assert memo.tag_many(sentences) == plain.tag_many(sentences)
+        assert memo.tag_many(sentences) == plain.tag_many(sentences)
+    assert memo._memo
+
+
 def test_tiny_model_lower_o_bias_never_adds_o_tags(tiny_model: Path, shared: Path) -> None:
     from marsad.extractor.ner.decoding import DecodingBias
     from marsad.extractor.ner.training import load_splits

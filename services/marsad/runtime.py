@@ -108,6 +108,9 @@ def dedup_config(settings: Settings) -> DedupConfig:
         followup_threshold=settings.dedup_followup_threshold,
         containment=settings.dedup_containment,
         containment_floor=settings.dedup_containment_floor,
+        order_sample=settings.dedup_order_sample,
+        ordered_cover=settings.dedup_ordered_cover,
+        ordered_floor=settings.dedup_ordered_floor,
     )
 
 

@@ -102,6 +102,24 @@ class Settings(BaseSettings):
         le=1,
         description="Estimated Jaccard a candidate needs before its containment counts.",
     )
+    dedup_order_sample: int = Field(
+        8,
+        ge=0,
+        description="Each article keeps about one shingle in this many, in text order, for the "
+        "ordered cover (0: none, no ordered-cover path).",
+    )
+    dedup_ordered_cover: float = Field(
+        0.6,
+        gt=0,
+        description="Across outlets, share of the smaller order sample found in the other in "
+        "the same order from which a candidate is a near duplicate (above 1: off).",
+    )
+    dedup_ordered_floor: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Estimated Jaccard a candidate needs before its ordered cover counts.",
+    )
 
     data_dir: str = Field("var", description="Where Faust keeps local files (relative to cwd).")
     log_level: str = "INFO"

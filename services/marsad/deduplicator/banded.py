@@ -80,7 +80,7 @@ from marsad.deduplicator.core import (
     band_keys,
     choose,
     cluster_id_for,
-    confirm,
+    confirm_method,
     parse_time,
     required_similarity,
     signature,
@@ -472,7 +472,7 @@ class BandedDeduplicator:
                 gap = float(msg["t"]) - float(crec["t"])
                 same = msg["o"] is not None and crec["o"] == msg["o"]
                 cross = cross_outlet(msg["o"], crec["o"])
-                sim, method = confirm(msg["g"], crec["g"], cfg, cross_outlet=cross), "minhash"
+                sim, method = confirm_method(msg["g"], crec["g"], cfg, cross_outlet=cross)
                 if sim < required_similarity(cfg, gap, same):
                     continue
             if mine is None:
@@ -634,7 +634,7 @@ class BandedDeduplicator:
                 outs.extend(self._join(parked))
             return outs
         target, sim = match
-        method = "exact" if exact else "minhash"
+        method = "exact" if exact else str(info[target]["m"])
         self.articles["a:" + aid] = {
             "t": rec["t"], "o": rec["o"], "st": "dup", "d": target,
         }

@@ -96,6 +96,14 @@ def _config_args(p: argparse.ArgumentParser) -> None:
                         "a candidate is a near duplicate (above 1: Jaccard only)")
     p.add_argument("--containment-floor", type=float, default=d.containment_floor,
                    help="estimated Jaccard a candidate needs before its containment counts")
+    p.add_argument("--order-sample", type=int, default=d.order_sample,
+                   help="each article keeps about one shingle in this many, in text order "
+                        "(0: none, no ordered-cover path)")
+    p.add_argument("--ordered-cover", type=float, default=d.ordered_cover,
+                   help="across outlets, ordered cover of the smaller order sample from which "
+                        "a candidate is a near duplicate (above 1: off)")
+    p.add_argument("--ordered-floor", type=float, default=d.ordered_floor,
+                   help="estimated Jaccard a candidate needs before its ordered cover counts")
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -106,6 +114,8 @@ def _config(args: argparse.Namespace) -> Any:
         bands=args.bands, window_days=args.window_days, variants=not args.no_variants,
         followup_hours=args.followup_hours, followup_threshold=args.followup_threshold,
         containment=args.containment, containment_floor=args.containment_floor,
+        order_sample=args.order_sample, ordered_cover=args.ordered_cover,
+        ordered_floor=args.ordered_floor,
     )
 
 

@@ -70,7 +70,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marsad.deduplicator import minhash as mh
-from marsad.deduplicator.resemblance import cross_outlet, resemblance
+from marsad.deduplicator.resemblance import (
+    MINHASH,
+    confirmation,
+    cover_applies,
+    cross_outlet,
+    ordered_cover,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +124,14 @@ class DedupConfig:
             dispatch cut or given another lede by one outlet (see
             :mod:`marsad.deduplicator.resemblance`); above 1 turns it off.
         containment_floor: ... provided its estimated Jaccard reaches this floor.
+        order_sample: Each article keeps about one shingle in this many, in
+            text order, for the ordered cover (0: none, and no ordered path).
+        ordered_cover: Across outlets, a candidate whose ordered cover (share
+            of the smaller order sample found in the other in the same order)
+            reaches this bar is a near duplicate too: a dispatch one outlet
+            cut harder than the containment bar allows keeps its order, two
+            separately written reports do not; above 1 turns it off.
+        ordered_floor: ... provided its estimated Jaccard reaches this floor.
         seed: Selects the hash family; changing it invalidates stored state.
     """
 
@@ -133,6 +147,9 @@ class DedupConfig:
     followup_threshold: float = 0.8
     containment: float = 0.65
     containment_floor: float = 0.35
+    order_sample: int = 8
+    ordered_cover: float = 0.6
+    ordered_floor: float = 0.25
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -159,6 +176,10 @@ class DedupConfig:
             raise ValueError("followup_hours must be >= 0 and followup_threshold in (0, 1]")
         if self.containment <= 0.0 or not 0.0 <= self.containment_floor <= 1.0:
             raise ValueError("containment must be positive and containment_floor in [0, 1]")
+        if self.order_sample < 0:
+            raise ValueError(f"order_sample must be >= 0, got {self.order_sample}")
+        if self.ordered_cover <= 0.0 or not 0.0 <= self.ordered_floor <= 1.0:
+            raise ValueError("ordered_cover must be positive and ordered_floor in [0, 1]")
 
     @property
     def rows(self) -> int:
@@ -186,7 +207,8 @@ class Decision:
         similarity: Confirmation score against ``duplicate_of`` (:func:`confirm`:
             estimated Jaccard, or across outlets containment mapped onto its
             scale; 1.0 when exact).
-        method: ``exact`` or ``minhash`` (``None`` when unique).
+        method: ``exact``, ``minhash`` or ``ordered`` (the ordered cover
+            confirmed it across outlets; ``None`` when unique).
         cluster_size: Articles in the cluster so far, this one included.
         sources: Distinct sources of the cluster, in order of first report.
         representative: Id of the cluster's first (published) article: the
@@ -251,7 +273,8 @@ def auto_bands(threshold: float, permutations: int) -> int:
 def signature(matching_text: str, config: DedupConfig) -> mh.Signature:
     """Step 1: the MinHash signature and exact fingerprint of a matching text."""
     return mh.signature(
-        matching_text, config.shingle, config.permutations, config.seed, config.variants
+        matching_text, config.shingle, config.permutations, config.seed, config.variants,
+        config.order_sample,
     )
 
 
@@ -314,7 +337,8 @@ def confirm(
 
     Without a ``config`` (or within one outlet) it is the estimated Jaccard
     similarity; across outlets a candidate that contains most of the smaller
-    text (or is contained in it) scores up to the bar too, see
+    text (or is contained in it), or covers most of its order sample in
+    order, scores up to the bar too, see
     :func:`marsad.deduplicator.resemblance.resemblance`.
 
     Args:
@@ -324,20 +348,41 @@ def confirm(
         config: Bars of the rule; ``None`` gives the bare Jaccard estimate.
         cross_outlet: Both sources are known and differ.
     """
+    return confirm_method(mine, candidate_encoded, config, cross_outlet=cross_outlet)[0]
+
+
+def confirm_method(
+    mine: mh.Signature | str | mh.U32Array,
+    candidate_encoded: str,
+    config: DedupConfig | None = None,
+    *,
+    cross_outlet: bool = False,
+) -> tuple[float, str]:
+    """:func:`confirm` and the method the decision names (``minhash`` or ``ordered``)."""
+    order: mh.U32Array | None = None
     if isinstance(mine, str):
         values, shingles = mh.Signature.decode(mine)
     elif isinstance(mine, mh.Signature):
-        values, shingles = mine.values, mine.shingles
+        values, shingles, order = mine.values, mine.shingles, mine.order
     else:
         values, shingles = mine, 0
     theirs, their_shingles = mh.Signature.decode(candidate_encoded)
     jaccard = mh.estimated_jaccard(values, theirs)
     if config is None:
-        return jaccard
-    return resemblance(
+        return jaccard, MINHASH
+    cover = 0.0
+    # The samples are decoded only for the few candidates the path can take.
+    if cover_applies(jaccard, cross_outlet=cross_outlet, cover_bar=config.ordered_cover,
+                     cover_floor=config.ordered_floor):
+        if order is None:
+            order = mh.Signature.decode_order(mine) if isinstance(mine, str) else None
+        if order is not None:
+            cover = ordered_cover(order, mh.Signature.decode_order(candidate_encoded))
+    return confirmation(
         jaccard, shingles, their_shingles, cross_outlet=cross_outlet,
         threshold=config.threshold, containment_bar=config.containment,
         containment_floor=config.containment_floor,
+        cover=cover, cover_bar=config.ordered_cover, cover_floor=config.ordered_floor,
     )
 
 
@@ -472,8 +517,8 @@ class Deduplicator:
             if first is not None and ("a:" + first) in store:
                 match, method = (first, 1.0), "exact"
             else:
-                match = self._near(article_id, sig, ts, source)
-                method = "minhash" if match is not None else None
+                near = self._near(article_id, sig, ts, source)
+                match, method = (None, None) if near is None else (near[:2], near[2])
                 record["g"] = sig.encode()
             # The fingerprint follows the newest copy, so a story re-sent
             # every few days stays known for as long as it keeps coming.
@@ -548,10 +593,12 @@ class Deduplicator:
 
     def _near(
         self, article_id: str, sig: mh.Signature, ts: float, source: str | None
-    ) -> tuple[str, float] | None:
+    ) -> tuple[str, float, str] | None:
+        """The best confirmed candidate: ``(id, score, method)``, or ``None``."""
         store, cfg = self.store, self.config
         seen: set[str] = set()
         scored: list[tuple[str, float]] = []
+        methods: dict[str, str] = {}
         for bk in band_keys(sig, cfg):
             for cid in bucket_lookup_insert(self.index, bk, article_id, cfg.max_bucket):
                 if cid in seen:
@@ -561,13 +608,14 @@ class Deduplicator:
                 if rec is None or rec.get("g") is None:
                     continue
                 cross = cross_outlet(source, rec.get("o"))
-                sim = confirm(sig, rec["g"], cfg, cross_outlet=cross)
+                sim, methods[cid] = confirm_method(sig, rec["g"], cfg, cross_outlet=cross)
                 if sim < cfg.threshold:
                     continue
                 if sim >= required_similarity(cfg, self._source_gap(rec, ts, source), True):
                     scored.append((cid, sim))
         self.stats.candidates += len(seen)
-        return choose(scored, cfg.threshold)
+        best = choose(scored, cfg.threshold)
+        return None if best is None else (best[0], best[1], methods[best[0]])
 
     def _source_gap(self, rec: dict[str, Any], ts: float, source: str | None) -> float:
         """Seconds since ``source`` last reported the candidate's story (0: never).

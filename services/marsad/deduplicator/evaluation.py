@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from marsad.deduplicator import minhash as mh
 from marsad.deduplicator.core import (
@@ -52,13 +53,15 @@ from marsad.deduplicator.core import (
     signature,
 )
 from marsad.deduplicator.corpus import DEFAULT_ANT, load_fold, read_articles
-from marsad.deduplicator.resemblance import resemblance
+from marsad.deduplicator.resemblance import ordered_cover, resemblance
 from marsad.scores import PrecisionRecall
 
 logger = logging.getLogger(__name__)
 
 _LETTERS = re.compile(r"[^\W_]+")
 DEFAULT_EVAL_DIR = Path("tests/data/dedup")
+# Decision methods of a near (not exact) duplicate.
+_NEAR_METHODS = ("minhash", "ordered")
 
 # Harakat added by the "diacritics" edit: fatha, damma, kasra, sukun, shadda,
 # fathatan (U+064E, U+064F, U+0650, U+0652, U+0651, U+064B).
@@ -491,7 +494,7 @@ def _score(
     # family, or a natural article joined to a synthetic copy.
     syn_ids = {s.id for s in synthetic}
     for aid, d in decisions.items():
-        if d.duplicate_of is None or d.method != "minhash":
+        if d.duplicate_of is None or d.method not in _NEAR_METHODS:
             continue
         if (aid in syn_ids or d.duplicate_of in syn_ids) and (
             near_uf.find(aid) != near_uf.find(d.duplicate_of)
@@ -522,7 +525,7 @@ def _score(
     stream_pairs = [
         (aid, d.duplicate_of, d.similarity or 0.0)
         for aid, d in decisions.items()
-        if d.method == "minhash" and d.duplicate_of is not None
+        if d.method in _NEAR_METHODS and d.duplicate_of is not None
         and aid not in syn_ids and d.duplicate_of not in syn_ids
     ]
     return EvalResult(
@@ -602,19 +605,28 @@ def _format_natural(result: EvalResult, row: Callable[[str, Counts], str]) -> li
             "",
             "confirmation rule on the labelled pairs, PAIRWISE (each pair alone, no third "
             "article; rule: Jaccard bar, or across outlets containment bar + Jaccard floor, "
-            "fitted for the most TP at P >= 0.98):",
+            "or ordered-cover bar + Jaccard floor; fitted for the most TP at P >= 0.98):",
             f"{'':<34}{'P':>8}{'R':>8}{'TP':>7}{'FP':>6}{'FN':>6}",
         ]
-        for key, name in (("jaccard_only_in_sample", "Jaccard only (in-sample)"),
-                          ("shipped_in_sample", "shipped rule (in-sample)"),
-                          ("leave_one_out", "fitted, leave-one-out"),
-                          ("10_fold", "fitted, 10-fold")):
-            c = cv[key]
-            lines.append(row(f"  {name}", Counts(c["tp"], c["fp"], c["fn"], c["tn"])))
+        plain = cv.get("without_ordered", {})
+        for key, name, part in (
+            ("jaccard_only_in_sample", "Jaccard only (in-sample)", cv),
+            ("shipped_in_sample", "no ordered path (in-sample)", plain),
+            ("leave_one_out", "no ordered path, leave-one-out", plain),
+            ("10_fold", "no ordered path, 10-fold", plain),
+            ("shipped_in_sample", "shipped rule (in-sample)", cv),
+            ("leave_one_out", "fitted, leave-one-out", cv),
+            ("10_fold", "fitted, 10-fold", cv),
+        ):
+            if key in part:
+                c = part[key]
+                lines.append(row(f"  {name}", Counts(c["tp"], c["fp"], c["fn"], c["tn"])))
         lines.append(
-            f"  fitted on all 150: containment {fitted['containment']} floor "
-            f"{fitted['containment_floor']} (TP {fitted['tp']} FP {fitted['fp']}); rules "
-            f"chosen by the leave-one-out folds: {', '.join(cv['rules_chosen_leave_one_out'])}"
+            f"  fitted on all: containment {fitted['containment']} floor "
+            f"{fitted['containment_floor']}, ordered cover {fitted['ordered_cover']} floor "
+            f"{fitted['ordered_floor']} (TP {fitted['tp']} FP {fitted['fp']}); rules "
+            f"chosen by the leave-one-out folds (containment/floor+o cover/floor): "
+            f"{', '.join(cv['rules_chosen_leave_one_out'])}"
         )
     return lines
 
@@ -632,6 +644,9 @@ _POPULATION_MIN_JACCARD = 0.1
 _CV_BARS = (*(round(0.5 + 0.025 * i, 3) for i in range(19)), 1.01)
 _CV_FLOORS = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
 _CV_PRECISION = 0.98
+# ... and the ordered-cover path: bar x Jaccard floor (above 1: off).
+_CV_COVERS = (*(round(0.45 + 0.025 * i, 3) for i in range(13)), 1.01)
+_CV_COVER_FLOORS = (0.2, 0.25, 0.3, 0.35)
 _BOOTSTRAP = 1000
 
 
@@ -650,6 +665,8 @@ class PairEvidence:
         followup: Same source more than ``followup_hours`` apart.
         candidate: The two share an LSH bucket of the configuration.
         stratum: Sampling stratum (index into :data:`STRATA`) by exact containment.
+        cover: Ordered cover of the two order samples (0 when the
+            configuration keeps none).
     """
 
     id_a: str
@@ -662,6 +679,7 @@ class PairEvidence:
     followup: bool
     candidate: bool
     stratum: int
+    cover: float = 0.0
 
     @property
     def cell(self) -> tuple[bool, int]:
@@ -710,28 +728,40 @@ def pair_evidence(
             followup=same and abs(ta - tb) > config.followup_hours * 3600.0,
             candidate=bool(set(band_keys(sa, config)) & set(band_keys(sb, config))),
             stratum=stratum_of(contained),
+            cover=ordered_cover(sa.order, sb.order),
         ))
     return out
 
 
+Rule = tuple[float, float, float, float]
+"""``(containment bar, its Jaccard floor, ordered-cover bar, its Jaccard floor)``."""
+
+
+def shipped_rule(config: DedupConfig) -> Rule:
+    """The rule of a configuration, as the cross-validation grid names rules."""
+    return (config.containment, config.containment_floor,
+            config.ordered_cover, config.ordered_floor)
+
+
 def pair_predicted(ev: PairEvidence, containment: float, floor: float,
-                   config: DedupConfig) -> bool:
+                   config: DedupConfig, cover_bar: float = 1.01,
+                   cover_floor: float = 1.0) -> bool:
     """The deduplicator's rule applied to one pair on its own (no third article)."""
     if not ev.candidate:
         return False
     score = resemblance(
         ev.jaccard, ev.shingles_a, ev.shingles_b, cross_outlet=ev.cross_outlet,
         threshold=config.threshold, containment_bar=containment, containment_floor=floor,
+        cover=ev.cover, cover_bar=cover_bar, cover_floor=cover_floor,
     )
     bar = max(config.threshold, config.followup_threshold) if ev.followup else config.threshold
     return score >= bar
 
 
-def _pair_counts(evidence: Iterable[PairEvidence], containment: float, floor: float,
-                 config: DedupConfig) -> Counts:
+def _pair_counts(evidence: Iterable[PairEvidence], rule: Rule, config: DedupConfig) -> Counts:
     c = Counts()
     for ev in evidence:
-        said = pair_predicted(ev, containment, floor, config)
+        said = pair_predicted(ev, rule[0], rule[1], config, rule[2], rule[3])
         if ev.label == "duplicate":
             c.tp += said
             c.fn += not said
@@ -742,14 +772,25 @@ def _pair_counts(evidence: Iterable[PairEvidence], containment: float, floor: fl
     return c
 
 
+def _rule_grid(ordered: bool) -> list[Rule]:
+    """The rules the cross-validation chooses among (the ordered path off unless ``ordered``)."""
+    covers = _CV_COVERS if ordered else (1.01,)
+    cover_floors = _CV_COVER_FLOORS if ordered else (1.0,)
+    return [(bar, floor, cover, cover_floor)
+            for bar in _CV_BARS for floor in _CV_FLOORS
+            for cover in covers for cover_floor in cover_floors
+            if cover <= 1.0 or cover_floor == cover_floors[0]]
+
+
 def _rule_table(
-    evidence: Sequence[PairEvidence], config: DedupConfig
-) -> dict[tuple[float, float], list[bool]]:
-    """Every grid rule's prediction for every pair, computed once."""
-    return {
-        (bar, floor): [pair_predicted(ev, bar, floor, config) for ev in evidence]
-        for bar in _CV_BARS for floor in _CV_FLOORS
-    }
+    evidence: Sequence[PairEvidence], config: DedupConfig, rules: Sequence[Rule]
+) -> npt.NDArray[np.bool_]:
+    """Every rule's prediction for every pair (rules x pairs), computed once."""
+    table = np.zeros((len(rules), len(evidence)), dtype=np.bool_)
+    for r, rule in enumerate(rules):
+        for i, ev in enumerate(evidence):
+            table[r, i] = pair_predicted(ev, rule[0], rule[1], config, rule[2], rule[3])
+    return table
 
 
 def fit_rule(
@@ -757,37 +798,44 @@ def fit_rule(
     config: DedupConfig,
     *,
     only: Iterable[int] | None = None,
-    table: dict[tuple[float, float], list[bool]] | None = None,
-) -> tuple[float, float]:
-    """The ``(containment bar, Jaccard floor)`` of the grid that fits the pairs best.
+    ordered: bool = True,
+    table: tuple[Sequence[Rule], npt.NDArray[np.bool_]] | None = None,
+) -> Rule:
+    """The rule of the grid that fits the pairs best.
 
     Best: the most true positives at precision >= 0.98 on ``evidence`` (or
-    its pairs ``only``); ties go to the stricter rule.
+    its pairs ``only``); ties go to the stricter rule (higher bars and floors).
 
     Args:
         evidence: The labelled pairs.
         config: The other parameters (Jaccard bar, follow-up rule).
         only: Indices of the training pairs (all when omitted).
-        table: :func:`_rule_table` of ``evidence``, to share between folds.
+        ordered: Let the grid use the ordered-cover path (else it stays off).
+        table: The grid and its :func:`_rule_table`, to share between folds.
     """
-    table = table if table is not None else _rule_table(evidence, config)
-    train = list(range(len(evidence))) if only is None else list(only)
-    best: tuple[int, float, float] | None = None
-    for (bar, floor), said in table.items():
-        tp = sum(1 for i in train if said[i] and evidence[i].label == "duplicate")
-        fp = sum(1 for i in train if said[i] and evidence[i].label != "duplicate")
-        if tp + fp and tp / (tp + fp) < _CV_PRECISION:
-            continue
-        key = (tp, bar, floor)
+    if table is None:
+        grid = _rule_grid(ordered)
+        table = (grid, _rule_table(evidence, config, grid))
+    rules, said = table
+    train = np.zeros(len(evidence), dtype=np.bool_)
+    train[list(range(len(evidence))) if only is None else list(only)] = True
+    dup = np.array([ev.label == "duplicate" for ev in evidence], dtype=np.bool_)
+    tp = (said & (train & dup)).sum(axis=1)
+    fp = (said & (train & ~dup)).sum(axis=1)
+    ok = (tp + fp == 0) | (tp / np.maximum(tp + fp, 1) >= _CV_PRECISION)
+    best: tuple[int, Rule] | None = None
+    for r in np.flatnonzero(ok).tolist():
+        key = (int(tp[r]), rules[r])
         if best is None or key > best:
             best = key
     if best is None:
-        return _CV_BARS[-1], 1.0
-    return best[1], best[2]
+        return (_CV_BARS[-1], 1.0, 1.01, 1.0)
+    return best[1]
 
 
 def cross_validate(
-    evidence: Sequence[PairEvidence], config: DedupConfig, *, folds: int = 10, seed: int = 7
+    evidence: Sequence[PairEvidence], config: DedupConfig, *, folds: int = 10, seed: int = 7,
+    ordered: bool = True,
 ) -> dict[str, Any]:
     """Out-of-sample pairwise P/R of fitting the rule (:func:`fit_rule`) on the labelled pairs.
 
@@ -795,36 +843,62 @@ def cross_validate(
     one out, and ``folds``-fold (shuffled with ``seed``).  The in-sample
     figures of the shipped ``config`` and of the rule fitted on all pairs are
     given beside them: those thresholds were chosen on these very pairs.
+    With ``ordered`` the grid covers the ordered-cover bar and floor too,
+    and the same folds are also fitted with that path off (the rule before
+    it), so the two compare on one run.
     """
-    table = _rule_table(evidence, config)
+    rules = _rule_grid(ordered)
+    table = (rules, _rule_table(evidence, config, rules))
 
-    def held_out(groups: list[list[int]]) -> tuple[Counts, list[tuple[float, float]]]:
+    def held_out(grid: tuple[Sequence[Rule], npt.NDArray[np.bool_]],
+                 groups: list[list[int]]) -> tuple[Counts, list[Rule]]:
         total = Counts()
-        chosen: list[tuple[float, float]] = []
+        chosen: list[Rule] = []
         for test in groups:
             held = set(test)
             train = [i for i in range(len(evidence)) if i not in held]
-            bar, floor = fit_rule(evidence, config, only=train, table=table)
-            chosen.append((bar, floor))
-            c = _pair_counts([evidence[i] for i in test], bar, floor, config)
+            rule = fit_rule(evidence, config, only=train, table=grid)
+            chosen.append(rule)
+            c = _pair_counts([evidence[i] for i in test], rule, config)
             total = Counts(total.tp + c.tp, total.fp + c.fp, total.fn + c.fn, total.tn + c.tn)
         return total, chosen
 
-    loo, loo_rules = held_out([[i] for i in range(len(evidence))])
     order = list(range(len(evidence)))
     random.Random(seed).shuffle(order)  # noqa: S311 - reproducible folds, not security
-    kfold, _ = held_out([order[k::folds] for k in range(folds)])
-    bar, floor = fit_rule(evidence, config, table=table)
-    return {
+    loo_groups = [[i] for i in range(len(evidence))]
+    kfold_groups = [order[k::folds] for k in range(folds)]
+    loo, loo_rules = held_out(table, loo_groups)
+    kfold, _ = held_out(table, kfold_groups)
+    rule = fit_rule(evidence, config, table=table)
+    out: dict[str, Any] = {
         "leave_one_out": loo.to_json(),
         f"{folds}_fold": kfold.to_json(),
-        "rules_chosen_leave_one_out": sorted({f"{b:g}/{f:g}" for b, f in loo_rules}),
-        "fitted_on_all": {"containment": bar, "containment_floor": floor,
-                          **_pair_counts(evidence, bar, floor, config).to_json()},
-        "shipped_in_sample": _pair_counts(
-            evidence, config.containment, config.containment_floor, config).to_json(),
-        "jaccard_only_in_sample": _pair_counts(evidence, 1.01, 1.0, config).to_json(),
+        "rules_chosen_leave_one_out": sorted({_rule_name(r) for r in loo_rules}),
+        "fitted_on_all": {"containment": rule[0], "containment_floor": rule[1],
+                          "ordered_cover": rule[2], "ordered_floor": rule[3],
+                          **_pair_counts(evidence, rule, config).to_json()},
+        "shipped_in_sample": _pair_counts(evidence, shipped_rule(config), config).to_json(),
+        "jaccard_only_in_sample": _pair_counts(
+            evidence, (1.01, 1.0, 1.01, 1.0), config).to_json(),
     }
+    if ordered:
+        # The containment rule alone on the same folds: the figures before the ordered path.
+        mask = [i for i, r in enumerate(rules) if r[2] > 1.0]
+        plain = ([rules[i] for i in mask], table[1][mask])
+        out["without_ordered"] = {
+            "leave_one_out": held_out(plain, loo_groups)[0].to_json(),
+            f"{folds}_fold": held_out(plain, kfold_groups)[0].to_json(),
+            "shipped_in_sample": _pair_counts(
+                evidence, (config.containment, config.containment_floor, 1.01, 1.0),
+                config).to_json(),
+        }
+    return out
+
+
+def _rule_name(rule: Rule) -> str:
+    bar, floor, cover, cover_floor = rule
+    name = f"{bar:g}/{floor:g}"
+    return name if cover > 1.0 else f"{name}+o{cover:g}/{cover_floor:g}"
 
 
 def candidate_population(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +54,15 @@ _DROP = np.uint64(0)
 # not a multiple of 4, so it cannot be mistaken for one more MinHash value.
 _COUNT_BYTES = 3
 _COUNT_MAX = (1 << (8 * _COUNT_BYTES)) - 1
+# An order sample follows the count with its length in 2 bytes, so an
+# encoding with one is 1 modulo 4 long (3 + 2); a text of more than 65,535
+# sampled shingles (some 500,000 words) keeps its first ones.
+_ORDER_LEN_BYTES = 2
+_ORDER_MAX = (1 << (8 * _ORDER_LEN_BYTES)) - 1
+# Which bits of a shingle hash choose it for the order sample: bits the
+# stored low 32 bits do not include, so the kept values are not all
+# multiples of the rate.
+_ORDER_SHIFT = np.uint64(40)
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
@@ -246,8 +255,8 @@ def _band_mult(seed: int, rows: int) -> U64Array:
     return _constants(seed, "band", rows)
 
 
-def shingle_hashes(hashes: U64Array, shingle: int, seed: int = 1) -> U64Array:
-    """Distinct 64-bit hashes of the ``shingle``-word windows of a word-hash sequence.
+def shingle_sequence(hashes: U64Array, shingle: int, seed: int = 1) -> U64Array:
+    """64-bit hashes of the ``shingle``-word windows of a word-hash sequence, in text order.
 
     A text shorter than one shingle gives one shingle made of all its words,
     so short texts still get a signature; no words give an empty array.
@@ -258,7 +267,7 @@ def shingle_hashes(hashes: U64Array, shingle: int, seed: int = 1) -> U64Array:
         seed: Selects the hash family (part of the configuration).
 
     Returns:
-        Sorted unique ``uint64`` shingle hashes.
+        One ``uint64`` per window, repeats included, in the order of the text.
     """
     if hashes.size == 0:
         return np.empty(0, dtype=np.uint64)
@@ -271,7 +280,44 @@ def shingle_hashes(hashes: U64Array, shingle: int, seed: int = 1) -> U64Array:
     # The length enters the hash so a short text's single shingle differs
     # from a full-length shingle of the same leading words.
     acc = acc + np.uint64(k)
-    return np.unique(_mix(acc))
+    return _mix(acc)
+
+
+def shingle_hashes(hashes: U64Array, shingle: int, seed: int = 1) -> U64Array:
+    """Distinct 64-bit hashes of the ``shingle``-word windows of a word-hash sequence.
+
+    Args:
+        hashes: Word hashes in text order.
+        shingle: Words per shingle.
+        seed: Selects the hash family (part of the configuration).
+
+    Returns:
+        Sorted unique ``uint64`` shingle hashes (see :func:`shingle_sequence`).
+    """
+    return np.unique(shingle_sequence(hashes, shingle, seed))
+
+
+def order_sample(sequence: U64Array, rate: int) -> U32Array:
+    """The shingles of a text kept by content (about one in ``rate``), in text order.
+
+    A shingle is kept when bits 40.. of its hash are 0 modulo ``rate``: the
+    choice depends on the shingle alone, so two texts keep the same shingles
+    of what they share and the kept ones can be matched in order
+    (:func:`marsad.deduplicator.resemblance.ordered_cover`).  A repeated
+    shingle is kept at its first place; the low 32 bits are stored.
+
+    Args:
+        sequence: :func:`shingle_sequence` of the text.
+        rate: Keep one shingle in ``rate`` on average; 0 keeps none.
+
+    Returns:
+        ``uint32`` values in the order the shingles first occur.
+    """
+    if rate <= 0 or sequence.size == 0:
+        return np.empty(0, dtype=np.uint32)
+    kept = sequence[(sequence >> _ORDER_SHIFT) % np.uint64(rate) == 0]
+    _, first = np.unique(kept, return_index=True)
+    return kept[np.sort(first)].astype(np.uint32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,46 +328,79 @@ class Signature:
         values: MinHash values, ``uint32``, one per permutation.
         shingles: Number of distinct shingles (0 for a text without words).
         exact: Fingerprint of the word sequence (:func:`exact_key`).
+        order: Content-sampled shingles in text order (:func:`order_sample`);
+            empty when the configuration keeps none.
     """
 
     values: U32Array
     shingles: int
     exact: str
+    order: U32Array = field(default_factory=lambda: np.empty(0, dtype=np.uint32))
 
     def encode(self) -> str:
-        """The MinHash values and the shingle count as a compact base64 string (for JSON stores).
+        """The signature as a compact base64 string (for JSON stores).
 
-        The count follows the values as 3 little-endian bytes (capped at
-        ``2**24 - 1``): a candidate's containment is estimated from its
-        Jaccard similarity and both counts (:mod:`marsad.deduplicator.resemblance`),
-        and the odd length tells an encoding with the count from an older one
-        without it.
+        Layout: the MinHash values (4 bytes each), then, when the text has an
+        order sample, its values (4 bytes each), then the shingle count as 3
+        little-endian bytes (capped at ``2**24 - 1``), then, with a sample,
+        its length as 2 bytes.  The length modulo 4 tells the layouts apart:
+        0 is an older encoding without the count, 3 has the count, 1 has
+        the count and a sample.  A candidate's containment is estimated from
+        its Jaccard similarity and both counts, its ordered cover from both
+        samples (:mod:`marsad.deduplicator.resemblance`).
         """
         count = min(self.shingles, _COUNT_MAX).to_bytes(_COUNT_BYTES, "little")
-        return base64.b64encode(self.values.astype("<u4").tobytes() + count).decode("ascii")
+        raw = self.values.astype("<u4").tobytes()
+        if self.order.size:
+            kept = self.order[:_ORDER_MAX]
+            raw += kept.astype("<u4").tobytes() + count + kept.size.to_bytes(
+                _ORDER_LEN_BYTES, "little")
+        else:
+            raw += count
+        return base64.b64encode(raw).decode("ascii")
+
+    @staticmethod
+    def _split(raw: bytes) -> tuple[bytes, int, bytes]:
+        """The values' bytes, the shingle count and the order sample's bytes of an encoding."""
+        tail = len(raw) % 4
+        if tail == _COUNT_BYTES:
+            return raw[:-_COUNT_BYTES], int.from_bytes(raw[-_COUNT_BYTES:], "little"), b""
+        if tail == (_COUNT_BYTES + _ORDER_LEN_BYTES) % 4:
+            kept = int.from_bytes(raw[-_ORDER_LEN_BYTES:], "little")
+            end = len(raw) - _ORDER_LEN_BYTES - _COUNT_BYTES
+            count = int.from_bytes(raw[end : end + _COUNT_BYTES], "little")
+            return raw[: end - 4 * kept], count, raw[end - 4 * kept : end]
+        return raw[: len(raw) - tail], 0, b""
 
     @staticmethod
     def decode_values(text: str) -> U32Array:
         """Inverse of :meth:`encode` for the values."""
-        raw = base64.b64decode(text)
-        end = len(raw) - len(raw) % 4
-        return np.frombuffer(raw[:end], dtype="<u4").astype(np.uint32)
+        values, _, _ = Signature._split(base64.b64decode(text))
+        return np.frombuffer(values, dtype="<u4").astype(np.uint32)
 
     @staticmethod
     def decode_shingles(text: str) -> int:
         """Inverse of :meth:`encode` for the shingle count (0 when the encoding has none)."""
-        raw = base64.b64decode(text)
-        if len(raw) % 4 != _COUNT_BYTES:
-            return 0
-        return int.from_bytes(raw[-_COUNT_BYTES:], "little")
+        return Signature._split(base64.b64decode(text))[1]
+
+    @staticmethod
+    def decode_order(text: str) -> U32Array:
+        """Inverse of :meth:`encode` for the order sample (empty when the encoding has none)."""
+        _, _, order = Signature._split(base64.b64decode(text))
+        return np.frombuffer(order, dtype="<u4").astype(np.uint32)
 
     @staticmethod
     def decode(text: str) -> tuple[U32Array, int]:
         """Inverse of :meth:`encode`: the values and the shingle count, decoded once."""
-        raw = base64.b64decode(text)
-        end = len(raw) - len(raw) % 4
-        count = int.from_bytes(raw[end:], "little") if len(raw) - end == _COUNT_BYTES else 0
-        return np.frombuffer(raw[:end], dtype="<u4").astype(np.uint32), count
+        values, count, _ = Signature._split(base64.b64decode(text))
+        return np.frombuffer(values, dtype="<u4").astype(np.uint32), count
+
+    @staticmethod
+    def decode_all(text: str) -> tuple[U32Array, int, U32Array]:
+        """Inverse of :meth:`encode`: the values, the shingle count and the order sample."""
+        values, count, order = Signature._split(base64.b64decode(text))
+        return (np.frombuffer(values, dtype="<u4").astype(np.uint32), count,
+                np.frombuffer(order, dtype="<u4").astype(np.uint32))
 
 
 def minhash(hashes: U64Array, permutations: int, seed: int = 1) -> U32Array:
@@ -355,6 +434,7 @@ def signature(
     permutations: int,
     seed: int = 1,
     variants: bool = True,
+    order_rate: int = 0,
 ) -> Signature:
     """Word hashes -> shingle hashes -> MinHash, plus the exact fingerprint.
 
@@ -365,14 +445,18 @@ def signature(
         seed: Selects the hash family.
         variants: Apply the spelling-variant lexicon to the shingled words
             (the exact fingerprint sees the words as written).
+        order_rate: Keep about one shingle in this many, in text order, for
+            the ordered cover (:func:`order_sample`); 0 keeps none.
 
     Returns:
         The :class:`Signature`.
     """
     hashes = word_hashes(matching_text, seed)
     shingled = apply_variants(hashes, seed) if variants else hashes
-    sh = shingle_hashes(shingled, shingle, seed)
-    return Signature(minhash(sh, permutations, seed), int(sh.size), exact_key(hashes))
+    sequence = shingle_sequence(shingled, shingle, seed)
+    sh = np.unique(sequence)
+    return Signature(minhash(sh, permutations, seed), int(sh.size), exact_key(hashes),
+                     order_sample(sequence, order_rate))
 
 
 def band_hashes(values: U32Array, bands: int, seed: int = 1) -> U64Array:

@@ -158,11 +158,12 @@ def test_strata_of_the_candidate_population(containment: float, stratum: int) ->
 
 
 def _ev(label: str, *, jaccard: float = 0.4, cross: bool = True, stratum: int = 5,
-        name: str = "") -> PairEvidence:
+        name: str = "", cover: float = 0.0) -> PairEvidence:
     # 100 and 200 shingles: containment of the smaller = 3 * J / (1 + J).
     return PairEvidence(
         id_a="a" + name, id_b="b" + name, label=label, jaccard=jaccard, shingles_a=100,
         shingles_b=200, cross_outlet=cross, followup=False, candidate=True, stratum=stratum,
+        cover=cover,
     )
 
 
@@ -186,10 +187,29 @@ def test_the_fitted_rule_keeps_precision_on_its_training_pairs() -> None:
     # Duplicates contain more of the smaller text than the same-event pairs.
     evidence = [_ev("duplicate", jaccard=0.4 + 0.01 * i, name=f"d{i}") for i in range(10)]
     evidence += [_ev("same_event", jaccard=0.3 + 0.005 * i, name=f"s{i}") for i in range(10)]
-    bar, floor = fit_rule(evidence, cfg)
+    bar, floor, _, _ = fit_rule(evidence, cfg)
     said = [e for e in evidence if e.label != "duplicate"
             and 3 * e.jaccard / (1 + e.jaccard) >= bar and e.jaccard >= floor]
     assert not said
     cv = cross_validate(evidence, cfg, folds=5)
     assert cv["leave_one_out"]["tp"] + cv["leave_one_out"]["fn"] == 10
     assert cv["fitted_on_all"]["fp"] == 0 and cv["fitted_on_all"]["tp"] == 10
+
+
+def test_the_fitted_rule_takes_the_ordered_cover_where_containment_cannot_separate() -> None:
+    cfg = DedupConfig()
+    # Same Jaccard (so the same containment) on both sides; only the duplicates
+    # keep the order of what they share.
+    evidence = [_ev("duplicate", jaccard=0.3, cover=0.7 + 0.02 * i, name=f"d{i}")
+                for i in range(10)]
+    evidence += [_ev("same_event", jaccard=0.3, cover=0.3 + 0.02 * i, name=f"s{i}")
+                 for i in range(10)]
+    _, _, cover, cover_floor = fit_rule(evidence, cfg)
+    assert 0.48 < cover <= 0.7 and cover_floor <= 0.3
+    assert fit_rule(evidence, cfg, ordered=False)[2] > 1.0  # the path stays off
+    cv = cross_validate(evidence, cfg, folds=5)
+    assert cv["fitted_on_all"]["tp"] == 10 and cv["fitted_on_all"]["fp"] == 0
+    assert cv["leave_one_out"]["fp"] == 0 and cv["leave_one_out"]["tp"] == 10
+    # Without the ordered path no rule separates them: nothing is found.
+    assert cv["without_ordered"]["leave_one_out"]["tp"] == 0
+    assert cv["without_ordered"]["5_fold"]["tp"] == 0

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--real-sources", action="store_true",
                    help="give each article its ANT outlet (exercises the cross-outlet "
                         "containment rule; default: one outlet for all)")
+    p.add_argument("--versus-no-order", action="store_true",
+                   help="also measure, in the same run and first, the configuration without "
+                        "the order sample and the ordered-cover path, and print the ratios")
     p.set_defaults(func=cmd_bench)
 
     p = subparsers.add_parser(
@@ -232,7 +236,17 @@ def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
     arts = list(read_articles(args.data, limit=args.limit))
     texts = [fold(a.get("text") or "") for a in arts]
     sources = [a.get("source") or "" for a in arts] if args.real_sources else None
+    baseline = None
+    if args.versus_no_order:
+        baseline = bench(texts, replace(_config(args), order_sample=0, ordered_cover=1.01),
+                         sources)
     result = bench(texts, _config(args), sources)
+    if baseline is not None:
+        result["without_order"] = {k: baseline[k] for k in (
+            "articles_per_s", "signature_per_s", "duplicates", "bytes_per_article")}
+        for key in ("articles_per_s", "bytes_per_article"):
+            if result[key] and baseline[key]:
+                result["without_order"][f"{key}_ratio"] = round(result[key] / baseline[key], 3)
     if args.partitions > 0:
         from marsad.deduplicator import banded
 

@@ -370,20 +370,24 @@ def confirm_method(
     jaccard = mh.estimated_jaccard(values, theirs)
     if config is None:
         return jaccard, MINHASH
-    cover = 0.0
-    # The samples are decoded only for the few candidates the path can take.
-    if cover_applies(jaccard, cross_outlet=cross_outlet, cover_bar=config.ordered_cover,
-                     cover_floor=config.ordered_floor):
-        if order is None:
-            order = mh.Signature.decode_order(mine) if isinstance(mine, str) else None
-        if order is not None:
-            cover = ordered_cover(order, mh.Signature.decode_order(candidate_encoded))
-    return confirmation(
-        jaccard, shingles, their_shingles, cross_outlet=cross_outlet,
-        threshold=config.threshold, containment_bar=config.containment,
-        containment_floor=config.containment_floor,
-        cover=cover, cover_bar=config.ordered_cover, cover_floor=config.ordered_floor,
-    )
+    bars = {"threshold": config.threshold, "containment_bar": config.containment,
+            "containment_floor": config.containment_floor,
+            "cover_bar": config.ordered_cover, "cover_floor": config.ordered_floor}
+    scored = confirmation(jaccard, shingles, their_shingles, cross_outlet=cross_outlet, **bars)
+    # The samples are decoded only for the few candidates the ordered path
+    # can take and nothing else confirms (it confirms, it does not rank).
+    if scored[0] >= config.threshold or not cover_applies(
+        jaccard, cross_outlet=cross_outlet, cover_bar=config.ordered_cover,
+        cover_floor=config.ordered_floor,
+    ):
+        return scored
+    if order is None:
+        if not isinstance(mine, str):
+            return scored
+        order = mh.Signature.decode_order(mine)
+    cover = ordered_cover(order, mh.Signature.decode_order(candidate_encoded))
+    return confirmation(jaccard, shingles, their_shingles, cross_outlet=cross_outlet,
+                        cover=cover, **bars)
 
 
 def required_similarity(

@@ -303,8 +303,8 @@ def order_sample(sequence: U64Array, rate: int) -> U32Array:
     A shingle is kept when bits 40.. of its hash are 0 modulo ``rate``: the
     choice depends on the shingle alone, so two texts keep the same shingles
     of what they share and the kept ones can be matched in order
-    (:func:`marsad.deduplicator.resemblance.ordered_cover`).  A repeated
-    shingle is kept at its first place; the low 32 bits are stored.
+    (:func:`marsad.deduplicator.resemblance.ordered_cover`).  The low 32 bits
+    are stored; a repeated value is kept at its first place only.
 
     Args:
         sequence: :func:`shingle_sequence` of the text.
@@ -315,9 +315,9 @@ def order_sample(sequence: U64Array, rate: int) -> U32Array:
     """
     if rate <= 0 or sequence.size == 0:
         return np.empty(0, dtype=np.uint32)
-    kept = sequence[(sequence >> _ORDER_SHIFT) % np.uint64(rate) == 0]
-    _, first = np.unique(kept, return_index=True)
-    return kept[np.sort(first)].astype(np.uint32)
+    kept = sequence[(sequence >> _ORDER_SHIFT) % np.uint64(rate) == 0].astype(np.uint32)
+    # dict keeps the first place of each value (a few dozen: cheaper than np.unique).
+    return np.fromiter(dict.fromkeys(kept.tolist()), dtype=np.uint32)
 
 
 @dataclass(frozen=True, slots=True)

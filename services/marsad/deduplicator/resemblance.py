@@ -32,8 +32,10 @@ cover at its own bar with Jaccard at its own floor makes a near duplicate.
 
 The result is ONE score on the Jaccard scale, so the rest of the pipeline
 (``required_similarity``, ``choose``) compares it with one threshold:
-containment and ordered cover are mapped linearly so that their bars land on
-the Jaccard bar.
+containment is mapped linearly so that its bar lands on the Jaccard bar.
+The ordered cover confirms but does not rank: it lifts the score to the bar
+at most, so a candidate that Jaccard or containment confirm is preferred,
+and the cover need not be computed for them (it is the costly part).
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def resemblance(
 
     Returns:
         ``max(jaccard, threshold * containment / containment_bar,
-        threshold * cover / cover_bar)`` over the paths that apply.
+        min(threshold, threshold * cover / cover_bar))`` over the paths that apply.
     """
     return confirmation(
         jaccard, shingles_a, shingles_b, cross_outlet=cross_outlet, threshold=threshold,
@@ -170,17 +172,16 @@ def confirmation(
     """:func:`resemblance` and the method that made it.
 
     Returns:
-        ``(score, method)``: ``ordered`` when only the ordered cover brings
-        the score to ``threshold`` (Jaccard and containment stay under it),
-        else ``minhash``.
+        ``(score, method)``: ``(threshold, "ordered")`` when only the ordered
+        cover confirms the pair (Jaccard and containment stay under the bar),
+        else the score of those two and ``minhash``.
     """
     score = jaccard
     if cross_outlet and jaccard >= containment_floor and containment_bar <= 1.0:
         scaled = threshold * containment(jaccard, shingles_a, shingles_b) / containment_bar
         score = max(score, min(1.0, scaled))
-    if cover_applies(jaccard, cross_outlet=cross_outlet, cover_bar=cover_bar,
-                     cover_floor=cover_floor):
-        ordered = min(1.0, threshold * cover / cover_bar)
-        if ordered > score:
-            return ordered, ORDERED if score < threshold <= ordered else MINHASH
+    if score < threshold and cover >= cover_bar and cover_applies(
+        jaccard, cross_outlet=cross_outlet, cover_bar=cover_bar, cover_floor=cover_floor
+    ):
+        return threshold, ORDERED
     return score, MINHASH

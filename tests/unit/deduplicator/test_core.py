@@ -82,8 +82,7 @@ def test_spelling_variants_of_the_opening_are_exact(variant: str, method: str) -
 
 
 def test_cross_outlet_agency_copy_is_a_near_duplicate() -> None:
-    # The containment path alone (the ordered cover, off here, has a test of its own).
-    d = Deduplicator(DedupConfig(threshold=0.7, ordered_cover=1.01))
+    d = Deduplicator(DedupConfig(threshold=0.7))
     d.decide("AL-sport-589-20180313", fold(INIESTA_AL), source="alarabia", published_at=stamp(13))
     dec = d.decide("SK-sport-246-20180313", fold(INIESTA_SK), source="skynews",
                    published_at=stamp(13, 14))

@@ -43,6 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--audit-containment", action="store_true",
                    help="audit only decisions the Jaccard bar alone would not take (taken "
                         "by the cross-outlet containment rule)")
+    p.add_argument("--audit-ordered", action="store_true",
+                   help="audit only decisions the ordered cover alone takes (method 'ordered')")
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser(
@@ -176,7 +178,8 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
     else:
         print(format_result(result))
         names = {"1": "design sample", "2": "held-out sample",
-                 "3": "containment-rule sample (not blind)"}
+                 "3": "containment-rule sample (not blind)",
+                 "4": "ordered-cover sample (not blind)"}
         for sample, entry in sorted(summary.items()):
             print(f"hand-checked {names.get(sample, 'sample ' + sample)} of those decisions: "
                   f"{entry['duplicate']}/{entry['judged']} are duplicates "
@@ -194,6 +197,9 @@ def _print_audit(args: argparse.Namespace, pairs: list[tuple[str, str, float]],
     if args.audit_containment:
         todo = _by_containment(args, todo)
         print(f"\n{len(todo)} unjudged decisions taken by the containment rule")
+    if args.audit_ordered:
+        todo = _by_ordered_cover(args, todo)
+        print(f"\n{len(todo)} unjudged decisions taken by the ordered cover alone")
     sample = random.Random(7).sample(todo, min(args.audit, len(todo)))  # noqa: S311
     wanted = {i for a, b, _ in sample for i in (a, b)}
     arts = {a["id"]: a for a in read_articles(args.data) if a["id"] in wanted}
@@ -224,6 +230,25 @@ def _by_containment(
     return [
         (a, b, sim) for a, b, sim in pairs
         if estimated_jaccard(sigs[a].values, sigs[b].values) < cfg.threshold
+    ]
+
+
+def _by_ordered_cover(
+    args: argparse.Namespace, pairs: list[tuple[str, str, float]]
+) -> list[tuple[str, str, float]]:
+    """The decisions only the ordered cover confirms (method ``ordered``), in stream order."""
+    from marsad.deduplicator.core import confirm_method, signature
+    from marsad.deduplicator.corpus import load_fold, read_articles
+    from marsad.deduplicator.resemblance import ORDERED, cross_outlet
+
+    cfg, fold = _config(args), load_fold()
+    wanted = {i for a, b, _ in pairs for i in (a, b)}
+    arts = {a["id"]: a for a in read_articles(args.data) if a["id"] in wanted}
+    sigs = {aid: signature(fold(a.get("text") or ""), cfg) for aid, a in arts.items()}
+    return [
+        (a, b, sim) for a, b, sim in pairs
+        if confirm_method(sigs[a], sigs[b].encode(), cfg, cross_outlet=cross_outlet(
+            arts[a].get("source"), arts[b].get("source")))[1] == ORDERED
     ]
 
 

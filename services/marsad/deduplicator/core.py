@@ -47,14 +47,16 @@ with one partition both give the same decisions.
 
 Memory
 ------
-Per remembered article the store holds one ``a:`` record (about 1.3 KB,
-most of it the base64 signature of ``4 * permutations`` bytes and the 3-byte
-shingle count the containment rule needs), one ``x:``
+Per remembered article the store holds one ``a:`` record (about 1.5 KB,
+most of it the base64 signature of ``4 * permutations`` bytes, the 3-byte
+shingle count the containment rule needs and the order sample of the
+ordered cover, about 29 values of 4 bytes), one ``x:``
 fingerprint and ``bands`` bucket entries (a bare id string while a bucket
 has one member).  :func:`bench` measures it with tracemalloc over a dict
-store: about 6.5 KB per article with the defaults (42 bands), so a 7-day
-window of 10,000 articles a day costs about 450 MB; halving
-``permutations`` or raising ``threshold`` (fewer bands) cuts it.
+store: about 6.7 KB per article with the defaults (42 bands; 6.57 KB
+without the order sample), so a 7-day window of 10,000 articles a day
+costs about 470 MB; halving ``permutations`` or raising ``threshold``
+(fewer bands) cuts it.
 """
 
 from __future__ import annotations
@@ -95,9 +97,10 @@ class DedupConfig:
     3-word shingles and an estimated Jaccard of 0.5 keep precision at 1.0 on
     the synthetic copies and the hand-labelled hard negatives while finding
     more of the lightly edited cross-outlet agency copies than 5-word
-    shingles at 0.8 do.  ``containment`` and ``containment_floor`` were
-    chosen on the 150 hand-labelled natural pairs (in-sample: no hard
-    negative merged); ``marsad dedup-eval`` prints the cross-validated
+    shingles at 0.8 do.  ``containment`` and ``containment_floor``, then
+    ``ordered_cover`` and ``ordered_floor``, were chosen on the 150
+    hand-labelled natural pairs (in-sample: no hard negative merged; see
+    ``tests/data/dedup/README.md``); ``marsad dedup-eval`` prints the cross-validated
     figures of fitting them.
 
     Attributes:

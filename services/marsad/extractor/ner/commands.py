@@ -49,6 +49,15 @@ def register(subparsers: Any) -> None:
         "--wojood", action="store_true", help="add the Wojood sample as training sentences"
     )
     p.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="binarised embedding features from this ner-vectors file (written next to "
+        "the model as .bits.npz)",
+    )
+    p.add_argument("--bits-words", type=int, default=None, help="most frequent words kept")
+    p.add_argument("--bits-dims", type=int, default=None, help="first dimensions kept")
+    p.add_argument(
         "--full",
         action="store_true",
         help="also train on the dev split (the printed dev score is then not held out)",
@@ -179,6 +188,9 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         c2=defaults.c2 if args.c2 is None else args.c2,
         max_iterations=defaults.max_iterations if args.iterations is None else args.iterations,
         use_wojood=args.wojood,
+        vectors=args.vectors,
+        bits_words=defaults.bits_words if args.bits_words is None else args.bits_words,
+        bits_dims=args.bits_dims,
     )
     self_train = teacher = None
     if args.self_train > 0:
@@ -213,7 +225,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
     print(
         f"trained in {result['seconds_crf']:.1f}s (total {result['seconds_total']:.1f}s); "
         f"model {result['model_bytes'] / 1e6:.2f} MB, gazetteer "
-        f"{result['gazetteer_bytes'] / 1e6:.2f} MB; {result['train_sentences']} sentences"
+        f"{result['gazetteer_bytes'] / 1e6:.2f} MB; {result['train_sentences']} sentences; "
+        f"embedding bits of {result['bits_words']} words ({result['bits_bytes'] / 1e6:.2f} MB)"
     )
     held = "held-out" if result["dev_held_out"] else "NOT held out (--full)"
     print(f"dev split ({result['dev_sentences']} sentences, {held}), one sentence at a time:")

@@ -151,6 +151,9 @@ class FastCrf:
             flat.append(0)
             flat.extend(map(get, wf.local, zero))
             rows = list(map(context_rows, wf.common, unknown))
+            if wf.near:
+                # Embedding bits: weights at -1 and +1 only (row 0 at the other offsets).
+                rows.extend(map(context_rows, wf.near, unknown))
             for pick in picks:  # the word as seen from each offset, in CONTEXT_OFFSETS order
                 starts.append(len(flat))
                 flat.append(0)

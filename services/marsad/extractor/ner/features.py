@@ -16,18 +16,30 @@ from dataclasses import dataclass
 from marsad.extractor.ner.clusters import WordInfo
 from marsad.extractor.ner.lexicon import Gazetteer, nisba_country, trigger_class
 from marsad.extractor.ner.text import AL, fold, proclitic_splits, shape, strip_proclitics
+from marsad.extractor.ner.wordbits import SHIPPED_BITS, WordBits, load_word_bits
 
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
+# The offsets at which a neighbour's ``near`` features (its embedding bits) are seen.
+NEAR_OFFSETS = (-1, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class WordFeats:
-    """Features of one word: its own, and those its neighbours see (``common``)."""
+    """Features of one word: its own, and those its neighbours see.
+
+    Attributes:
+        local: The word's own features.
+        common: Those a neighbour at any offset in ``CONTEXT_OFFSETS`` sees.
+        folded: The folded word.
+        base: Its proclitic-stripped form.
+        near: Those only the next and previous tokens see (``NEAR_OFFSETS``).
+    """
 
     local: list[str]
     common: list[str]
     folded: str
     base: str
+    near: Sequence[str] = ()
 
     @property
     def context(self) -> dict[int, list[str]]:
@@ -35,7 +47,12 @@ class WordFeats:
 
         Built on request: the fast decoder looks the unprefixed ones up per offset itself.
         """
-        return {off: [f"{off}:{x}" for x in self.common] for off in CONTEXT_OFFSETS}
+        return {
+            off: [f"{off}:{x}" for x in (*self.common, *self.near)]
+            if off in NEAR_OFFSETS
+            else [f"{off}:{x}" for x in self.common]
+            for off in CONTEXT_OFFSETS
+        }
 
 
 class FeatureExtractor:
@@ -46,6 +63,9 @@ class FeatureExtractor:
         clusters: Optional folded word -> corpus base form and clusters.
         cache_size: Most words whose features are kept (0 when the caller
             caches its own summary of them, as the fast decoder does).
+        word_bits: Binarised embedding features (:mod:`.wordbits`) of the
+            word and its next and previous neighbours; ``None`` takes those of
+            the shipped model (none when it has no bits file).
     """
 
     def __init__(
@@ -53,9 +73,11 @@ class FeatureExtractor:
         gazetteer: Gazetteer,
         clusters: dict[str, WordInfo] | None = None,
         cache_size: int = 300_000,
+        word_bits: WordBits | None = None,
     ) -> None:
         self.gazetteer = gazetteer
         self.clusters = clusters or {}
+        self.word_bits = load_word_bits(SHIPPED_BITS) if word_bits is None else word_bits
         self._cache: dict[str, WordFeats] = {}
         self._cache_size = cache_size
 
@@ -119,7 +141,9 @@ class FeatureExtractor:
                 local.append(f"c{level}={cid}")
             for level in range(max(0, len(levels) - 2), len(levels)):
                 ctx_common.append(f"c{level}={levels[level]}")
-        wf = WordFeats(local, ctx_common, f, base)
+        bits = self.word_bits.features(base, f)
+        local.extend(bits)
+        wf = WordFeats(local, ctx_common, f, base, bits)
         if len(self._cache) < self._cache_size:
             self._cache[token] = wf
         return wf

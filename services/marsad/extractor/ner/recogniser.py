@@ -109,13 +109,18 @@ class CrfRecogniser(Recogniser):
         from marsad.extractor.ner.clusters import load_clusters
         from marsad.extractor.ner.fastcrf import FastCrf
         from marsad.extractor.ner.features import FeatureExtractor
+        from marsad.extractor.ner.wordbits import bits_path, load_word_bits
 
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
         # The fast decoder keeps its own per-word cache; a second one would
-        # only double the memory (and the garbage collector's work).
+        # only double the memory (and the garbage collector's work).  The
+        # embedding features are the ones stored next to this model file.
         self._features = FeatureExtractor(
-            gazetteer or load_gazetteer(), load_clusters(), cache_size=0
+            gazetteer or load_gazetteer(),
+            load_clusters(),
+            cache_size=0,
+            word_bits=load_word_bits(bits_path(model_path)),
         )
         if bias is None:
             bias = load_bias(self.backend, [model_path])

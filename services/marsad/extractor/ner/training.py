@@ -33,10 +33,12 @@ from marsad.extractor.ner.lexicon import (
     load_countries,
 )
 from marsad.extractor.ner.text import ARABIC_NAME, NON_ARABIC_LETTERS
+from marsad.extractor.ner.wordbits import bits_path
 
 if TYPE_CHECKING:
     from marsad.extractor.ner.features import FeatureExtractor
     from marsad.extractor.ner.selftrain import SelfTrainConfig
+    from marsad.extractor.ner.wordbits import WordBits
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,12 @@ class TrainConfig:
     # Measured on the dev split: adding Wojood's sentences cost about one F1
     # point (its annotation conventions differ), so it only feeds the gazetteer.
     use_wojood: bool = False
+    # Binarised embedding features (:mod:`.wordbits`) from this ``ner-vectors``
+    # file, for its ``bits_words`` most frequent words and first ``bits_dims``
+    # dimensions; ``None``: no such features.
+    vectors: Path | None = None
+    bits_words: int = 40_000
+    bits_dims: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +157,7 @@ def jackknife_features(
     clusters: dict[str, WordInfo] | None,
     folds: int = 5,
     featurise: Callable[[FeatureExtractor, Sequence[str]], list[list[str]]] | None = None,
+    word_bits: WordBits | None = None,
 ) -> list[list[list[str]]]:
     """Compute training features with names from the *other* folds in the gazetteer.
 
@@ -157,6 +166,8 @@ def jackknife_features(
     trust the gazetteer blindly.  Cutting the training data into contiguous
     folds and adding only the other folds' names reproduces, in training,
     how often a new text's names are already known.
+
+    ``word_bits`` are the embedding features (``None``: the shipped model's).
     """
     from marsad.extractor.ner.features import FeatureExtractor
 
@@ -165,7 +176,7 @@ def jackknife_features(
     for k in range(folds):
         lo, hi = n * k // folds, n * (k + 1) // folds
         others = [*sentences[:lo], *sentences[hi:]]
-        fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters)
+        fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters, word_bits=word_bits)
         out.extend(fx.sentence(toks) if featurise is None else featurise(fx, toks)
                    for toks, _ in sentences[lo:hi])
     return out
@@ -178,6 +189,7 @@ def train(
     config: TrainConfig,
     clusters: dict[str, WordInfo] | None = None,
     extra: Sequence[Sentence] = (),
+    word_bits: WordBits | None = None,
 ) -> float:
     """Train a CRF and write it to ``model_path``; return the training time in seconds.
 
@@ -190,17 +202,21 @@ def train(
         clusters: Corpus word information.
         extra: More training sentences (Wojood, teacher-tagged ANT sentences),
             featurised with the full gazetteer, as the model sees text at run time.
+        word_bits: Embedding features (``None``: the shipped model's); the
+            caller writes them next to the model (:func:`.wordbits.bits_path`).
     """
     import pycrfsuite
 
     from marsad.extractor.ner.features import FeatureExtractor
 
     trainer = pycrfsuite.Trainer(verbose=False)
-    feats = jackknife_features(train_sents, gazetteer, clusters)
+    feats = jackknife_features(train_sents, gazetteer, clusters, word_bits=word_bits)
     for (_, tags), xseq in zip(train_sents, feats, strict=True):
         trainer.append(xseq, tags)
     if extra:
-        fx = FeatureExtractor(add_labelled_names(gazetteer, train_sents), clusters)
+        fx = FeatureExtractor(
+            add_labelled_names(gazetteer, train_sents), clusters, word_bits=word_bits
+        )
         for toks, tags in extra:
             trainer.append(fx.sentence(toks), tags)
     trainer.set_params(
@@ -303,6 +319,7 @@ def run_training(
     gazetteer_path.parent.mkdir(parents=True, exist_ok=True)
     shipped.write(gazetteer_path)
     result: dict[str, Any] = {}
+    word_bits = load_config_bits(config)
     if self_train is not None:
         teacher = teacher or TeacherConfig()
         crf_path = teacher.crf_path
@@ -310,7 +327,10 @@ def run_training(
             # The teacher's CRF is trained here (without self-training), so the
             # command reproduces its own input: it is also the baseline.
             crf_path = teacher.baseline_path
-            result["seconds_baseline"] = train(data, crf_path, base, config, clusters, extra)
+            write_model_bits(crf_path, word_bits)
+            result["seconds_baseline"] = train(
+                data, crf_path, base, config, clusters, extra, word_bits
+            )
             result["baseline_scores"] = evaluate(crf_path, dev_sents, shipped)
             result["baseline_scores_window10"] = evaluate(crf_path, dev_sents, shipped, window=10)
         from marsad.extractor.ner.selftrain import held_out_keys, teacher_sentences
@@ -325,7 +345,8 @@ def run_training(
             teacher.crf_weight,
         )
         extra = [*extra, *silver]
-    crf_seconds = train(data, model_path, base, config, clusters, extra)
+    write_model_bits(model_path, word_bits)
+    crf_seconds = train(data, model_path, base, config, clusters, extra, word_bits)
     scores = evaluate(model_path, dev_sents, shipped)
     scores_window = evaluate(model_path, dev_sents, shipped, window=10)
     return {
@@ -333,6 +354,8 @@ def run_training(
         "seconds_total": time.perf_counter() - t0,
         "seconds_crf": crf_seconds,
         "model_bytes": model_path.stat().st_size,
+        "bits_words": len(word_bits),
+        "bits_bytes": bits_path(model_path).stat().st_size if len(word_bits) else 0,
         "gazetteer_bytes": gazetteer_path.stat().st_size,
         "train_sentences": len(data) + len(extra),
         "dev_sentences": len(dev_sents),
@@ -340,6 +363,29 @@ def run_training(
         "scores": scores,
         "scores_window10": scores_window,
     }
+
+
+def load_config_bits(config: TrainConfig) -> WordBits:
+    """Return the embedding features a training configuration asks for (:data:`NO_BITS` if none)."""
+    from marsad.extractor.ner.wordbits import NO_BITS, build_word_bits
+
+    if config.vectors is None:
+        return NO_BITS
+    from marsad.extractor.ner.embeddings import load_vectors
+
+    rows, vectors, _ = load_vectors(config.vectors)
+    words = sorted(rows, key=rows.__getitem__)
+    return build_word_bits(words, vectors, keep=config.bits_words, dims=config.bits_dims)
+
+
+def write_model_bits(model_path: Path, word_bits: WordBits) -> None:
+    """Write the embedding features next to a model (or remove a stale file when there are none)."""
+    from marsad.extractor.ner.wordbits import remove_word_bits, save_word_bits
+
+    if len(word_bits):
+        save_word_bits(bits_path(model_path), word_bits)
+    else:
+        remove_word_bits(bits_path(model_path))
 
 
 def evaluate(

@@ -1,0 +1,149 @@
+"""Binarised embedding features: the bits, their file, the features, the fast decoder with them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from marsad.extractor.ner.corpus import Sentence
+from marsad.extractor.ner.features import FeatureExtractor
+from marsad.extractor.ner.lexicon import Gazetteer
+from marsad.extractor.ner.training import load_splits, write_model_bits
+from marsad.extractor.ner.wordbits import (
+    NO_BITS,
+    WordBits,
+    binarise,
+    bits_path,
+    build_word_bits,
+    load_word_bits,
+)
+
+WORDS = ["باريس", "لندن", "دمشق", "بشار", "قال"]
+# Per dimension (column), the mean of the positive and of the negative values:
+# 0.4 and -0.3; 0.25 and -0.2; 0.3 and -0.3.
+VECTORS = np.array(
+    [
+        [0.6, -0.2, -0.2],
+        [0.2, -0.2, 0.3],
+        [-0.5, 0.4, 0.0],
+        [-0.1, 0.1, -0.4],
+        [0.0, -0.2, 0.3],
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("باريس", ["v+0"]),  # 0.6 > 0.4; -0.2 is not below -0.2
+        ("لندن", []),  # 0.2 is above 0 but below the positive mean
+        ("دمشق", ["v+1", "v-0"]),
+        ("بشار", ["v-2"]),
+        ("قال", []),  # 0.3 equals dimension 2's positive mean: not above it
+    ],
+)
+def test_bits_mark_values_beyond_the_signed_means(word: str, expected: list[str]) -> None:
+    bits = build_word_bits(WORDS, VECTORS)
+    assert bits.features(word, word) == expected
+
+
+@given(arrays(np.float32, (12, 5), elements=st.floats(-1, 1, width=32)))
+@settings(max_examples=50, deadline=None)
+def test_a_value_is_never_both_above_and_below(vectors: np.ndarray) -> None:
+    pos, neg = binarise(vectors)
+    assert not (pos & neg).any()
+    assert (vectors[pos] > 0).all() and (vectors[neg] < 0).all()
+
+
+def test_lookup_by_base_then_folded_form_and_unknown_words() -> None:
+    bits = build_word_bits(WORDS, VECTORS)
+    # وباريس: the base باريس has the vector.
+    assert bits.features("باريس", "وباريس") == ["v+0"]
+    # A base the vectors never saw, but a folded form they did.
+    assert bits.features("اريس", "دمشق") == ["v+1", "v-0"]
+    assert bits.features("كيغالي", "كيغالي") == []
+    assert NO_BITS.features("باريس", "باريس") == []
+
+
+def test_only_the_most_frequent_words_are_kept() -> None:
+    bits = build_word_bits(WORDS, VECTORS, keep=2)
+    assert len(bits) == 2
+    assert bits.features("دمشق", "دمشق") == []
+    # The means are still those of the whole vocabulary.
+    assert bits.features("باريس", "باريس") == ["v+0"]
+
+
+def test_file_round_trip_and_the_sidecar_of_a_model(tmp_path: Path) -> None:
+    model = tmp_path / "ner.crfsuite"
+    path = bits_path(model)
+    assert path == tmp_path / "ner.bits.npz"
+    assert load_word_bits(path) is NO_BITS
+    bits = build_word_bits(WORDS, VECTORS, dims=2)
+    write_model_bits(model, bits)
+    loaded = load_word_bits(path)
+    assert loaded.index == bits.index
+    assert [loaded.features(w, w) for w in WORDS] == [bits.features(w, w) for w in WORDS]
+    # A model retrained without embedding features leaves no stale file behind.
+    write_model_bits(model, NO_BITS)
+    assert not path.exists()
+    assert load_word_bits(path) is NO_BITS
+
+
+def test_features_of_the_word_and_its_next_neighbours_only() -> None:
+    bits = build_word_bits(WORDS, VECTORS)
+    fx = FeatureExtractor(Gazetteer(), {}, word_bits=bits)
+    feats = fx.sentence(["وصل", "بشار", "إلى", "باريس", "أمس"])
+    assert "v-2" in feats[1] and "v+0" in feats[3]
+    assert "1:v-2" in feats[0] and "-1:v-2" in feats[2]
+    assert "1:v+0" in feats[2] and "-1:v+0" in feats[4]
+    # Two tokens away the bits are not seen (they would double the features).
+    assert not any(f.startswith(("-2:v", "2:v")) for fs in feats for f in fs)
+    plain = FeatureExtractor(Gazetteer(), {}, word_bits=NO_BITS).sentence(["بشار", "باريس"])
+    assert not any(":v" in f or f.startswith("v") for fs in plain for f in fs)
+
+
+def _hashed_bits(sentences: list[Sentence], fx: FeatureExtractor) -> WordBits:
+    """Bits of pseudo-random (hash-seeded, so reproducible) vectors for the sentences' bases."""
+    bases = sorted({fx.word(t).base for toks, _ in sentences for t in toks})
+    rows = [
+        np.random.default_rng(int.from_bytes(hashlib.blake2b(b.encode()).digest()[:8])).normal(
+            size=16
+        )
+        for b in bases
+    ]
+    return build_word_bits(bases, np.array(rows))
+
+
+def test_fast_decoder_equals_crfsuite_with_embedding_bits(shared: Path, tmp_path: Path) -> None:
+    import pycrfsuite
+
+    from marsad.extractor.ner.clusters import load_clusters
+    from marsad.extractor.ner.fastcrf import FastCrf
+    from marsad.extractor.ner.lexicon import load_gazetteer
+
+    train_sents, dev = load_splits(shared)
+    sents = train_sents[:400]
+    gaz, clusters = load_gazetteer(), load_clusters()
+    bits = _hashed_bits(sents + dev[:120], FeatureExtractor(gaz, clusters, word_bits=NO_BITS))
+    fx = FeatureExtractor(gaz, clusters, word_bits=bits)
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for toks, tags in sents:
+        trainer.append(fx.sentence(toks), tags)
+    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 40})
+    model = tmp_path / "bits.crfsuite"
+    trainer.train(str(model))
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    attrs = {a for a, _ in tagger.info().state_features}
+    # The model weighs the bits of the token and of both next neighbours.
+    assert any(a.startswith("v") for a in attrs)
+    assert any(a.startswith("-1:v") for a in attrs) and any(a.startswith("1:v") for a in attrs)
+    sample = [toks for toks, _ in dev[:120]]
+    fast = FastCrf(tagger, FeatureExtractor(gaz, clusters, cache_size=0, word_bits=bits))
+    assert fast.tag_many(sample) == [list(tagger.tag(fx.sentence(toks))) for toks in sample]

@@ -56,7 +56,13 @@ def register(subparsers: Any) -> None:
         "the model as .bits.npz)",
     )
     p.add_argument("--bits-words", type=int, default=None, help="most frequent words kept")
-    p.add_argument("--bits-dims", type=int, default=None, help="first dimensions kept")
+    p.add_argument(
+        "--bits-dims", type=int, default=None, help="first dimensions binarised (0 = no bits)"
+    )
+    p.add_argument(
+        "--vec-dims", type=int, default=0, help="first dimensions as real-valued features"
+    )
+    p.add_argument("--vec-scale", type=float, default=None, help="their scale")
     p.add_argument(
         "--full",
         action="store_true",
@@ -191,6 +197,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         vectors=args.vectors,
         bits_words=defaults.bits_words if args.bits_words is None else args.bits_words,
         bits_dims=args.bits_dims,
+        vec_dims=args.vec_dims,
+        vec_scale=defaults.vec_scale if args.vec_scale is None else args.vec_scale,
     )
     self_train = teacher = None
     if args.self_train > 0:
@@ -226,7 +234,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         f"trained in {result['seconds_crf']:.1f}s (total {result['seconds_total']:.1f}s); "
         f"model {result['model_bytes'] / 1e6:.2f} MB, gazetteer "
         f"{result['gazetteer_bytes'] / 1e6:.2f} MB; {result['train_sentences']} sentences; "
-        f"embedding bits of {result['bits_words']} words ({result['bits_bytes'] / 1e6:.2f} MB)"
+        f"embedding bits of {result['bits_words']} words ({result['bits_bytes'] / 1e6:.2f} MB), "
+        f"vectors of {result['vecs_words']} words ({result['vecs_bytes'] / 1e6:.2f} MB)"
     )
     held = "held-out" if result["dev_held_out"] else "NOT held out (--full)"
     print(f"dev split ({result['dev_sentences']} sentences, {held}), one sentence at a time:")

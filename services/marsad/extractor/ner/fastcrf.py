@@ -111,7 +111,27 @@ class FastCrf:
         self._picks = [itemgetter(k) for k in range(len(CONTEXT_OFFSETS))]
         self._body_groups: dict[str, NameGroups] = {}
         self._gz_matrix = np.zeros((0, n))
+        self._vec_weights = self._vector_weights()
         self._reset()
+
+    def _vector_weights(self) -> np.ndarray | None:
+        """The real-valued embedding features' weights: (own + offsets, dims, labels), or None.
+
+        A word's contribution as seen from each slot of its table row is then
+        its feature values times one matrix (:mod:`.wordvecs`).
+        """
+        names = self._features.word_vecs.names
+        prefixes = ["", *(f"{off}:" for off in CONTEXT_OFFSETS)]
+        weights = np.zeros((len(prefixes), len(names), len(self.labels)))
+        get = self._weights.get
+        found = False
+        for k, prefix in enumerate(prefixes):
+            for d, name in enumerate(names):
+                vec = get(prefix + name)
+                if vec is not None:
+                    weights[k, d] = vec
+                    found = True
+        return weights if found else None
 
     def set_bias(self, bias: DecodingBias) -> None:
         """Decode with ``bias`` added to the state scores from now on (the word cache stays)."""
@@ -138,6 +158,7 @@ class FastCrf:
         get = self._rows.get
         flat: list[int] = []
         starts: list[int] = []
+        vec_rows: list[int] = []
         feats = self._features.word
         zero = itertools.repeat(0)  # unknown attributes -> the all-zero row
         context_rows = self._context_rows.get
@@ -158,10 +179,16 @@ class FastCrf:
                 starts.append(len(flat))
                 flat.append(0)
                 flat.extend(map(pick, rows))
+            vec_rows.append(wf.vec_row)
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
             self._gaz_cands.append(self._gaz_groups(wf.folded))
         sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
+        if self._vec_weights is not None:
+            # value x weight of every dimension, per slot: one product per batch of words.
+            values = self._features.word_vecs.values[vec_rows]
+            per_slot = np.einsum("nd,kdl->nkl", values, self._vec_weights)
+            sums += per_slot.reshape(-1, len(self.labels))
         first = len(self._ids)
         last = first + len(words)
         if last > len(self._table):

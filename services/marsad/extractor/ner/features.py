@@ -17,6 +17,7 @@ from marsad.extractor.ner.clusters import WordInfo
 from marsad.extractor.ner.lexicon import Gazetteer, nisba_country, trigger_class
 from marsad.extractor.ner.text import AL, fold, proclitic_splits, shape, strip_proclitics
 from marsad.extractor.ner.wordbits import SHIPPED_BITS, WordBits, load_word_bits
+from marsad.extractor.ner.wordvecs import SHIPPED_VECS, WordVecs, load_word_vecs
 
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
 # The offsets at which a neighbour's ``near`` features (its embedding bits) are seen.
@@ -33,6 +34,8 @@ class WordFeats:
         folded: The folded word.
         base: Its proclitic-stripped form.
         near: Those only the next and previous tokens see (``NEAR_OFFSETS``).
+        vec_row: The word's row of real-valued embedding features
+            (:class:`.wordvecs.WordVecs`), -1 for none.
     """
 
     local: list[str]
@@ -40,6 +43,7 @@ class WordFeats:
     folded: str
     base: str
     near: Sequence[str] = ()
+    vec_row: int = -1
 
     @property
     def context(self) -> dict[int, list[str]]:
@@ -66,6 +70,8 @@ class FeatureExtractor:
         word_bits: Binarised embedding features (:mod:`.wordbits`) of the
             word and its next and previous neighbours; ``None`` takes those of
             the shipped model (none when it has no bits file).
+        word_vecs: Real-valued embedding features (:mod:`.wordvecs`), the same
+            way; they make :meth:`items` return ``{name: value}`` dicts.
     """
 
     def __init__(
@@ -74,10 +80,12 @@ class FeatureExtractor:
         clusters: dict[str, WordInfo] | None = None,
         cache_size: int = 300_000,
         word_bits: WordBits | None = None,
+        word_vecs: WordVecs | None = None,
     ) -> None:
         self.gazetteer = gazetteer
         self.clusters = clusters or {}
         self.word_bits = load_word_bits(SHIPPED_BITS) if word_bits is None else word_bits
+        self.word_vecs = load_word_vecs(SHIPPED_VECS) if word_vecs is None else word_vecs
         self._cache: dict[str, WordFeats] = {}
         self._cache_size = cache_size
 
@@ -143,7 +151,7 @@ class FeatureExtractor:
                 ctx_common.append(f"c{level}={levels[level]}")
         bits = self.word_bits.features(base, f)
         local.extend(bits)
-        wf = WordFeats(local, ctx_common, f, base, bits)
+        wf = WordFeats(local, ctx_common, f, base, bits, self.word_vecs.row(base, f))
         if len(self._cache) < self._cache_size:
             self._cache[token] = wf
         return wf
@@ -176,6 +184,35 @@ class FeatureExtractor:
                 feats.append("1:edge")
             extras.append(feats)
         return words, extras
+
+    def items(self, tokens: Sequence[str]) -> list[list[str]] | list[dict[str, float]]:
+        """Return crfsuite's items of a sentence: :meth:`sentence`, with the vector features.
+
+        Without real-valued features the string lists of :meth:`sentence`;
+        with them one ``{feature: value}`` dict per token (a repeated string
+        counts its repetitions, as in a list).
+        """
+        feats = self.sentence(tokens)
+        vecs = self.word_vecs
+        if not len(vecs):
+            return feats
+        rows = [self._word(t).vec_row for t in tokens]
+        names = vecs.names
+        prefixed = {off: tuple(f"{off}:{x}" for x in names) for off in NEAR_OFFSETS}
+        out: list[dict[str, float]] = []
+        n = len(tokens)
+        for i, fs in enumerate(feats):
+            item: dict[str, float] = {}
+            for f in fs:
+                item[f] = item.get(f, 0.0) + 1.0
+            if rows[i] >= 0:
+                item.update(zip(names, vecs.values[rows[i]].tolist(), strict=True))
+            for off in NEAR_OFFSETS:
+                j = i + off
+                if 0 <= j < n and rows[j] >= 0:
+                    item.update(zip(prefixed[off], vecs.values[rows[j]].tolist(), strict=True))
+            out.append(item)
+        return out
 
     def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
         """Return one feature list per token of a sentence."""

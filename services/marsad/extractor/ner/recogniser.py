@@ -110,6 +110,7 @@ class CrfRecogniser(Recogniser):
         from marsad.extractor.ner.fastcrf import FastCrf
         from marsad.extractor.ner.features import FeatureExtractor
         from marsad.extractor.ner.wordbits import bits_path, load_word_bits
+        from marsad.extractor.ner.wordvecs import load_word_vecs, vecs_path
 
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
@@ -121,6 +122,7 @@ class CrfRecogniser(Recogniser):
             load_clusters(),
             cache_size=0,
             word_bits=load_word_bits(bits_path(model_path)),
+            word_vecs=load_word_vecs(vecs_path(model_path)),
         )
         if bias is None:
             bias = load_bias(self.backend, [model_path])
@@ -158,7 +160,7 @@ class CrfRecogniser(Recogniser):
         """Return IOB2 tags for one sentence from python-crfsuite itself (reference, unbiased)."""
         if not tokens:
             return []
-        return list(self._tagger.tag(self._features.sentence(tokens)))
+        return list(self._tagger.tag(self._features.items(tokens)))
 
 
 class CamelRecogniser(Recogniser):

@@ -34,11 +34,13 @@ from marsad.extractor.ner.lexicon import (
 )
 from marsad.extractor.ner.text import ARABIC_NAME, NON_ARABIC_LETTERS
 from marsad.extractor.ner.wordbits import bits_path
+from marsad.extractor.ner.wordvecs import vecs_path
 
 if TYPE_CHECKING:
     from marsad.extractor.ner.features import FeatureExtractor
     from marsad.extractor.ner.selftrain import SelfTrainConfig
     from marsad.extractor.ner.wordbits import WordBits
+    from marsad.extractor.ner.wordvecs import WordVecs
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +60,15 @@ class TrainConfig:
     # Measured on the dev split: adding Wojood's sentences cost about one F1
     # point (its annotation conventions differ), so it only feeds the gazetteer.
     use_wojood: bool = False
-    # Binarised embedding features (:mod:`.wordbits`) from this ``ner-vectors``
-    # file, for its ``bits_words`` most frequent words and first ``bits_dims``
-    # dimensions; ``None``: no such features.
+    # Embedding features from this ``ner-vectors`` file (``None``: none), for its
+    # ``bits_words`` most frequent words: binarised (:mod:`.wordbits`, the first
+    # ``bits_dims`` dimensions, all if ``None``; 0 = no bits) and real-valued
+    # (:mod:`.wordvecs`, the first ``vec_dims``, 0 = none, scaled by ``vec_scale``).
     vectors: Path | None = None
     bits_words: int = 40_000
     bits_dims: int | None = None
+    vec_dims: int = 0
+    vec_scale: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +163,8 @@ def jackknife_features(
     folds: int = 5,
     featurise: Callable[[FeatureExtractor, Sequence[str]], list[list[str]]] | None = None,
     word_bits: WordBits | None = None,
-) -> list[list[list[str]]]:
+    word_vecs: WordVecs | None = None,
+) -> list[Any]:
     """Compute training features with names from the *other* folds in the gazetteer.
 
     At run time the shipped gazetteer holds every training name; if training
@@ -167,18 +173,26 @@ def jackknife_features(
     folds and adding only the other folds' names reproduces, in training,
     how often a new text's names are already known.
 
-    ``word_bits`` are the embedding features (``None``: the shipped model's).
+    ``word_bits`` and ``word_vecs`` are the embedding features (``None``: the
+    shipped model's); the default ``featurise`` is :meth:`FeatureExtractor.items`.
     """
     from marsad.extractor.ner.features import FeatureExtractor
 
     n = len(sentences)
-    out: list[list[list[str]]] = []
+    out: list[Any] = []
     for k in range(folds):
         lo, hi = n * k // folds, n * (k + 1) // folds
         others = [*sentences[:lo], *sentences[hi:]]
-        fx = FeatureExtractor(add_labelled_names(gazetteer, others), clusters, word_bits=word_bits)
-        out.extend(fx.sentence(toks) if featurise is None else featurise(fx, toks)
-                   for toks, _ in sentences[lo:hi])
+        fx = FeatureExtractor(
+            add_labelled_names(gazetteer, others),
+            clusters,
+            word_bits=word_bits,
+            word_vecs=word_vecs,
+        )
+        out.extend(
+            fx.items(toks) if featurise is None else featurise(fx, toks)
+            for toks, _ in sentences[lo:hi]
+        )
     return out
 
 
@@ -190,6 +204,7 @@ def train(
     clusters: dict[str, WordInfo] | None = None,
     extra: Sequence[Sentence] = (),
     word_bits: WordBits | None = None,
+    word_vecs: WordVecs | None = None,
 ) -> float:
     """Train a CRF and write it to ``model_path``; return the training time in seconds.
 
@@ -202,23 +217,29 @@ def train(
         clusters: Corpus word information.
         extra: More training sentences (Wojood, teacher-tagged ANT sentences),
             featurised with the full gazetteer, as the model sees text at run time.
-        word_bits: Embedding features (``None``: the shipped model's); the
-            caller writes them next to the model (:func:`.wordbits.bits_path`).
+        word_bits: Binarised embedding features (``None``: the shipped model's);
+            the caller writes them next to the model (:func:`write_model_embeddings`).
+        word_vecs: Real-valued embedding features, the same way.
     """
     import pycrfsuite
 
     from marsad.extractor.ner.features import FeatureExtractor
 
     trainer = pycrfsuite.Trainer(verbose=False)
-    feats = jackknife_features(train_sents, gazetteer, clusters, word_bits=word_bits)
+    feats = jackknife_features(
+        train_sents, gazetteer, clusters, word_bits=word_bits, word_vecs=word_vecs
+    )
     for (_, tags), xseq in zip(train_sents, feats, strict=True):
         trainer.append(xseq, tags)
     if extra:
         fx = FeatureExtractor(
-            add_labelled_names(gazetteer, train_sents), clusters, word_bits=word_bits
+            add_labelled_names(gazetteer, train_sents),
+            clusters,
+            word_bits=word_bits,
+            word_vecs=word_vecs,
         )
         for toks, tags in extra:
-            trainer.append(fx.sentence(toks), tags)
+            trainer.append(fx.items(toks), tags)
     trainer.set_params(
         {
             "c1": config.c1,
@@ -319,7 +340,7 @@ def run_training(
     gazetteer_path.parent.mkdir(parents=True, exist_ok=True)
     shipped.write(gazetteer_path)
     result: dict[str, Any] = {}
-    word_bits = load_config_bits(config)
+    word_bits, word_vecs = load_config_embeddings(config)
     if self_train is not None:
         teacher = teacher or TeacherConfig()
         crf_path = teacher.crf_path
@@ -327,9 +348,9 @@ def run_training(
             # The teacher's CRF is trained here (without self-training), so the
             # command reproduces its own input: it is also the baseline.
             crf_path = teacher.baseline_path
-            write_model_bits(crf_path, word_bits)
+            write_model_embeddings(crf_path, word_bits, word_vecs, config.vec_scale)
             result["seconds_baseline"] = train(
-                data, crf_path, base, config, clusters, extra, word_bits
+                data, crf_path, base, config, clusters, extra, word_bits, word_vecs
             )
             result["baseline_scores"] = evaluate(crf_path, dev_sents, shipped)
             result["baseline_scores_window10"] = evaluate(crf_path, dev_sents, shipped, window=10)
@@ -345,8 +366,8 @@ def run_training(
             teacher.crf_weight,
         )
         extra = [*extra, *silver]
-    write_model_bits(model_path, word_bits)
-    crf_seconds = train(data, model_path, base, config, clusters, extra, word_bits)
+    write_model_embeddings(model_path, word_bits, word_vecs, config.vec_scale)
+    crf_seconds = train(data, model_path, base, config, clusters, extra, word_bits, word_vecs)
     scores = evaluate(model_path, dev_sents, shipped)
     scores_window = evaluate(model_path, dev_sents, shipped, window=10)
     return {
@@ -356,6 +377,8 @@ def run_training(
         "model_bytes": model_path.stat().st_size,
         "bits_words": len(word_bits),
         "bits_bytes": bits_path(model_path).stat().st_size if len(word_bits) else 0,
+        "vecs_words": len(word_vecs),
+        "vecs_bytes": vecs_path(model_path).stat().st_size if len(word_vecs) else 0,
         "gazetteer_bytes": gazetteer_path.stat().st_size,
         "train_sentences": len(data) + len(extra),
         "dev_sentences": len(dev_sents),
@@ -365,27 +388,49 @@ def run_training(
     }
 
 
-def load_config_bits(config: TrainConfig) -> WordBits:
-    """Return the embedding features a training configuration asks for (:data:`NO_BITS` if none)."""
+def load_config_embeddings(config: TrainConfig) -> tuple[WordBits, WordVecs]:
+    """Return the embedding features a training configuration asks for (empty ones if none)."""
     from marsad.extractor.ner.wordbits import NO_BITS, build_word_bits
+    from marsad.extractor.ner.wordvecs import NO_VECS, build_word_vecs
 
     if config.vectors is None:
-        return NO_BITS
+        return NO_BITS, NO_VECS
     from marsad.extractor.ner.embeddings import load_vectors
 
     rows, vectors, _ = load_vectors(config.vectors)
     words = sorted(rows, key=rows.__getitem__)
-    return build_word_bits(words, vectors, keep=config.bits_words, dims=config.bits_dims)
+    bits = NO_BITS
+    if config.bits_dims != 0:
+        bits = build_word_bits(words, vectors, keep=config.bits_words, dims=config.bits_dims)
+    vecs = NO_VECS
+    if config.vec_dims > 0:
+        vecs = build_word_vecs(
+            words, vectors, keep=config.bits_words, dims=config.vec_dims, scale=config.vec_scale
+        )
+    return bits, vecs
 
 
 def write_model_bits(model_path: Path, word_bits: WordBits) -> None:
-    """Write the embedding features next to a model (or remove a stale file when there are none)."""
+    """Write the embedding bits next to a model (or remove a stale file when there are none)."""
     from marsad.extractor.ner.wordbits import remove_word_bits, save_word_bits
 
     if len(word_bits):
         save_word_bits(bits_path(model_path), word_bits)
     else:
         remove_word_bits(bits_path(model_path))
+
+
+def write_model_embeddings(
+    model_path: Path, word_bits: WordBits, word_vecs: WordVecs, scale: float
+) -> None:
+    """Write both embedding feature files next to a model (removing stale ones)."""
+    from marsad.extractor.ner.wordvecs import remove_word_vecs, save_word_vecs
+
+    write_model_bits(model_path, word_bits)
+    if len(word_vecs):
+        save_word_vecs(vecs_path(model_path), word_vecs, scale)
+    else:
+        remove_word_vecs(vecs_path(model_path))
 
 
 def evaluate(

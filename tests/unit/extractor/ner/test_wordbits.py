@@ -1,4 +1,4 @@
-"""Binarised embedding features: the bits, their file, the features, the fast decoder with them."""
+"""Embedding features of the CRF (binarised and real-valued): files, features, the fast decoder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from marsad.extractor.ner.corpus import Sentence
 from marsad.extractor.ner.features import FeatureExtractor
 from marsad.extractor.ner.lexicon import Gazetteer
-from marsad.extractor.ner.training import load_splits, write_model_bits
+from marsad.extractor.ner.training import load_splits, write_model_bits, write_model_embeddings
 from marsad.extractor.ner.wordbits import (
     NO_BITS,
     WordBits,
@@ -23,6 +23,7 @@ from marsad.extractor.ner.wordbits import (
     build_word_bits,
     load_word_bits,
 )
+from marsad.extractor.ner.wordvecs import NO_VECS, build_word_vecs, load_word_vecs, vecs_path
 
 WORDS = ["باريس", "لندن", "دمشق", "بشار", "قال"]
 # Per dimension (column), the mean of the positive and of the negative values:
@@ -147,3 +148,77 @@ def test_fast_decoder_equals_crfsuite_with_embedding_bits(shared: Path, tmp_path
     sample = [toks for toks, _ in dev[:120]]
     fast = FastCrf(tagger, FeatureExtractor(gaz, clusters, cache_size=0, word_bits=bits))
     assert fast.tag_many(sample) == [list(tagger.tag(fx.sentence(toks))) for toks in sample]
+
+
+# ---------------------------------------------------------------- real-valued features
+
+
+def test_vectors_are_quantised_unit_rows_and_survive_the_file(tmp_path: Path) -> None:
+    vecs = build_word_vecs(WORDS, VECTORS, dims=2, scale=3.0)
+    assert vecs.names == ("d0", "d1")
+    # باريس: (0.6, -0.2) / 0.632 -> (0.949, -0.316) -> int8 (120, -40), times 3 / 127.
+    assert vecs.values[vecs.row("باريس", "باريس")].tolist() == [120 * 3 / 127, -40 * 3 / 127]
+    assert vecs.row("اريس", "دمشق") == 2 and vecs.row("كيغالي", "كيغالي") == -1
+    assert not vecs.values[-1].any()  # row -1: no vector, no contribution
+    model = tmp_path / "ner.crfsuite"
+    write_model_embeddings(model, NO_BITS, vecs, 3.0)
+    loaded = load_word_vecs(vecs_path(model))
+    assert loaded.index == vecs.index and np.array_equal(loaded.values, vecs.values)
+    write_model_embeddings(model, NO_BITS, NO_VECS, 3.0)
+    assert not vecs_path(model).exists()
+
+
+def test_items_carry_the_values_of_the_word_and_its_next_neighbours() -> None:
+    vecs = build_word_vecs(WORDS, VECTORS, dims=2, scale=3.0)
+    fx = FeatureExtractor(Gazetteer(), {}, word_bits=NO_BITS, word_vecs=vecs)
+    items = fx.items(["وصل", "بشار", "إلى", "باريس", "أمس"])
+    assert isinstance(items[0], dict)
+    paris = vecs.values[vecs.row("باريس", "باريس")].tolist()
+    assert [items[3]["d0"], items[3]["d1"]] == paris
+    assert [items[2]["1:d0"], items[4]["-1:d1"]] == [paris[0], paris[1]]
+    assert "d0" not in items[2] and "2:d0" not in items[1] and "-2:d0" not in items[4]
+    # The indicators are still there, with value 1.
+    assert all(items[3][f] == 1.0 for f in fx.word("باريس").local)
+    plain = FeatureExtractor(Gazetteer(), {}, word_bits=NO_BITS, word_vecs=NO_VECS)
+    assert plain.items(["بشار"]) == plain.sentence(["بشار"])
+
+
+def test_fast_decoder_equals_crfsuite_with_real_valued_features(
+    shared: Path, tmp_path: Path
+) -> None:
+    import pycrfsuite
+
+    from marsad.extractor.ner.clusters import load_clusters
+    from marsad.extractor.ner.fastcrf import FastCrf
+    from marsad.extractor.ner.lexicon import load_gazetteer
+
+    train_sents, dev = load_splits(shared)
+    sents = train_sents[:400]
+    gaz, clusters = load_gazetteer(), load_clusters()
+    bits = _hashed_bits(sents + dev[:120], FeatureExtractor(gaz, clusters, word_bits=NO_BITS))
+    words = sorted(bits.index, key=bits.index.__getitem__)
+    vecs = build_word_vecs(
+        words, np.where(bits.pos, 1.0, 0.0) - np.where(bits.neg, 1.0, 0.0) + 0.1, dims=12, scale=2.0
+    )
+    fx = FeatureExtractor(gaz, clusters, word_bits=NO_BITS, word_vecs=vecs)
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for toks, tags in sents:
+        trainer.append(fx.items(toks), tags)
+    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 40})
+    model = tmp_path / "vecs.crfsuite"
+    trainer.train(str(model))
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    attrs = {a for a, _ in tagger.info().state_features}
+    assert {"d0", "-1:d0", "1:d0"} <= attrs
+    sample = [toks for toks, _ in dev[:120]]
+    fast = FastCrf(
+        tagger, FeatureExtractor(gaz, clusters, cache_size=0, word_bits=NO_BITS, word_vecs=vecs)
+    )
+    assert fast._vec_weights is not None
+    assert fast.tag_many(sample) == [list(tagger.tag(fx.items(toks))) for toks in sample]
+    # The features matter: without them the decoder tags differently.
+    blind = FastCrf(
+        tagger, FeatureExtractor(gaz, clusters, cache_size=0, word_bits=NO_BITS, word_vecs=NO_VECS)
+    )
+    assert blind.tag_many(sample) != fast.tag_many(sample)

@@ -157,6 +157,7 @@ def register(subparsers: Any) -> None:
         help="articles run first, untimed (the per-word caches of a long-running stage)",
     )
     p.add_argument("--backend", default="builtin", choices=("builtin", "neural"))
+    p.add_argument("--model", type=Path, default=None, help="model file (built-in or neural)")
     _bias_options(p)
     p.set_defaults(func=cmd_bench)
 
@@ -419,7 +420,7 @@ def cmd_bench(args: argparse.Namespace, settings: Any = None) -> int:
             texts.append(json.loads(line)["text"])
             if len(texts) >= args.warmup + args.limit:
                 break
-    rec = load_recogniser(args.backend)
+    rec = load_recogniser(args.backend, args.model)
     bias = _bias_override(args)
     if bias is not None:
         rec.set_bias(bias)

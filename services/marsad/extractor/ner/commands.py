@@ -52,15 +52,24 @@ def register(subparsers: Any) -> None:
         "--vectors",
         type=Path,
         default=None,
-        help="binarised embedding features from this ner-vectors file (written next to "
-        "the model as .bits.npz)",
+        help="word-embedding features from this ner-vectors file (default "
+        "build/ner-vectors.npz; the kept rows are written next to the model)",
+    )
+    p.add_argument(
+        "--no-vectors", action="store_true", help="train without word-embedding features"
     )
     p.add_argument("--bits-words", type=int, default=None, help="most frequent words kept")
     p.add_argument(
-        "--bits-dims", type=int, default=None, help="first dimensions binarised (0 = no bits)"
+        "--bits-dims",
+        type=int,
+        default=None,
+        help="first dimensions binarised (.bits.npz; default 0 = no bits, -1 = all)",
     )
     p.add_argument(
-        "--vec-dims", type=int, default=0, help="first dimensions as real-valued features"
+        "--vec-dims",
+        type=int,
+        default=None,
+        help="first dimensions as real-valued features (.vecs.npz; default 50, 0 = none)",
     )
     p.add_argument("--vec-scale", type=float, default=None, help="their scale")
     p.add_argument(
@@ -195,10 +204,14 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         c2=defaults.c2 if args.c2 is None else args.c2,
         max_iterations=defaults.max_iterations if args.iterations is None else args.iterations,
         use_wojood=args.wojood,
-        vectors=args.vectors,
+        vectors=None if args.no_vectors else (args.vectors or defaults.vectors),
         bits_words=defaults.bits_words if args.bits_words is None else args.bits_words,
-        bits_dims=args.bits_dims,
-        vec_dims=args.vec_dims,
+        bits_dims=(
+            defaults.bits_dims
+            if args.bits_dims is None
+            else (None if args.bits_dims < 0 else args.bits_dims)
+        ),
+        vec_dims=defaults.vec_dims if args.vec_dims is None else args.vec_dims,
         vec_scale=defaults.vec_scale if args.vec_scale is None else args.vec_scale,
     )
     self_train = teacher = None

@@ -11,6 +11,7 @@ import io
 import itertools
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,23 +43,30 @@ TEXTS = [
 ] * 3
 
 
-@pytest.fixture(scope="module")
-def tiny_model(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from marsad.extractor.ner.embeddings import iter_texts
+def train_tiny(shared: Path, vectors: Path, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tiny network (60 training and 40 dev sentences, 2 epochs) over ``vectors``."""
     from marsad.extractor.ner.lexicon import load_gazetteer
     from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
     from marsad.extractor.ner.training import build_gazetteer, load_splits
 
     train, dev = load_splits(shared)
-    train = train[:60]
+    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500, seed=seed)
+    return train_neural(
+        train[:60], dev[:40], build_gazetteer(shared), load_gazetteer(), vectors, config
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_model(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from marsad.extractor.ner.embeddings import iter_texts
+    from marsad.extractor.ner.training import load_splits
+
+    train, _ = load_splits(shared)
     out = tmp_path_factory.mktemp("neural")
     texts = iter_texts(shared / "data" / "ant" / "articles.jsonl.gz", limit=300)
-    words, vec, base_of, _ = build_vectors(texts, [t for t, _ in train], dims=16)
+    words, vec, base_of, _ = build_vectors(texts, [t for t, _ in train[:60]], dims=16)
     save_vectors(out / "v.npz", words, vec, base_of)
-    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500)
-    bundle, report = train_neural(
-        train, dev[:40], build_gazetteer(shared), load_gazetteer(), out / "v.npz", config
-    )
+    bundle, report = train_tiny(shared, out / "v.npz")
     assert report["best_epoch"] in (1, 2)
     torch.save(bundle, out / "tiny.pt")
     return out / "tiny.pt"
@@ -67,20 +75,7 @@ def tiny_model(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_model_seed1(tiny_model: Path, shared: Path) -> Path:
     """A second tiny network: same inputs as ``tiny_model``, another seed."""
-    from marsad.extractor.ner.lexicon import load_gazetteer
-    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
-    from marsad.extractor.ner.training import build_gazetteer, load_splits
-
-    train, dev = load_splits(shared)
-    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500, seed=1)
-    bundle, _ = train_neural(
-        train[:60],
-        dev[:40],
-        build_gazetteer(shared),
-        load_gazetteer(),
-        tiny_model.parent / "v.npz",
-        config,
-    )
+    bundle, _ = train_tiny(shared, tiny_model.parent / "v.npz", seed=1)
     torch.save(bundle, tiny_model.parent / "tiny-s1.pt")
     return tiny_model.parent / "tiny-s1.pt"
 
@@ -308,20 +303,7 @@ def test_conll_command_with_the_neural_backend(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_training_is_reproducible(tiny_model: Path, shared: Path) -> None:
-    from marsad.extractor.ner.lexicon import load_gazetteer
-    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
-    from marsad.extractor.ner.training import build_gazetteer, load_splits
-
-    train, dev = load_splits(shared)
-    config = NeuralTrainConfig(epochs=2, hidden=16, keep_words=500)
-    bundle, _ = train_neural(
-        train[:60],
-        dev[:40],
-        build_gazetteer(shared),
-        load_gazetteer(),
-        tiny_model.parent / "v.npz",
-        config,
-    )
+    bundle, _ = train_tiny(shared, tiny_model.parent / "v.npz")
     first = torch.load(tiny_model, weights_only=True)
     assert bundle["words"] == first["words"] and bundle["feats"] == first["feats"]
     for name, value in first["state"].items():

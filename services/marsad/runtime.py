@@ -91,6 +91,7 @@ def _construct(
         return DeduplicatorStage(
             codec, dedup_config(settings), dedup_store, event_store, index=dedup_index,
             story_store=story_store, deadletter_original_bytes=keep,
+            closing_grace=settings.batch_size,
         )
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
 

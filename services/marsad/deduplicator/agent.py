@@ -105,7 +105,8 @@ def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
     # merge key); not the one-partition "event-state", whose keys are laid out
     # differently.
     events = app.Table("merged-events", partitions=partitions, key_type=str)
-    core = BandedDeduplicator(dedup_config(settings), partitions, articles, bands, {}, events)
+    core = BandedDeduplicator(dedup_config(settings), partitions, articles, bands, {}, events,
+                              closing_grace=settings.batch_size)
     keep = settings.deadletter_original_bytes
     stages = [
         BandRouteStage(codec, core, routing_keys(partitions), deadletter_original_bytes=keep),

@@ -304,6 +304,8 @@ class BandedDeduplicator:
         index: The LSH buckets (in memory in the stream; rebuilt after recovery).
         events: State keyed by event partition (the event merger's).
         clock: Processing time, for articles without a usable ``published_at``.
+        closing_grace: Event messages of a partition after which a closing record
+            is surely published (the wiring's batch size; see :class:`EventMerger`).
     """
 
     def __init__(
@@ -316,6 +318,7 @@ class BandedDeduplicator:
         events: MutableMapping[str, Any] | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        closing_grace: int = 1_000,
     ) -> None:
         self.config = config
         self.partitions = partitions
@@ -323,7 +326,7 @@ class BandedDeduplicator:
         self.bands: MutableMapping[str, Any] = {} if bands is None else bands
         self.index: MutableMapping[str, Any] = {} if index is None else index
         self.clock = clock
-        self.merger = EventMerger(events, clock=clock)
+        self.merger = EventMerger(events, clock=clock, closing_grace=closing_grace)
         self.stats = _Stats()
 
     # -- step 1: in the article's partition ------------------------------------------
@@ -437,7 +440,8 @@ class BandedDeduplicator:
         outs: list[Out] = [Send(NOTES, aid, {"k": "merged", "a": aid, "p": partition,
                                              "e": merged})]
         outs.extend(Publish(rec["event_id"], rec) for rec in merged_records(results))
-        outs.extend(Publish(e.event_id, closed_record(e)) for e in self.merger.take_closed())
+        outs.extend(Publish(e.event_id, closed_record(e))
+                    for e in self.merger.take_closed(partition))
         return outs
 
     # -- step 2: in a band partition ---------------------------------------------------

@@ -17,15 +17,24 @@ event may have been forgotten, and would be founded again under its old id):
 ``e:<event id>``          one merged event (see :meth:`MergedEvent.to_json`)
 ``w:<hour>``              event ids last touched in that hour (eviction)
 ``m:``                    highest hour seen and the hours still held
+``o:``                    closings not yet known to be published (outbox)
 ========================  ==================================================
 
-An event evicted from the window is handed out once by
+An event evicted from the window is handed out by
 :meth:`EventMerger.take_closed`, so that its closing record
 (:func:`closed_record`) tells subscribers no report will join it any more.
+Eviction deletes the event from the store, so the closing is also written to
+an outbox (``o:``, in the same changelog partition as the deletion) and kept
+there for ``closing_grace`` more messages of its partition: by then the
+message that evicted it has had its outputs acknowledged (the wiring takes
+at most ``batch_size`` messages, produces their outputs, then takes the
+next).  A worker that restores an outbox it did not write itself (after a
+crash or a rebalance) hands its closings out again at the next message of
+that partition: a closing record is published at least once, possibly twice.
 
 With several partitions (reports keyed by merge key, see
 ``docs/deduplicator.md``) the window bookkeeping is kept per partition
-(``m:<p>``, ``w:<p>:<hour>``): a table key written while handling two
+(``m:<p>``, ``w:<p>:<hour>``, ``o:<p>``): a table key written while handling two
 partitions would have two changelogs, and a rebalance would restore either.
 
 Casualty consensus: a source often updates its toll during the day, so each
@@ -340,6 +349,9 @@ class EventMerger:
             a report older than that is not merged.
         max_articles: Most article ids kept on one merged event (counts stay exact).
         clock: Processing time, used when a report has no ``published_at``.
+        closing_grace: Messages of a partition after which a closing handed out
+            by :meth:`take_closed` is surely published and leaves the outbox; at
+            least the wiring's batch size.
     """
 
     def __init__(
@@ -349,25 +361,64 @@ class EventMerger:
         window_days: float = 3.0,
         max_articles: int = 50,
         clock: Callable[[], float] = time.time,
+        closing_grace: int = 1_000,
     ) -> None:
         if window_days <= 0:
             raise ValueError(f"window_days must be positive, got {window_days}")
+        if closing_grace < 1:
+            raise ValueError(f"closing_grace must be at least 1, got {closing_grace}")
         self.store: MutableMapping[str, Any] = {} if store is None else store
         self.window_days = window_days
         self.max_articles = max_articles
         self.clock = clock
-        # Events evicted since the last take_closed(): not state, so a worker
-        # that stops before publishing them loses only the closing records.
-        self._closed: list[MergedEvent] = []
+        self.closing_grace = closing_grace
+        # Evicted since the last take_closed(), by outbox key; also in the store.
+        self._closed: dict[str, list[MergedEvent]] = {}
+        # Per outbox key, the messages seen (take_closed calls) and, per event
+        # id handed out by this process, the count when it was handed out.
+        # Not state: an outbox restored from the changelog is handed out again.
+        self._seen: dict[str, int] = {}
+        self._handed: dict[str, dict[str, int]] = {}
 
-    def take_closed(self) -> list[MergedEvent]:
-        """The events evicted from the window since the last call (each once), as they last stood.
+    def take_closed(self, partition: int | None = None) -> list[MergedEvent]:
+        """The closings to publish after this message, as the events last stood.
 
-        Eviction happens inside :meth:`add`, when a report moves the window on;
-        the caller publishes a :func:`closed_record` for each.
+        Call once per input message (after its reports were added), with the
+        partition they were added in: the events evicted meanwhile, and any
+        in this partition's outbox that this process has not handed out (an
+        outbox restored after a crash or a rebalance).  Closings handed out
+        ``closing_grace`` messages ago leave the outbox here.
+
+        Args:
+            partition: As given to :meth:`add` (None for a store that sees every report).
+
+        Returns:
+            Each event once per process (twice at most across a restart); the
+            caller publishes a :func:`closed_record` for each.
         """
-        closed, self._closed = self._closed, []
-        return closed
+        key = _outbox_key(partition)
+        fresh = self._closed.pop(key, [])
+        seen = self._seen[key] = self._seen.get(key, 0) + 1
+        handed = self._handed.setdefault(key, {})
+        box = self.store.get(key)
+        if not box and not handed:
+            return fresh
+        out = list(fresh)
+        for eid, rec in box or ():
+            if eid not in handed:
+                handed[eid] = seen
+                if not any(e.event_id == eid for e in fresh):
+                    out.append(MergedEvent(eid, rec, is_new=False))
+        done = {eid for eid, at in handed.items() if seen - at >= self.closing_grace}
+        if done:
+            rest = [item for item in box or () if item[0] not in done]
+            if not rest:
+                self.store.pop(key, None)
+            elif len(rest) < len(box or ()):
+                self.store[key] = rest
+            for eid in done:
+                del handed[eid]
+        return out
 
     def add(self, report: EventReport, partition: int | None = None) -> MergedEvent | None:
         """Merge one report into its event (created when new).
@@ -447,7 +498,7 @@ class EventMerger:
         keep = [h for h in hours if h >= cutoff]
         for h in hours:
             if h < cutoff:
-                self._evict_hour(_hour_key(h, partition), cutoff * _HOUR)
+                self._evict_hour(_hour_key(h, partition), cutoff * _HOUR, partition)
         if hour >= cutoff and hour not in keep:
             keep = sorted([*keep, hour])
         if top != meta["top"] or keep != hours:
@@ -460,14 +511,21 @@ class EventMerger:
         if eid not in ids:
             self.store[key] = [*ids, eid]
 
-    def _evict_hour(self, key: str, cutoff_ts: float) -> None:
+    def _evict_hour(self, key: str, cutoff_ts: float, partition: int | None) -> None:
+        closed = []
         for eid in self.store.pop(key, None) or ():
             rec = self.store.get("e:" + eid)
             # An event touched again later sits in a later hour too: keep it.
             if rec is not None and float(rec["last_seen"]) < cutoff_ts:
                 del self.store["e:" + eid]
                 self._unlink(_record_key(rec), eid)
-                self._closed.append(MergedEvent(eid, rec, is_new=False))
+                closed.append(MergedEvent(eid, rec, is_new=False))
+        if closed:
+            box = _outbox_key(partition)
+            # Written with the deletions, so a restored store has one or the other.
+            self.store[box] = [*(self.store.get(box) or ()),
+                               *([e.event_id, e.record] for e in closed)]
+            self._closed.setdefault(box, []).extend(closed)
 
     def _unlink(self, key: str, eid: str) -> None:
         ids = [i for i in self.store.get("k:" + key) or () if i != eid]
@@ -475,6 +533,10 @@ class EventMerger:
             self.store["k:" + key] = ids
         else:
             self.store.pop("k:" + key, None)
+
+
+def _outbox_key(partition: int | None) -> str:
+    return "o:" if partition is None else f"o:{partition}"
 
 
 def _hour_key(hour: int, partition: int | None) -> str:

@@ -15,7 +15,9 @@ it holds:
   ``s:<p'>:<id>`` (recomputed from its signature), so a signature may be
   copied to more or fewer partitions than before.
 * ``merged-events``: ``k:<merge key>`` and ``e:<event id>`` to the partition
-  of the merge key (the event's is recomputed from its record).
+  of the merge key (the event's is recomputed from its record); the closings
+  of an outbox ``o:<p>`` each to the outbox of its event's new partition (the
+  new workers publish them again: a closing is published at least once).
 
 The per-partition window bookkeeping (``m:<p>``, ``w:<p>:<hour>``) is
 rebuilt: each remembered id keeps the hour bucket it had, in the partition
@@ -238,6 +240,12 @@ def rekey_events(old: State, partitions: int) -> State:
     for part in old.values():
         for key, value in part.items():
             if _is_window_key(key):
+                continue
+            if key.startswith("o:"):
+                for eid, rec in value or ():
+                    target = event_partition(record_merge_key(rec), partitions)
+                    box = new.setdefault(target, {}).setdefault(f"o:{target}", [])
+                    box.append([eid, rec])
                 continue
             if key.startswith("k:"):
                 target = event_partition(key[2:], partitions)

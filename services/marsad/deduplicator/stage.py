@@ -67,6 +67,8 @@ class DeduplicatorStage(Stage):
             story's revision, for re-publication (a third table in the stream):
             ``f:<cluster>`` records, forgotten with the founder after the window.
         deadletter_original_bytes: How many bytes of a bad message a dead letter keeps.
+        closing_grace: Messages after which a closing record is surely published
+            (the wiring's batch size; see :class:`EventMerger`).
     """
 
     name = "deduplicator"
@@ -82,10 +84,12 @@ class DeduplicatorStage(Stage):
         index: MutableMapping[str, Any] | None = None,
         story_store: MutableMapping[str, Any] | None = None,
         deadletter_original_bytes: int = 262_144,
+        closing_grace: int = 1_000,
     ) -> None:
         super().__init__(codec, deadletter_original_bytes=deadletter_original_bytes)
         self.core = Deduplicator(config, {} if store is None else store, index=index)
-        self.merger = EventMerger({} if event_store is None else event_store)
+        self.merger = EventMerger({} if event_store is None else event_store,
+                                  closing_grace=closing_grace)
         self.stories: MutableMapping[str, Any] = {} if story_store is None else story_store
 
     def process(self, msg: Incoming) -> list[Outgoing]:

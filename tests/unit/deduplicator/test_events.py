@@ -344,3 +344,79 @@ def test_an_event_touched_again_inside_the_window_is_not_closed() -> None:
                                             place=DEIR_EZZOR, date="2018-05-17"))
     assert merger.add(later) is not None
     assert merger.take_closed() == []
+
+
+def _strike_then_later(store: dict[str, Any], grace: int = 3) -> tuple[EventMerger, str]:
+    """Two reports of the 14 May strike, then one of 20 May that evicts it (2-day window)."""
+    merger = EventMerger(store, window_days=2, closing_grace=grace)
+    last = None
+    for row in REPORTS[:2]:
+        last = merger.add(reports_from_article(article(*row))[0])
+        assert merger.take_closed() == []
+    assert last is not None
+    (later,) = reports_from_article(article("a9", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            place=DEIR_EZZOR, date="2018-05-20"))
+    assert merger.add(later) is not None
+    return merger, last.event_id
+
+
+def test_a_closing_survives_a_crash_before_it_was_published() -> None:
+    # The worker hands the closing out, then dies before the broker took the
+    # record; the store (the restored changelog) no longer holds the event,
+    # but its outbox does: the next worker hands the closing out again.
+    store: dict[str, Any] = {}
+    merger, eid = _strike_then_later(store)
+    (closed,) = merger.take_closed()
+    assert closed.event_id == eid and "e:" + eid not in store
+    restored = EventMerger(dict(store), window_days=2, closing_grace=3)
+    (again,) = restored.take_closed()
+    assert closed_record(again) == closed_record(closed)
+    assert restored.take_closed() == []  # once per process
+
+
+def test_a_closing_leaves_the_outbox_after_the_grace_messages() -> None:
+    store: dict[str, Any] = {}
+    merger, eid = _strike_then_later(store, grace=3)
+    assert [e.event_id for e in merger.take_closed()] == [eid]
+    assert merger.take_closed() == [] and merger.take_closed() == []
+    assert store.get("o:") == [[eid, store["o:"][0][1]]]
+    # Three messages after it was handed out, its batch was surely produced.
+    assert merger.take_closed() == []
+    assert "o:" not in store
+    assert EventMerger(dict(store), window_days=2, closing_grace=3).take_closed() == []
+
+
+def test_each_partition_has_its_own_outbox() -> None:
+    # A closing is written, and later deleted, in its own partition's records:
+    # handling partition 1 neither hands out nor deletes partition 0's.
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=2, closing_grace=1)
+    first = merger.add(reports_from_article(article(*REPORTS[0]))[0], partition=0)
+    assert first is not None
+    (later,) = reports_from_article(article("a9", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            date="2018-05-20"))
+    merger.add(later, partition=0)
+    assert merger.take_closed(1) == [] and "o:0" in store
+    assert [e.event_id for e in merger.take_closed(0)] == [first.event_id]
+    assert merger.take_closed(1) == [] and "o:0" in store
+    assert merger.take_closed(0) == [] and "o:0" not in store
+
+
+def test_the_outbox_stays_bounded_over_a_long_stream() -> None:
+    # A month of daily reports, one message each: every event is closed once
+    # and the outbox never holds more than the grace's worth of closings.
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=2, closing_grace=2)
+    closed: list[str] = []
+    for day in range(1, 29):
+        (r,) = reports_from_article(article(f"a{day}", "BBC", f"2018-05-{day:02d}T10:00:00+00:00",
+                                            day, date=f"2018-05-{day:02d}"))
+        merger.add(r)
+        closed.extend(e.event_id for e in merger.take_closed())
+        assert len(store.get("o:") or ()) <= 2
+    assert len(closed) == len(set(closed)) >= 24
+
+
+def test_closing_grace_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="closing_grace"):
+        EventMerger(closing_grace=0)

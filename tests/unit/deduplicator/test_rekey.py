@@ -29,7 +29,7 @@ from marsad.deduplicator.banded import (
     signature_key,
 )
 from marsad.deduplicator.core import DedupConfig
-from marsad.deduplicator.events import record_merge_key
+from marsad.deduplicator.events import EventMerger, record_merge_key, reports_from_article
 from marsad.deduplicator.rekey import (
     RekeyError,
     State,
@@ -42,6 +42,7 @@ from marsad.deduplicator.rekey import (
     rekey_events,
 )
 from tests.unit.deduplicator.test_banded import ARTICLES, deliver, fold, part_of, strike_reports
+from tests.unit.deduplicator.test_events import REPORTS, article
 
 CONFIG = DedupConfig()
 # The first half: one article of each story (and the strike's first reports).
@@ -280,3 +281,23 @@ def test_the_command_takes_the_old_and_new_app_and_the_partition_count() -> None
     assert (args.func, args.from_app, args.to_app, args.partitions, args.group,
             args.to_prefix, args.force) == (cmd_rekey, "marsad", "marsad-p4", 4,
                                             "deduplicator", None, False)
+
+
+
+def test_closings_not_yet_known_published_follow_their_events() -> None:
+    # Partition 1 of 2 evicted the 14 May strike and stopped before its
+    # closing was surely published: after re-keying to 4 partitions the
+    # closing sits in the outbox of the strike's new partition, and that
+    # partition's next worker publishes it.
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=2, closing_grace=3)
+    first = merger.add(reports_from_article(article(*REPORTS[0]))[0], partition=1)
+    (later,) = reports_from_article(article("a9", "BBC", "2018-05-20T10:00:00+00:00", 3,
+                                            date="2018-05-20"))
+    merger.add(later, partition=1)
+    assert first is not None and "o:1" in store
+    new = rekey_events({1: store}, 4)
+    target = event_partition(record_merge_key(store["o:1"][0][1]), 4)
+    assert [k for part in new.values() for k in part if k.startswith("o:")] == [f"o:{target}"]
+    restored = EventMerger(dict(new[target]), window_days=2, closing_grace=3)
+    assert [e.event_id for e in restored.take_closed(target)] == [first.event_id]

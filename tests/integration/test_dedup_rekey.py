@@ -1,4 +1,4 @@
-"""Change the band-keyed deduplicator from 2 to 4 partitions without losing its state.
+"""Change the deduplicator from 2 (or 1) to 4 partitions without losing its state.
 
 Two deduplicator workers with two partitions decide the first half of a
 stream, then stop one after the other.  ``marsad dedup-rekey`` re-keys their
@@ -8,6 +8,8 @@ a topic).  A deduplicator worker of the new app, with four partitions,
 restores them and takes the second half: exact and edited copies of
 first-half articles join their originals' stories, and another outlet's
 report of an attack joins the merged event founded before the change.
+The same holds when the first half was decided by the one-partition
+deduplicator, whose tables have other shapes (``rekey.from_single``).
 
 The articles go through the normaliser and the extractor in-process (the
 ``marsad process`` pipeline) and are produced to ``articles.extracted``: only
@@ -85,10 +87,8 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=2)
     new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
     halves = two_halves(4)
-    originals, sky, france, exact, edited = halves
-    copies = [*exact.values(), *edited.values()]
+    originals, sky, *_ = halves
     first_half = extracted([*originals, sky])
-    second_half = extracted([*copies, france])
     asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
     old_env = {"MARSAD_PARTITIONS": "2", "MARSAD_APP_ID": old_app}
     port_a, log_a = free_port(), tmp_path / "dedup-old-a.log"
@@ -119,8 +119,18 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     one = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", f"{new_app}-3",
                 "--partitions", "1", "--to-prefix", new_prefix)
     assert one.returncode == 2 and "not supported" in one.stderr, one.stderr
+    second_half_on_four(broker, new, new_app, halves, first, tmp_path)
+
+
+def second_half_on_four(broker: str, new: Settings, new_app: str,
+                        halves: tuple[list[dict], dict, dict, dict, dict], first: list[dict],
+                        tmp_path: Path) -> None:
+    """A deduplicator of ``new_app`` with 4 partitions takes the second half; check it joined."""
+    originals, sky, france, exact, edited = halves
+    first_half = [*originals, sky]
+    second_half = extracted([*exact.values(), *edited.values(), france])
     new_env = {"MARSAD_PARTITIONS": "4", "MARSAD_APP_ID": new_app}
-    with running_worker(broker, new_prefix, "deduplicator", port=free_port(),
+    with running_worker(broker, new.topic_prefix, "deduplicator", port=free_port(),
                         log_path=tmp_path / "dedup-new.log", env=new_env):
         asyncio.run(produce_extracted(new, second_half))
         # Per original: two notices and two re-publications (two new sources).
@@ -130,10 +140,35 @@ def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: P
     logs = "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))
     rebuilt = re.findall(r"LSH index rebuilt from (\d+)", (tmp_path / "dedup-new.log").read_text())
     assert rebuilt and max(int(n) for n in rebuilt) == len(first_half), logs
-    assert sorted(o["key"] for o in first) == sorted(a["id"] for a in [*originals, sky]), logs
+    assert sorted(o["key"] for o in first) == sorted(a["id"] for a in first_half), logs
     assert not [o for o in out if o["topic"] == "articles.deadletter"], logs
     # The story's revisions go on from where they were (0 before the change).
     assert_second_half_joined(first, out, halves, [1, 2])
+
+
+def test_state_carried_over_from_one_partition_to_four(broker: str, tmp_path: Path) -> None:
+    """One machine's deduplicator (its own table shapes) moves to the band-keyed one."""
+    tag = uuid.uuid4().hex[:8]
+    old_prefix, new_prefix = f"s{tag}.", f"s{tag}.new."
+    old_app, new_app = f"s{tag}-old", f"s{tag}-new"
+    old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=1)
+    new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
+    halves = two_halves(4)
+    originals, sky, *_ = halves
+    asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
+    with running_worker(broker, old_prefix, "deduplicator", port=free_port(),
+                        log_path=tmp_path / "dedup-old.log",
+                        env={"MARSAD_PARTITIONS": "1", "MARSAD_APP_ID": old_app}):
+        asyncio.run(produce_extracted(old, extracted([*originals, sky])))
+        first = asyncio.run(consume(old, FINALS, expected=len(originals) + 1, timeout=120))
+    # The embedded broker keeps the stopped worker listed as the group's member.
+    done = rekey(broker, old_prefix, "--from-app", old_app, "--to-app", new_app,
+                 "--partitions", "4", "--to-prefix", new_prefix, "--force")
+    assert done.returncode == 0, done.stderr
+    assert "--force: going on although group" in done.stderr, done.stderr
+    assert "recast the one-partition tables" in done.stderr, done.stderr
+    assert "re-keyed 7 remembered article(s) from 1 to 4 partitions" in done.stdout, done.stdout
+    second_half_on_four(broker, new, new_app, halves, first, tmp_path)
 
 
 def test_the_new_group_starts_where_the_old_one_stopped(broker: str) -> None:

@@ -79,8 +79,8 @@ def register(subparsers: Any) -> None:
                    help="MARSAD_TOPIC_PREFIX of the new deployment (default: the current "
                         "one, whose articles.extracted and dedup.* topics are grown)")
     p.add_argument("--force", action="store_true",
-                   help="write although the new changelogs hold data or the old group has "
-                        "unconsumed input")
+                   help="write although the new changelogs hold data, the old group has "
+                        "unconsumed input or still lists members after their session timeout")
     p.set_defaults(func=cmd_rekey)
 
 
@@ -305,9 +305,15 @@ def cmd_rekey(args: argparse.Namespace, settings: Any) -> int:
     print(f"re-keyed {summary.articles} remembered article(s) from {summary.old_partitions} "
           f"to {summary.partitions} partitions in {summary.seconds} s "
           f"({summary.cpu_seconds} s CPU)")
+    # The tables read are those written, unless a one-partition app was recast.
     for table in summary.read:
+        written = summary.written.get(table)
         print(f"  {table}: {summary.records[table]} changelog records read, "
-              f"{summary.read[table]} live, {summary.written[table]} written")
+              f"{summary.read[table]} live"
+              + ("" if written is None else f", {written} written"))
+    for table, written in summary.written.items():
+        if table not in summary.read:
+            print(f"  {table}: {written} records written")
     if summary.topics_created:
         print(f"  topics created: {', '.join(summary.topics_created)}")
     if summary.offsets_committed:

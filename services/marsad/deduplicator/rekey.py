@@ -25,6 +25,12 @@ its records now sit in, and the window's top is the newest of those hours.
 
 Articles still waiting for replies cannot be carried over (their expected
 replies name partitions under ``P``): :func:`rekey_articles` refuses them.
+
+The one-partition deduplicator keeps other tables (``dedup-state``,
+``event-state``, ``dedup-stories``: :mod:`marsad.deduplicator.core`).
+:func:`from_single` recasts them as the band-keyed tables of one partition,
+which then go through the same functions, so a deployment that started on
+one machine can move to several without forgetting its window.
 This module imports neither Faust nor Kafka.
 """
 
@@ -50,8 +56,11 @@ BANDS = "dedup-bands"
 EVENTS = "merged-events"
 TABLES: tuple[str, ...] = (ARTICLES, BANDS, EVENTS)
 
-#: The one-partition path's tables: another shape, not re-keyed here.
-SINGLE_TABLES: tuple[str, ...] = ("dedup-state", "event-state", "dedup-stories")
+#: The one-partition path's tables (``agent.register``): recast by :func:`from_single`.
+SINGLE_STATE = "dedup-state"
+SINGLE_EVENTS = "event-state"
+SINGLE_STORIES = "dedup-stories"
+SINGLE_TABLES: tuple[str, ...] = (SINGLE_STATE, SINGLE_EVENTS, SINGLE_STORIES)
 
 _HOUR = 3600.0
 
@@ -284,3 +293,77 @@ def _check_range(state: State, partitions: int) -> None:
 def count(state: State) -> int:
     """Records in a state, all partitions together."""
     return sum(len(part) for part in state.values())
+
+
+def from_single(state: Mapping[str, Any], stories: Mapping[str, Any]) -> tuple[State, State]:
+    """The one-partition deduplicator's article tables as band-keyed ones of one partition.
+
+    ``a:`` records become band-keyed article records (a story's root keeps
+    its founder's output fields from ``dedup-stories`` for re-publication,
+    every copy points at the root) and signature records (``s:<id>``);
+    ``c:`` records become stories listing their remembered members, root
+    first, with the revision ``dedup-stories`` kept.  A story whose root has
+    left the window gets its oldest remembered member as root (the band-keyed
+    path keeps a story with its root).  Exact copies, which the one-partition
+    path stores without a signature, take the signature of an article with
+    the same words; an article without words has none and is only
+    remembered as decided.  Fingerprints (``x:``), buckets (``b:``) and the
+    window bookkeeping are derived again.
+
+    Args:
+        state: The live records of ``dedup-state``.
+        stories: The live records of ``dedup-stories``.
+
+    Returns:
+        ``(dedup-articles, dedup-bands)`` as partition 0 of 1, for
+        :func:`rekey_articles` and :func:`rekey_bands`; ``event-state`` needs
+        no recasting (:func:`rekey_events` takes it as it is).
+
+    Raises:
+        RekeyError: A key is unknown.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    clusters: dict[str, dict[str, Any]] = {}
+    for key, value in state.items():
+        if key.startswith("a:"):
+            records[key[2:]] = value
+        elif key.startswith("c:"):
+            clusters[key[2:]] = value
+        elif not key.startswith(("x:", "b:", "w:", "m:")):
+            raise _unknown(SINGLE_STATE, key)
+    by_words = {r["x"]: r["g"] for r in records.values() if r.get("g")}
+    members: dict[str, list[str]] = {}
+    for aid, rec in sorted(records.items(), key=lambda item: (float(item[1]["t"]), item[0])):
+        members.setdefault(rec["c"], []).append(aid)
+    articles: dict[str, Any] = {}
+    bands: dict[str, Any] = {}
+    hours: dict[int, list[str]] = {}
+    for cluster, ids in members.items():
+        crec = clusters.get(cluster) or {}
+        root = crec.get("r") if crec.get("r") in records else ids[0]
+        story = stories.get("f:" + cluster) or {}
+        ordered = [root, *(i for i in ids if i != root)]
+        articles["c:" + cluster] = {"n": int(crec.get("n", len(ids))),
+                                    "src": list(crec.get("src") or ()), "ids": ordered,
+                                    "rev": int(story.get("rev", 0))}
+        for aid in ids:
+            rec = records[aid]
+            out: dict[str, Any] = {"t": rec["t"], "o": rec.get("o"), "c": cluster, "r": root}
+            if aid == root:
+                out["st"] = "root"
+                if story.get("pl") is not None and crec.get("r") == root:
+                    out["pl"] = story["pl"]
+            else:
+                out.update({"st": "dup", "d": rec.get("d") or root})
+            articles["a:" + aid] = out
+            hours.setdefault(int(rec.get("h", math.floor(float(rec["t"]) / _HOUR))),
+                             []).append(aid)
+            signature = rec.get("g") or by_words.get(rec["x"])
+            if signature:
+                bands["s:" + aid] = {"g": signature, "x": rec["x"], "t": rec["t"],
+                                     "o": rec.get("o")}
+    for key in stories:
+        if not key.startswith(("f:", "w:", "m:")):
+            raise _unknown(SINGLE_STORIES, key)
+    window = {f"w:0:{h}": ids for h, ids in hours.items()}
+    return {0: {**articles, **window}}, {0: {**bands, **window}}

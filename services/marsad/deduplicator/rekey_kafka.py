@@ -12,6 +12,7 @@ aiokafka is imported inside the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -69,7 +70,8 @@ class Plan:
         to_prefix: ``MARSAD_TOPIC_PREFIX`` of the new deployment (None: the
             current one, whose data topics are then grown to ``P'``).
         force: Write into new changelogs that already hold data, and run
-            although the old group has not consumed all its input.
+            although the old group has not consumed all its input or still
+            lists members after their session timeout.
     """
 
     from_app: str
@@ -81,7 +83,11 @@ class Plan:
 
 
 async def run(settings: Settings, plan: Plan, progress: Callable[[str], None]) -> Summary:
-    """Carry the band-keyed deduplicator's state over to ``plan.partitions`` partitions.
+    """Carry the deduplicator's state over to ``plan.partitions`` partitions.
+
+    The old app may have run the band-keyed deduplicator (any partition
+    count) or the one-partition one, whose tables are recast first
+    (:func:`rekey.from_single`).
 
     Args:
         settings: Broker connection, topic prefix, dedup settings (the
@@ -116,6 +122,9 @@ async def run(settings: Settings, plan: Plan, progress: Callable[[str], None]) -
         "topic_prefix": settings.topic_prefix if plan.to_prefix is None else plan.to_prefix,
     })
     old_topics = {t: rekey.changelog_topic(plan.from_app, plan.group, t) for t in rekey.TABLES}
+    single_topics = {t: rekey.changelog_topic(plan.from_app, plan.group, t)
+                     for t in rekey.SINGLE_TABLES}
+    single = False
     new_topics = {t: rekey.changelog_topic(plan.to_app, plan.group, t) for t in rekey.TABLES}
     summary = Summary(partitions=plan.partitions)
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
@@ -123,15 +132,10 @@ async def run(settings: Settings, plan: Plan, progress: Callable[[str], None]) -
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in old_topics.values() if name not in existing]
+        if missing and all(name in existing for name in single_topics.values()):
+            # The one-partition deduplicator ran: its three tables are read instead.
+            single, old_topics, missing = True, single_topics, []
         if missing:
-            single = [rekey.changelog_topic(plan.from_app, plan.group, t)
-                      for t in rekey.SINGLE_TABLES]
-            if any(name in existing for name in single):
-                raise RekeyRefused(
-                    f"app {plan.from_app!r} ran the one-partition deduplicator ({single[0]} "
-                    "exists): its tables have another shape and are not re-keyed; start the "
-                    "new deployment with a new MARSAD_APP_ID and empty state "
-                    "(docs/deduplicator.md)")
             raise RekeyRefused(f"old changelog topics missing: {', '.join(missing)} (check "
                                "--from-app, --group and the broker)")
         counts = await _partition_counts(admin, list(old_topics.values()))
@@ -140,7 +144,8 @@ async def run(settings: Settings, plan: Plan, progress: Callable[[str], None]) -
         summary.old_partitions = next(iter(counts.values()))
         progress(f"old app {plan.from_app}: {summary.old_partitions} partitions; "
                  f"new app {plan.to_app}: {plan.partitions}")
-        await _check_group_stopped(admin, f"{plan.from_app}-{plan.group}", plan.force)
+        await _check_group_stopped(admin, f"{plan.from_app}-{plan.group}",
+                                   settings.session_timeout_seconds + 2, progress, plan.force)
         new_existing = [name for name in new_topics.values() if name in existing]
         if new_existing:
             new_counts = await _partition_counts(admin, new_existing)
@@ -167,6 +172,13 @@ async def run(settings: Settings, plan: Plan, progress: Callable[[str], None]) -
         summary.read[table] = rekey.count(old[table])
         summary.records[table] = len(records)
         progress(f"read {topic}: {len(records)} records, {summary.read[table]} live")
+    if single:
+        articles, bands = rekey.from_single(old[rekey.SINGLE_STATE].get(0, {}),
+                                            old[rekey.SINGLE_STORIES].get(0, {}))
+        old = {rekey.ARTICLES: articles, rekey.BANDS: bands,
+               rekey.EVENTS: old[rekey.SINGLE_EVENTS]}
+        progress(f"recast the one-partition tables: {rekey.count(articles)} article and "
+                 f"{rekey.count(bands)} signature records")
     cfg = dedup_config(settings)
     new = {
         rekey.ARTICLES: rekey.rekey_articles(old[rekey.ARTICLES], plan.partitions,
@@ -199,21 +211,43 @@ async def _partition_counts(admin: Any, topics: list[str]) -> dict[str, int]:
     return {t["topic"]: len(t["partitions"]) for t in described if t["partitions"]}
 
 
-async def _check_group_stopped(admin: Any, group: str, force: bool) -> None:
-    """Refuse while the old consumer group has members: their tables would still change."""
-    try:
-        response = await admin.describe_consumer_groups([group])
-    except Exception as exc:  # a broker without DescribeGroups: say so, go on
-        log.warning("could not check that group %s has no members (%s): make sure the old "
-                    "workers are stopped", group, exc)
-        return
-    for entry in response:
-        for desc in entry.groups:
-            # (error_code, group, state, protocol_type, protocol, members)
-            members = desc[5] if isinstance(desc, tuple) else getattr(desc, "members", [])
-            if members:
-                raise RekeyRefused(f"consumer group {group} still has {len(members)} active "
-                                   "member(s): stop the old deduplicator workers first")
+async def _check_group_stopped(admin: Any, group: str, wait: float,
+                               progress: Callable[[str], None], force: bool) -> None:
+    """Refuse while the old consumer group has members: their tables would still change.
+
+    A worker that was just stopped may stay a member until its session times
+    out, so members are given ``wait`` seconds to go.  The embedded broker
+    keeps the last member of a group listed after it has left, so with
+    ``force`` the job then goes on with a warning.
+    """
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            response = await admin.describe_consumer_groups([group])
+        except Exception as exc:  # a broker without DescribeGroups: say so, go on
+            log.warning("could not check that group %s has no members (%s): make sure the "
+                        "old workers are stopped", group, exc)
+            return
+        # (error_code, group, state, protocol_type, protocol, members)
+        members = sum(len(desc[5] if isinstance(desc, tuple) else getattr(desc, "members", []))
+                      for entry in response for desc in entry.groups)
+        if not members:
+            return
+        if time.monotonic() >= deadline:
+            if force:
+                progress(f"--force: going on although group {group} lists {members} "
+                         "member(s); the old workers must be stopped")
+                return
+            raise RekeyRefused(f"consumer group {group} still has {members} active "
+                               "member(s): stop the old deduplicator workers first (if they "
+                               "are stopped, the broker still lists them, as the embedded "
+                               "broker does for a group's last member: --force goes on)")
+        if not told:
+            progress(f"consumer group {group} has {members} member(s): waiting up to "
+                     f"{wait:.0f} s for stopped workers' sessions to end")
+            told = True
+        await asyncio.sleep(1.0)
 
 
 async def _data_topic_plan(admin: Any, settings: Settings, existing: set[str]

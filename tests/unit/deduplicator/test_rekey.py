@@ -36,6 +36,7 @@ from marsad.deduplicator.rekey import (
     band_keys_of,
     changelog_topic,
     count,
+    from_single,
     latest,
     rekey_articles,
     rekey_bands,
@@ -301,3 +302,95 @@ def test_closings_not_yet_known_published_follow_their_events() -> None:
     assert [k for part in new.values() for k in part if k.startswith("o:")] == [f"o:{target}"]
     restored = EventMerger(dict(new[target]), window_days=2, closing_grace=3)
     assert [e.event_id for e in restored.take_closed(target)] == [first.event_id]
+
+
+def single_first_half() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The first half through the one-partition deduplicator (its three tables, its clusters)."""
+    from marsad.deduplicator.core import Deduplicator
+    from marsad.deduplicator.stage import DeduplicatorStage
+
+    stage = DeduplicatorStage(None, CONFIG)  # type: ignore[arg-type]  # no codec: no decoding
+    reports = strike_reports()
+    clusters = {}
+    for aid, _, source, hour, text in ARTICLES:
+        if aid in FIRST:
+            published = f"2018-03-13T{hour:02d}:00:00+00:00"
+            decision = stage.core.decide(aid, fold(text), source=source, published_at=published)
+            stage.story_records(decision, {"meta": {"id": aid, "published_at": published},
+                                           "event": {}, "merged": []})
+            for report in reports[aid]:
+                stage.merger.add(report)
+            stage.merger.take_closed()
+            clusters[aid] = decision.cluster_id
+    assert isinstance(stage.core, Deduplicator)
+    return (dict(stage.core.store), dict(stage.stories), dict(stage.merger.store), clusters)
+
+
+@settings(max_examples=10, deadline=None)
+@given(after=st.integers(2, 6), seed=st.integers(0, 2**32 - 1))
+def test_a_one_partition_state_carries_over_to_the_band_keyed_tables(after: int, seed: int) -> None:
+    # One machine decided the first half; after the move to ``after``
+    # partitions the copies join the stories founded before, under the same
+    # cluster ids, and the strike's later reports join its merged event.
+    state, stories, events, founded = single_first_half()
+    articles, bands = from_single(state, stories)
+    new = [rekey_articles(articles, after, part_of(after)),
+           rekey_bands(bands, after, 1, band_keys_of(CONFIG)),
+           rekey_events({0: events}, after)]
+    stores = [restored(part) for part in new]
+    core = BandedDeduplicator(CONFIG, after, stores[0], stores[1], {}, stores[2],
+                              clock=lambda: 1.6e9)
+    assert core.rebuild_index() == len(FIRST)
+    later = play(core, stores, {a[0] for a in ARTICLES} - FIRST, random.Random(seed))
+    founder = {group: founded[aid] for aid, group, *_ in ARTICLES if aid in FIRST}
+    founder_source = {group: source for aid, group, source, *_ in ARTICLES if aid in FIRST}
+    for aid, group, *_ in ARTICLES:
+        if aid not in FIRST:
+            assert later[aid].kind == "duplicate", aid
+            assert later[aid].decision.cluster_id == founder[group], aid
+            # The story itself came over, not only its id: the founder's outlet is in it.
+            assert founder_source[group] in later[aid].decision.sources, aid
+    before = {k[2:] for k in events if k.startswith("e:")}
+    strike = [e["report_count"] for f in later.values() for e in f.payload["merged"]
+              if e["event_id"] in before]
+    assert sorted(strike) == [3, 4]
+
+
+def test_exact_copies_of_one_machine_take_a_signature_of_the_same_words() -> None:
+    state = {
+        "a:x1": {"t": 1.6e9, "h": 444444, "x": "e1", "g": "AAAA", "o": "bbc", "c": "c1",
+                 "d": None, "s": None, "m": None},
+        "a:x2": {"t": 1.6e9 + 60, "h": 444444, "x": "e1", "g": None, "o": "cnn", "c": "c1",
+                 "d": "x1", "s": 1.0, "m": "exact"},
+        "c:c1": {"r": "x1", "n": 2, "src": ["bbc", "cnn"], "t": 1.6e9 + 60},
+        "x:e1": "x2",
+    }
+    stories = {"f:c1": {"rev": 1, "pl": "payload"}}
+    (articles,), (bands,) = (a.values() for a in from_single(state, stories))
+    assert articles["a:x1"] == {"t": 1.6e9, "o": "bbc", "c": "c1", "r": "x1", "st": "root",
+                                "pl": "payload"}
+    assert articles["a:x2"] == {"t": 1.6e9 + 60, "o": "cnn", "c": "c1", "r": "x1", "st": "dup",
+                                "d": "x1"}
+    assert articles["c:c1"] == {"n": 2, "src": ["bbc", "cnn"], "ids": ["x1", "x2"], "rev": 1}
+    assert bands["s:x1"]["g"] == bands["s:x2"]["g"] == "AAAA"
+    assert articles["w:0:444444"] == ["x1", "x2"]
+
+
+def test_a_story_whose_root_left_the_window_gets_its_oldest_member_as_root() -> None:
+    state = {
+        "a:x2": {"t": 1.6e9 + 60, "h": 444444, "x": "e2", "g": "BBBB", "o": "cnn", "c": "c1",
+                 "d": "x1", "s": 0.9, "m": "minhash"},
+        "a:x3": {"t": 1.6e9 + 90, "h": 444444, "x": "e3", "g": "CCCC", "o": "afp", "c": "c1",
+                 "d": "x1", "s": 0.9, "m": "minhash"},
+        "c:c1": {"r": "x1", "n": 3, "src": ["bbc", "cnn", "afp"], "t": 1.6e9 + 90},
+    }
+    (articles,), _ = (a.values() for a in from_single(state, {}))
+    assert articles["a:x2"]["st"] == "root" and "pl" not in articles["a:x2"]
+    assert articles["a:x3"] == {"t": 1.6e9 + 90, "o": "afp", "c": "c1", "r": "x2", "st": "dup",
+                                "d": "x1"}
+    assert articles["c:c1"]["ids"] == ["x2", "x3"] and articles["c:c1"]["n"] == 3
+
+
+def test_an_unknown_one_partition_record_is_refused() -> None:
+    with pytest.raises(RekeyError, match="dedup-state: a record with an unknown key 'z:1'"):
+        from_single({"z:1": {}}, {})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from marsad.deduplicator.stage import DeduplicatorStage
 from marsad.runtime import build_stage, dedup_config
@@ -120,6 +120,17 @@ def register_banded(app: faust.App, runtime: WorkerRuntime) -> None:
         log.info("deduplicator: LSH index rebuilt from %d remembered signatures", count)
 
     bands.on_recover(rebuild)
+
+    def report_undecided(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        waiting = core.undecided()
+        if waiting:
+            some = ", ".join(f"{aid} (bands {b}, events {e})"
+                             for aid, (b, e) in sorted(waiting.items())[:5])
+            log.warning("deduplicator: stopping with %d article(s) still waiting for "
+                        "replies, e.g. %s", len(waiting), some)
+
+    # mode's Signal.connect is typed for a required ``signal`` keyword (as in worker.py).
+    app.on_before_shutdown.connect(cast(Any, report_undecided))
     for stage in stages:
         stage.time_limit_seconds = settings.article_time_limit_seconds
         attach(app, runtime, stage, state_first=_MERGED_AFTER_STATE)

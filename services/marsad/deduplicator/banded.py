@@ -520,6 +520,20 @@ class BandedDeduplicator:
         return (sum(1 for k in self.articles if k.startswith("a:")),
                 len({parse_signature_key(k)[1] for k in self.bands if k.startswith("s:")}))
 
+    def undecided(self) -> dict[str, tuple[list[int], list[int]]]:
+        """Articles still waiting for replies: the band and event partitions not yet heard.
+
+        A worker that stops leaves them to the next one (their replies are
+        still on the internal topics); listed at shutdown for the operator.
+        """
+        out: dict[str, tuple[list[int], list[int]]] = {}
+        for key, rec in self.articles.items():
+            if key.startswith("a:") and rec.get("st") == "wait":
+                heard = self.articles.get("v:" + key[2:]) or {}
+                out[key[2:]] = ([p for p in rec["exp"] if str(p) not in rec["rep"]],
+                                [p for p in rec.get("ev") or () if str(p) not in heard])
+        return out
+
     def _keys(self, values: mh.U32Array, exact: str) -> list[str]:
         return [*mh.band_key_strings(values, self.config.bands, self.config.seed),
                 _exact_key(exact)]

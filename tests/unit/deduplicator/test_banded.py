@@ -26,6 +26,7 @@ from marsad.deduplicator import minhash as mh
 from marsad.deduplicator.banded import (
     BANDS,
     EVENTS,
+    NOTES,
     BandedDeduplicator,
     Final,
     Out,
@@ -463,3 +464,24 @@ def test_keys_in_partition_are_the_filtered_bucket_keys(
         assert keys_in_partition(sig, exact, config, partitions, p) == [
             k for k in every if band_partition(k, partitions) == p
         ]
+
+
+def test_an_article_waits_for_each_band_and_event_partition_until_it_replies() -> None:
+    # What a stopping worker lists: the partitions an undecided article has not heard from.
+    core = BandedDeduplicator(DedupConfig(), 4)
+    aid, _, source, hour, text = ARTICLES[0]
+    outs = core.route(aid, fold(text), source=source,
+                      published_at=f"2018-03-13T{hour:02d}:00:00+00:00", payload={"id": aid},
+                      reports=strike_reports()[aid])
+    sends = [o for o in outs if isinstance(o, Send)]
+    bands = sorted(o.partition for o in sends if o.topic == BANDS)
+    events = sorted(o.partition for o in sends if o.topic == EVENTS)
+    assert bands and events
+    assert core.undecided() == {aid: (bands, events)}
+    replies = [r for o in sends for r in deliver(core, o.topic, o.key, o.value, o.partition or 0)
+               if isinstance(r, Send) and r.topic == NOTES]
+    for reply in replies[:-1]:
+        core.note(reply.value)
+    assert len(core.undecided()[aid][0]) + len(core.undecided()[aid][1]) == 1
+    core.note(replies[-1].value)
+    assert core.undecided() == {}

@@ -80,16 +80,21 @@ def rekey(broker: str, prefix: str, *args: str) -> subprocess.CompletedProcess[s
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def deployments(broker: str, old_partitions: int) -> tuple[str, str, Settings, Settings]:
+    """Old and new app ids and settings: the new one has 4 partitions and topics of its own."""
+    tag = f"r{uuid.uuid4().hex[:8]}"
+    old = Settings(bootstrap_servers=broker, topic_prefix=f"{tag}.", partitions=old_partitions)
+    new = Settings(bootstrap_servers=broker, topic_prefix=f"{tag}.new.", partitions=4)
+    asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
+    return f"{tag}-old", f"{tag}-new", old, new
+
+
 def test_state_carried_over_from_two_to_four_partitions(broker: str, tmp_path: Path) -> None:
-    tag = uuid.uuid4().hex[:8]
-    old_prefix, new_prefix = f"r{tag}.", f"r{tag}.new."
-    old_app, new_app = f"r{tag}-old", f"r{tag}-new"
-    old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=2)
-    new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
+    old_app, new_app, old, new = deployments(broker, 2)
+    old_prefix, new_prefix = old.topic_prefix, new.topic_prefix
     halves = two_halves(4)
     originals, sky, *_ = halves
     first_half = extracted([*originals, sky])
-    asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
     old_env = {"MARSAD_PARTITIONS": "2", "MARSAD_APP_ID": old_app}
     port_a, log_a = free_port(), tmp_path / "dedup-old-a.log"
     with running_worker(broker, old_prefix, "deduplicator", port=port_a, log_path=log_a,
@@ -148,14 +153,10 @@ def second_half_on_four(broker: str, new: Settings, new_app: str,
 
 def test_state_carried_over_from_one_partition_to_four(broker: str, tmp_path: Path) -> None:
     """One machine's deduplicator (its own table shapes) moves to the band-keyed one."""
-    tag = uuid.uuid4().hex[:8]
-    old_prefix, new_prefix = f"s{tag}.", f"s{tag}.new."
-    old_app, new_app = f"s{tag}-old", f"s{tag}-new"
-    old = Settings(bootstrap_servers=broker, topic_prefix=old_prefix, partitions=1)
-    new = Settings(bootstrap_servers=broker, topic_prefix=new_prefix, partitions=4)
+    old_app, new_app, old, new = deployments(broker, 1)
+    old_prefix, new_prefix = old.topic_prefix, new.topic_prefix
     halves = two_halves(4)
     originals, sky, *_ = halves
-    asyncio.run(ensure_topics(old, ALL_TOPICS + INTERNAL_TOPICS))
     with running_worker(broker, old_prefix, "deduplicator", port=free_port(),
                         log_path=tmp_path / "dedup-old.log",
                         env={"MARSAD_PARTITIONS": "1", "MARSAD_APP_ID": old_app}):

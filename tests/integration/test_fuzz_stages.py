@@ -53,10 +53,11 @@ def test_whole_pipeline_on_arbitrary_articles(value: dict) -> None:
     outs = list(pipe.run(orjson.dumps(value)))
     finals = [o for o in outs if o.topic in ("events.enriched", "articles.duplicates",
                                              "articles.deadletter")]
-    # One decision; a copy bringing a new source also re-publishes its story's event.
-    decided = [o for o in finals
-               if not (o.topic == "events.enriched" and o.value["story"]["revision"])]
-    assert len(decided) == 1
+    # One decision, first; a copy bringing a new source also re-publishes its story's
+    # event after it.  (The stages keep their state across examples, so an article
+    # may come again: its decision then carries its story's current revision.)
+    assert finals
+    decided = finals[:1]
     assert len(finals) - 1 <= (decided[0].topic == "articles.duplicates")
     for o in outs:
         CODEC.validate(o.topic, orjson.loads(orjson.dumps(o.value)))

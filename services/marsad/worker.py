@@ -368,6 +368,9 @@ async def probe_broker(settings: Settings, health: HealthState, interval: float 
 
 def run_worker(settings: Settings, stages: Sequence[str], *, loglevel: str = "info") -> int:
     """Create topics, start the HTTP endpoint and run a Faust worker until stopped."""
+    from marsad import faust_patches
+
+    faust_patches.apply()
     runtime = WorkerRuntime(settings)
     # Faust creates only the last level of its data directory.
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,11 @@ the fixed word-vector table and the vocabularies, and their emission,
 transition, start and end scores are averaged before the one Viterbi
 decode (with the CRF's scores added, as for a single network).
 
+A bundle may also hold fixed character language models (``charlm``, see
+:mod:`marsad.extractor.ner.charlm`; tried, not shipped): their contextual
+vectors of each token, computed over its sentence, are one more input of
+the network.
+
 Speed: everything about a word that does not depend on its neighbours (its
 vector, each member's character CNN output and sum of its indicator
 embeddings) is computed once per distinct word and cached, so an article
@@ -92,6 +97,11 @@ class NeuralRecogniser(Recogniser):
             self._nets.append(net)
         self._torch = torch
         self._np = np
+        self._lm: Any = None
+        if "charlm" in bundle:
+            from marsad.extractor.ner.charlm import ContextualEmbedder
+
+            self._lm = ContextualEmbedder(bundle["charlm"])
         gazetteer = gazetteer or load_gazetteer()
         self._fx = FeatureExtractor(gazetteer, load_clusters())
         self._word_ids = {w: i for i, w in enumerate(bundle["words"], start=2)}
@@ -270,14 +280,30 @@ class NeuralRecogniser(Recogniser):
         torch = self._torch
         x = self.inputs(sents)
         lengths = torch.tensor([len(s) for s in sents])
-        if len(self._nets) == 1:
+        lm = self._lm_vectors(sents)
+        if len(self._nets) == 1 and lm is None:
             with torch.no_grad():
                 return self._nets[0].emissions(torch.from_numpy(x), lengths).numpy()
         ems = []
         with torch.no_grad():
             for net, cols in zip(self._nets, self._member_cols, strict=True):
-                ems.append(net.emissions(torch.from_numpy(x[:, :, cols]), lengths).numpy())
+                xm = torch.from_numpy(x if len(self._nets) == 1 else x[:, :, cols])
+                if lm is not None:
+                    xm = torch.cat([xm, net.lm_proj(lm)], dim=2)
+                ems.append(net.emissions(xm, lengths).numpy())
+        if len(ems) == 1:
+            return ems[0]
         return self._np.mean(ems, axis=0, dtype=self._np.float32)
+
+    def _lm_vectors(self, sents: Sequence[Sequence[str]]) -> Any:
+        """Return the ``(B, T, lm_dim)`` contextual LM vectors (a tensor), or ``None``."""
+        if self._lm is None:
+            return None
+        torch = self._torch
+        vecs = self._lm.embed([self.folded(s) for s in sents])
+        return torch.nn.utils.rnn.pad_sequence(
+            [torch.from_numpy(v) for v in vecs], batch_first=True
+        )
 
     def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return IOB2 tags for several sentences, decoded in one batch."""

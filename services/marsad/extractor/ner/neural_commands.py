@@ -17,6 +17,9 @@ DEFAULT_SHARED = Path("../shared")
 # Word vectors of 60,000 words are a training input, not shipped: the model
 # bundle keeps only the rows it needs.
 DEFAULT_VECTORS = Path("build/ner-vectors.npz")
+# The character language models are a training input too: a bundle trained
+# with them stores its own copy.
+DEFAULT_CHARLM = Path("build/ner-charlm.pt")
 CRF_WEIGHTS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
@@ -41,7 +44,31 @@ def register(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--charlm",
+        type=Path,
+        default=None,
+        help="character language models from ner-train-lm: contextual string "
+        "embeddings as an extra input (tried, not shipped)",
+    )
+    p.add_argument("--lm-proj", type=int, default=None, help="projection of the LM vectors")
     p.set_defaults(func=cmd_train_neural)
+
+    p = subparsers.add_parser(
+        "ner-train-lm",
+        help="Train forward and backward character language models on ANT text "
+        "(contextual string embeddings for the neural tagger).",
+    )
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder")
+    p.add_argument("--out", type=Path, default=DEFAULT_CHARLM, help="output .pt")
+    p.add_argument("--train-chars", type=int, default=16_000_000)
+    p.add_argument("--heldout-chars", type=int, default=500_000)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--char-dim", type=int, default=32)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--min-count", type=int, default=50, help="rarer characters share one id")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_lm)
 
     p = subparsers.add_parser(
         "ner-ensemble",
@@ -75,6 +102,63 @@ def cmd_vectors(args: argparse.Namespace, settings: Any = None) -> int:
     return 0
 
 
+def cmd_train_lm(args: argparse.Namespace, settings: Any = None) -> int:
+    """Train the two character language models on a seeded sample of ANT; print bits/char."""
+    import numpy as np
+    import torch
+
+    from marsad.extractor.ner.charlm import (
+        LMConfig,
+        bits_per_char,
+        char_vocab,
+        encode_stream,
+        half_rounded,
+        lm_bundle,
+        sample_sentences,
+        train_lm,
+    )
+    from marsad.extractor.ner.embeddings import iter_texts
+
+    ant = args.shared / "data" / "ant" / "articles.jsonl.gz"
+    train, held = sample_sentences(
+        iter_texts(ant), args.train_chars, args.heldout_chars, args.seed
+    )
+    chars = char_vocab(train, args.min_count)
+    ids = {c: i for i, c in enumerate(chars, start=1)}
+    stream = encode_stream(train, ids)
+    held_stream = encode_stream(held, ids)
+    print(
+        f"{len(train)} training sentences ({len(stream)} chars), {len(held)} held-out "
+        f"({len(held_stream)} chars); {len(chars)} characters + 1 for the rare ones"
+    )
+    cfg = LMConfig(
+        n_chars=len(chars) + 1,
+        char_dim=args.char_dim,
+        hidden=args.hidden,
+        batch=args.batch,
+        seed=args.seed,
+    )
+    report: dict[str, Any] = {"config": cfg.to_dict(), "chars": len(chars)}
+    lms = []
+    for name, data, held_data in (
+        ("forward", stream, held_stream),
+        ("backward", stream[::-1], held_stream[::-1]),
+    ):
+        lm, rep = train_lm(np.ascontiguousarray(data), cfg, print, log_every=200)
+        half_rounded(lm)
+        rep["heldout_bits_per_char"] = bits_per_char(lm, np.ascontiguousarray(held_data))
+        rep["heldout_perplexity"] = 2.0 ** rep["heldout_bits_per_char"]
+        print(f"{name}: {json.dumps(rep)}")
+        report[name] = rep
+        lms.append(lm)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(lm_bundle(chars, lms[0], lms[1]), args.out)
+    report["out"] = str(args.out)
+    report["mb"] = args.out.stat().st_size / 1e6
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
     """Train the network, tune the CRF weight on the dev split, write the bundle."""
     from marsad.extractor.ner.lexicon import load_gazetteer
@@ -87,11 +171,24 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
         epochs=args.epochs or defaults.epochs,
         hidden=args.hidden or defaults.hidden,
         seed=defaults.seed if args.seed is None else args.seed,
+        lm_proj=args.lm_proj or defaults.lm_proj,
     )
     out = args.model or NEURAL_MODEL_PATH
     train, dev = load_splits(args.shared)
+    charlm = None
+    if args.charlm is not None:
+        from marsad.extractor.ner.charlm import load_lm
+
+        charlm = load_lm(args.charlm)
     bundle, report = train_neural(
-        train, dev, build_gazetteer(args.shared), load_gazetteer(), args.vectors, config, print
+        train,
+        dev,
+        build_gazetteer(args.shared),
+        load_gazetteer(),
+        args.vectors,
+        config,
+        print,
+        charlm=charlm,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     weight = _choose_crf_weight(bundle, out, dev)

@@ -1,5 +1,9 @@
 """The neural tagger's network: [word vector; char CNN; indicators] -> BiLSTM -> CRF.
 
+Optionally a fourth input: the contextual vectors of fixed character
+language models (:mod:`marsad.extractor.ner.charlm`), through a trained
+linear projection.
+
 Imports torch at module level, so only the neural backend and its training
 command import this module (lazily).
 """
@@ -34,6 +38,9 @@ class NetConfig:
     hidden: int = 96
     dropout: float = 0.5
     n_tags: int = len(TAGS)
+    # Contextual character-LM vectors (0: none, as in bundles written before them).
+    lm_dim: int = 0
+    lm_proj: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a plain dict (for the model file)."""
@@ -68,6 +75,10 @@ class Tagger(nn.Module):
         self.char_cnn = nn.Conv1d(cfg.char_dim, cfg.char_filters, kernel_size=3, padding=1)
         self.feats = nn.EmbeddingBag(cfg.n_feats, cfg.feat_dim, mode="sum", padding_idx=PAD)
         in_dim = cfg.word_dim + cfg.char_filters + cfg.feat_dim
+        if cfg.lm_dim:
+            # Created only with LM inputs, so earlier bundles' weights load unchanged.
+            self.lm_proj = nn.Linear(cfg.lm_dim, cfg.lm_proj)
+            in_dim += cfg.lm_proj
         self.drop = nn.Dropout(cfg.dropout)
         self.lstm = nn.LSTM(in_dim, cfg.hidden, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * cfg.hidden, cfg.n_tags)
@@ -80,7 +91,11 @@ class Tagger(nn.Module):
         self.start_mask = torch.from_numpy(~start_ok)
 
     def word_inputs(
-        self, word_ids: torch.Tensor, char_ids: torch.Tensor, feat_ids: torch.Tensor
+        self,
+        word_ids: torch.Tensor,
+        char_ids: torch.Tensor,
+        feat_ids: torch.Tensor,
+        lm: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return per-word input vectors.
 
@@ -88,11 +103,17 @@ class Tagger(nn.Module):
             word_ids: ``(N,)`` vector rows.
             char_ids: ``(N, C)`` padded character ids.
             feat_ids: ``(N, F)`` padded indicator ids.
+            lm: ``(N, lm_dim)`` contextual LM vectors (networks with ``lm_dim`` only).
         """
         c = self.chars(char_ids).transpose(1, 2)  # N, char_dim, C
         c = torch.relu(self.char_cnn(c))
         c = c.masked_fill((char_ids == PAD).unsqueeze(1), 0.0).amax(dim=2)
-        return torch.cat([self.words(word_ids), c, self.feats(feat_ids)], dim=1)
+        parts = [self.words(word_ids), c, self.feats(feat_ids)]
+        if self.cfg.lm_dim:
+            if lm is None:
+                raise ValueError("this network needs the contextual LM vectors")
+            parts.append(self.lm_proj(lm))
+        return torch.cat(parts, dim=1)
 
     def emissions(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Return ``(B, T, n_tags)`` scores from padded inputs ``(B, T, in_dim)``."""

@@ -46,6 +46,7 @@ class NeuralTrainConfig:
     dropout: float = 0.5
     folds: int = 5
     keep_words: int = 20_000
+    lm_proj: int = 128  # width of the projected contextual LM vectors (with ``charlm`` only)
 
 
 def jackknife_indicators(
@@ -81,6 +82,7 @@ def train_neural(
     vectors_path: Path,
     config: NeuralTrainConfig,
     log: Any = None,
+    charlm: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train the tagger; return the model bundle (for ``torch.save``) and a report.
 
@@ -92,6 +94,8 @@ def train_neural(
         vectors_path: Word vectors from :mod:`marsad.extractor.ner.embeddings`.
         config: Hyper-parameters.
         log: Optional callable for progress lines.
+        charlm: Fixed character language models (:func:`~marsad.extractor.ner.charlm.load_lm`)
+            whose contextual vectors become an extra input; stored in the bundle.
     """
     import torch
 
@@ -133,6 +137,10 @@ def train_neural(
         FeatureExtractor(shipped_gazetteer, clusters), word_ids, base_of, char_ids, feat_ids
     )
     dev_x = [enc_dev.encode(toks) for toks, _ in dev_sents]
+    # The language models are fixed: their vectors are computed once, not per epoch.
+    train_lm = lm_vectors(charlm, fx_train, [toks for toks, _ in train_sents])
+    dev_lm = lm_vectors(charlm, fx_train, [toks for toks, _ in dev_sents])
+    lm_dim = 0 if train_lm is None else int(train_lm[0].shape[1])
     cfg = NetConfig(
         n_words=len(vectors),
         word_dim=vectors.shape[1],
@@ -140,6 +148,8 @@ def train_neural(
         n_feats=len(feat_ids) + 2,
         hidden=config.hidden,
         dropout=config.dropout,
+        lm_dim=lm_dim,
+        lm_proj=config.lm_proj if lm_dim else 0,
     )
     net = Tagger(cfg, vectors)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -155,7 +165,8 @@ def train_neural(
         for k in range(0, len(order), config.batch_size):
             idx = order[k : k + config.batch_size]
             w_ids, c_ids, f_ids, lengths, lens = pad_batch([train_x[i] for i in idx])
-            x = to_padded(net.word_inputs(w_ids, c_ids, f_ids), lens)
+            lm = None if train_lm is None else _flat_lm(train_lm, idx)
+            x = to_padded(net.word_inputs(w_ids, c_ids, f_ids, lm), lens)
             em = net.emissions(x, lengths)
             tags = torch.zeros(em.shape[:2], dtype=torch.long)
             mask = torch.zeros(em.shape[:2], dtype=torch.bool)
@@ -168,7 +179,7 @@ def train_neural(
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             total += float(loss.detach())
-        pred = decode(net, dev_x)
+        pred = decode(net, dev_x, lm=dev_lm)
         dev_scores = score([tags for _, tags in dev_sents], [[TAGS[i] for i in p] for p in pred])
         f1 = dev_scores["micro"]["f1"]
         row = {
@@ -200,6 +211,8 @@ def train_neural(
         "feats": sorted(feat_ids, key=feat_ids.__getitem__),
         "crf_weight": 0.0,
     }
+    if charlm is not None:
+        bundle["charlm"] = charlm
     report = {
         "best_epoch": best[1],
         "best_dev_f1_crf_only": best[0],
@@ -210,6 +223,40 @@ def train_neural(
         "chars": len(char_ids),
     }
     return bundle, report
+
+
+def lm_vectors(
+    charlm: dict[str, Any] | None,
+    fx: Any,
+    sentences: Sequence[Sequence[str]],
+    batch_size: int = 64,
+) -> list[Any] | None:
+    """Return each sentence's contextual LM vectors (``None`` without language models).
+
+    Args:
+        charlm: The language-model bundle, or ``None``.
+        fx: A feature extractor (for the tokens' folded forms, as at run time).
+        sentences: Token lists.
+        batch_size: Sentences run through the models together.
+    """
+    if charlm is None:
+        return None
+    from marsad.extractor.ner.charlm import ContextualEmbedder
+
+    embedder = ContextualEmbedder(charlm)
+    out: list[Any] = []
+    for k in range(0, len(sentences), batch_size):
+        batch = [[fx.word(t).folded for t in toks] for toks in sentences[k : k + batch_size]]
+        out.extend(embedder.embed(batch))
+    return out
+
+
+def _flat_lm(vectors: Sequence[Any], idx: Sequence[int]) -> Any:
+    """Return the LM vectors of sentences ``idx``, token rows in order, as one tensor."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.concatenate([vectors[i] for i in idx]))
 
 
 # What the members of an ensemble must share: the same inputs, read the same way.
@@ -232,6 +279,8 @@ def ensemble_bundle(bundles: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     if not bundles:
         raise ValueError("an ensemble needs at least one network")
+    if any("charlm" in b for b in bundles):
+        raise ValueError("networks with contextual LM inputs cannot be ensembled (not supported)")
     first = bundles[0]
     members: list[dict[str, Any]] = []
     for k, bundle in enumerate(bundles):
@@ -249,8 +298,10 @@ def ensemble_bundle(bundles: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def decode(net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64) -> list[list[int]]:
-    """Return the best tag ids of each sentence (no dropout)."""
+def decode(
+    net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64, lm: Sequence[Any] | None = None
+) -> list[list[int]]:
+    """Return the best tag ids of each sentence (no dropout; ``lm``: their LM vectors)."""
     import torch
 
     from marsad.extractor.ner.neural_net import pad_batch, to_padded, viterbi
@@ -263,6 +314,7 @@ def decode(net: Any, inputs: Sequence[TokenInputs], batch_size: int = 64) -> lis
         for k in range(0, len(inputs), batch_size):
             batch = [x for x in inputs[k : k + batch_size]]
             w, c, f, lengths, lens = pad_batch(batch)
-            em = net.emissions(to_padded(net.word_inputs(w, c, f), lens), lengths)
+            lm_b = None if lm is None else _flat_lm(lm, range(k, k + len(batch)))
+            em = net.emissions(to_padded(net.word_inputs(w, c, f, lm_b), lens), lengths)
             out.extend(viterbi(em.numpy(), lens, tr, st, en))
     return out

@@ -513,19 +513,22 @@ class EventMerger:
 
     def _evict_hour(self, key: str, cutoff_ts: float, partition: int | None) -> None:
         closed = []
-        for eid in self.store.pop(key, None) or ():
+        for eid in self.store.get(key) or ():
             rec = self.store.get("e:" + eid)
             # An event touched again later sits in a later hour too: keep it.
             if rec is not None and float(rec["last_seen"]) < cutoff_ts:
-                del self.store["e:" + eid]
-                self._unlink(_record_key(rec), eid)
                 closed.append(MergedEvent(eid, rec, is_new=False))
         if closed:
             box = _outbox_key(partition)
-            # Written with the deletions, so a restored store has one or the other.
+            # Written before the deletions: a changelog cut short by a crash then
+            # holds the closing whenever it holds the deletion.
             self.store[box] = [*(self.store.get(box) or ()),
                                *([e.event_id, e.record] for e in closed)]
             self._closed.setdefault(box, []).extend(closed)
+        self.store.pop(key, None)
+        for event in closed:
+            del self.store["e:" + event.event_id]
+            self._unlink(_record_key(event.record), event.event_id)
 
     def _unlink(self, key: str, eid: str) -> None:
         ids = [i for i in self.store.get("k:" + key) or () if i != eid]

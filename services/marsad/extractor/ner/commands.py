@@ -105,6 +105,26 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--teacher-weight", type=float, default=None, help="its weight (default: the bundle's)"
     )
+    p.add_argument(
+        "--stacked",
+        action="store_true",
+        help="train the stacked second-pass CRF over the first CRF's jackknifed tags "
+        "(default output data/ner.stack.crfsuite; tried, not shipped)",
+    )
+    p.add_argument(
+        "--local-only",
+        action="store_true",
+        help="with --stacked: without the non-local (token- and entity-majority) features",
+    )
+    p.add_argument(
+        "--first-pass", type=Path, default=None, help="with --stacked: the first-pass CRF"
+    )
+    p.add_argument(
+        "--jackknife-iterations",
+        type=int,
+        default=None,
+        help="with --stacked: L-BFGS iterations of the jackknife folds (default: --iterations)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser(
@@ -214,6 +234,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         vec_dims=defaults.vec_dims if args.vec_dims is None else args.vec_dims,
         vec_scale=defaults.vec_scale if args.vec_scale is None else args.vec_scale,
     )
+    if args.stacked:
+        return _train_stacked(args, config)
     self_train = teacher = None
     if args.self_train > 0:
         from marsad.extractor.ner.selftrain import SelfTrainConfig
@@ -256,6 +278,36 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
     print(format_scores(result["scores"]))
     print("dev split, 10 sentences at a time (article-like, with the consistency pass):")
     print(format_scores(result["scores_window10"]))
+    return 0
+
+
+def _train_stacked(args: argparse.Namespace, config: Any) -> int:
+    """``ner-train --stacked``: jackknife the first pass, train the second, print dev scores."""
+    from marsad.extractor.ner.stacking import StackConfig, run_stacked_training
+    from marsad.extractor.ner.training import format_scores
+
+    stack = StackConfig(
+        non_local=not args.local_only, jackknife_iterations=args.jackknife_iterations
+    )
+    kwargs = {"model_path": args.model} if args.model else {}
+    result = run_stacked_training(
+        args.shared, first_pass=args.first_pass, config=config, stack=stack, **kwargs
+    )
+    print(
+        f"second pass trained in {result['cpu_seconds_second_pass']:.1f} s CPU "
+        f"({result['cpu_seconds_before_second_pass']:.1f} s CPU before it, "
+        f"{result['seconds_total']:.1f} s wall in all); model {result['model_bytes'] / 1e6:.2f} MB"
+    )
+    print("jackknifed first pass on the training part:")
+    print(format_scores(result["jackknife_train_scores"]))
+    for key, title in (
+        ("first", "first pass, dev, one sentence at a time"),
+        ("first_window10", "first pass, dev, 10 sentences at a time"),
+        ("scores", "stacked, dev, one sentence at a time"),
+        ("scores_window10", "stacked, dev, 10 sentences at a time"),
+    ):
+        print(title + ":")
+        print(format_scores(result[key]))
     return 0
 
 

@@ -399,11 +399,48 @@ class FastCrf:
         folded = list(map(self._folds.__getitem__, ids))
         return (self._decode(ids, sentence_lengths, folded) if ids else []), folded
 
+    def tag_tokens_bases(
+        self, tokens: Sequence[str], sentence_lengths: list[int]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """:meth:`tag_tokens` and each token's base (folded, clitic-stripped)."""
+        ids = self.word_ids(tokens)
+        folded = list(map(self._folds.__getitem__, ids))
+        bases = list(map(self._bases.__getitem__, ids))
+        return (self._decode(ids, sentence_lengths, folded) if ids else []), folded, bases
+
+    def tag_tokens_extra(
+        self, tokens: Sequence[str], sentence_lengths: list[int], extra: np.ndarray
+    ) -> list[str]:
+        """Return the Viterbi tags of a text with ``extra`` (tokens x labels) added to its scores.
+
+        For features the per-word cache cannot hold (a stacked second pass's
+        features of the first pass's output): the model's weights of them,
+        summed per token by the caller, in :attr:`labels` order.
+        """
+        ids = self.word_ids(tokens)
+        if not ids:
+            return []
+        return self._decode(ids, sentence_lengths, None, extra)
+
+    def attribute_rows(self) -> dict[str, int]:
+        """Return each weighted attribute's row of :meth:`weight_matrix` (row 0 is all zeros)."""
+        return self._rows
+
+    def weight_matrix(self) -> np.ndarray:
+        """Return the (attributes + 1) x labels state-feature weights."""
+        return self._matrix
+
     def _decode(
-        self, ids: list[int], sentence_lengths: list[int], folded: list[str] | None = None
+        self,
+        ids: list[int],
+        sentence_lengths: list[int],
+        folded: list[str] | None = None,
+        extra: np.ndarray | None = None,
     ) -> list[str]:
         """Return the Viterbi tags of consecutive sentences of cached words, as one list."""
         flat = self._scores(ids, sentence_lengths, folded)
+        if extra is not None:
+            flat += extra
         if self._state_bias is not None:
             flat += self._state_bias  # a fresh array: the cached rows are untouched
         lengths = np.array(sentence_lengths, dtype=np.int64)

@@ -163,6 +163,64 @@ class CrfRecogniser(Recogniser):
         return list(self._tagger.tag(self._features.items(tokens)))
 
 
+class StackedRecogniser(CrfRecogniser):
+    """The CRF followed by a stacked second-pass CRF over its tags (:mod:`.stacking`).
+
+    The first pass is the CRF named in the second model's sidecar file (the
+    shipped ``ner.crfsuite``), decoded without a bias; the second pass adds
+    the stacked features of the first pass's tags over the whole text given
+    to :meth:`tag` (an article in the stream) to its own CRF features.
+
+    Args:
+        model_path: The second pass's ``.crfsuite`` file (with its ``.stack.json``).
+        gazetteer: Name lists used by both passes' features (defaults to the shipped one).
+        bias: Decoding bias of the second pass (``None``: the shipped one for
+            both model files, none for any other).
+    """
+
+    backend = "builtin"
+
+    def __init__(
+        self,
+        model_path: Path,
+        gazetteer: Gazetteer | None = None,
+        bias: DecodingBias | None = None,
+    ):
+        from marsad.extractor.ner.stacking import StackScorer, read_sidecar
+
+        info = read_sidecar(model_path)
+        first_path = (model_path.parent / info["first_pass"]).resolve()
+        self._first = CrfRecogniser(first_path, gazetteer, NO_BIAS)
+        gazetteer = gazetteer or self._first._features.gazetteer
+        super().__init__(model_path, gazetteer, NO_BIAS)
+        self._non_local = bool(info["non_local"])
+        self._scorer = StackScorer(self._fast)
+        if bias is None:
+            bias = load_bias(self.backend, [first_path, model_path])
+        self.set_bias(bias)
+        self.model_files = [first_path, model_path]
+
+    def _two_passes(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Return the second pass's Viterbi tags of a text and its folded words."""
+        from marsad.extractor.ner.stacking import stacked_attributes
+
+        lengths = [b - a for a, b in sentence_chunks(words)]
+        first, folded, bases = self._first._fast.tag_tokens_bases(words, lengths)
+        if not first:
+            return [], folded
+        attrs = stacked_attributes(bases, first, lengths, non_local=self._non_local)
+        return self._fast.tag_tokens_extra(words, lengths, self._scorer.scores(attrs)), folded
+
+    def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Return ``tag(words, consistent=False)`` and the folded words."""
+        tags, folded = self._two_passes(words)
+        return tag_known_names(folded, tags), folded
+
+    def tag_sentence(self, tokens: Sequence[str]) -> list[str]:
+        """Return the two passes' IOB2 tags for one sentence."""
+        return self._two_passes(tokens)[0] if tokens else []
+
+
 class CamelRecogniser(Recogniser):
     """camel-tools' pretrained BERT NER (needs its downloaded data)."""
 
@@ -207,7 +265,12 @@ def load_recogniser(backend: str = "builtin", model_path: Path | None = None) ->
                 "camel-tools NER data is not available (%s); falling back to the built-in model",
                 exc,
             )
-    return CrfRecogniser(model_path or DEFAULT_MODEL)
+    path = model_path or DEFAULT_MODEL
+    from marsad.extractor.ner.stacking import sidecar_path
+
+    if sidecar_path(path).exists():
+        return StackedRecogniser(path)
+    return CrfRecogniser(path)
 
 
 def bench(texts: Sequence[str], recogniser: Recogniser | None = None) -> dict[str, Any]:

@@ -117,6 +117,11 @@ def register(subparsers: Any) -> None:
         help="with --stacked: without the non-local (token- and entity-majority) features",
     )
     p.add_argument(
+        "--marginals",
+        action="store_true",
+        help="with --stacked: also the first pass's bucketed label marginals",
+    )
+    p.add_argument(
         "--first-pass", type=Path, default=None, help="with --stacked: the first-pass CRF"
     )
     p.add_argument(
@@ -287,7 +292,9 @@ def _train_stacked(args: argparse.Namespace, config: Any) -> int:
     from marsad.extractor.ner.training import format_scores
 
     stack = StackConfig(
-        non_local=not args.local_only, jackknife_iterations=args.jackknife_iterations
+        non_local=not args.local_only,
+        marginals=args.marginals,
+        jackknife_iterations=args.jackknife_iterations,
     )
     kwargs = {"model_path": args.model} if args.model else {}
     result = run_stacked_training(

@@ -422,6 +422,58 @@ class FastCrf:
             return []
         return self._decode(ids, sentence_lengths, None, extra)
 
+    def tag_tokens_marginals(
+        self, tokens: Sequence[str], sentence_lengths: list[int]
+    ) -> tuple[list[str], list[str], list[str], np.ndarray]:
+        """:meth:`tag_tokens_bases` and each token's label marginals (tokens x labels).
+
+        The marginals are those of the unbiased model (forward-backward).
+        """
+        ids = self.word_ids(tokens)
+        folded = list(map(self._folds.__getitem__, ids))
+        bases = list(map(self._bases.__getitem__, ids))
+        if not ids:
+            return [], folded, bases, np.zeros((0, len(self.labels)))
+        state = self._scores(ids, sentence_lengths, folded)
+        tags = self._decode(ids, sentence_lengths, folded)
+        return tags, folded, bases, self._marginals(state, sentence_lengths)
+
+    def _marginals(self, flat: np.ndarray, sentence_lengths: list[int]) -> np.ndarray:
+        """Return the label marginals of consecutive sentences' state scores.
+
+        Forward-backward in probability space, normalised at every step (so
+        nothing overflows), all sentences at once as in :meth:`_decode`: one
+        small matrix product per step and direction.
+        """
+        lengths = np.array(sentence_lengths, dtype=np.int64)
+        n_sent, width, n_lab = len(lengths), int(lengths.max()), len(self.labels)
+        sent_id = np.repeat(np.arange(n_sent), lengths)
+        starts = np.cumsum(lengths) - lengths
+        pos_in = np.arange(len(sent_id)) - starts[sent_id]
+        # Each token's scores shifted by their maximum: the marginals do not change.
+        potentials = np.exp(flat - flat.max(axis=1, keepdims=True))
+        pot = np.ones((width, n_sent, n_lab))
+        pot[pos_in, sent_id] = potentials
+        trans = np.exp(self.transitions - self.transitions.max())
+        alpha = np.empty((width, n_sent, n_lab))
+        beta = np.empty((width, n_sent, n_lab))
+        a = pot[0]
+        alpha[0] = a / a.sum(axis=1, keepdims=True)
+        for t in range(1, width):
+            a = (alpha[t - 1] @ trans) * pot[t]
+            alpha[t] = a / a.sum(axis=1, keepdims=True)
+        last = lengths - 1
+        beta[width - 1] = 1.0
+        for t in range(width - 2, -1, -1):
+            b = (pot[t + 1] * beta[t + 1]) @ trans.T
+            b /= b.sum(axis=1, keepdims=True)
+            # A sentence's last position has no successor.
+            b[last == t] = 1.0
+            beta[t] = b
+        m = alpha[pos_in, sent_id] * beta[pos_in, sent_id]
+        result: np.ndarray = m / m.sum(axis=1, keepdims=True)
+        return result
+
     def attribute_rows(self) -> dict[str, int]:
         """Return each weighted attribute's row of :meth:`weight_matrix` (row 0 is all zeros)."""
         return self._rows

@@ -194,6 +194,7 @@ class StackedRecogniser(CrfRecogniser):
         gazetteer = gazetteer or self._first._features.gazetteer
         super().__init__(model_path, gazetteer, NO_BIAS)
         self._non_local = bool(info["non_local"])
+        self._marginals = bool(info.get("marginals", False))
         self._scorer = StackScorer(self._fast)
         if bias is None:
             bias = load_bias(self.backend, [first_path, model_path])
@@ -202,13 +203,21 @@ class StackedRecogniser(CrfRecogniser):
 
     def _two_passes(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
         """Return the second pass's Viterbi tags of a text and its folded words."""
-        from marsad.extractor.ner.stacking import stacked_attributes
+        from marsad.extractor.ner.stacking import marginal_attributes, stacked_attributes
 
         lengths = [b - a for a, b in sentence_chunks(words)]
-        first, folded, bases = self._first._fast.tag_tokens_bases(words, lengths)
+        fast = self._first._fast
+        marginals = None
+        if self._marginals:
+            first, folded, bases, marg = fast.tag_tokens_marginals(words, lengths)
+            marginals = marginal_attributes(marg, fast.labels)
+        else:
+            first, folded, bases = fast.tag_tokens_bases(words, lengths)
         if not first:
             return [], folded
-        attrs = stacked_attributes(bases, first, lengths, non_local=self._non_local)
+        attrs = stacked_attributes(
+            bases, first, lengths, non_local=self._non_local, marginals=marginals
+        )
         return self._fast.tag_tokens_extra(words, lengths, self._scorer.scores(attrs)), folded
 
     def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:

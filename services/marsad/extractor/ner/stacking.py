@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 STACK_MODEL_PATH = DATA_DIR / "ner.stack.crfsuite"
 # Sentences per training window: the windowed evaluation's window (about one short article).
 TRAIN_WINDOW = 10
+# Thresholds of the bucketed first-pass marginals.
+MARGINAL_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9)
 # Ties between majority labels go to the first in this order (deterministic).
 _RANK = {label: k for k, label in enumerate(("PERS", "LOC", "ORG", "MISC", "O"))}
 
@@ -59,6 +61,7 @@ class StackConfig:
 
     Attributes:
         non_local: Also the token-majority and entity-majority features.
+        marginals: Also the first pass's bucketed label marginals.
         folds: Jackknife folds of the training part.
         jackknife_iterations: L-BFGS iterations of the fold CRFs (``None``:
             those of the first pass's :class:`TrainConfig`).
@@ -66,6 +69,7 @@ class StackConfig:
     """
 
     non_local: bool = True
+    marginals: bool = False
     folds: int = 5
     jackknife_iterations: int | None = None
     workers: int = 2
@@ -93,12 +97,28 @@ def sentence_spans(
     return out
 
 
+def marginal_attributes(marginals: np.ndarray, labels: Sequence[str]) -> list[list[str]]:
+    """Return each token's bucketed first-pass marginals: ``m1:B-ORG>0.5`` for each bucket passed.
+
+    Cumulative indicators (a marginal of 0.6 fires ``>0.1``, ``>0.3`` and
+    ``>0.5``), so the second CRF learns one weight per threshold.
+    """
+    out: list[list[str]] = []
+    for row in marginals.tolist():
+        feats: list[str] = []
+        for label, p in zip(labels, row, strict=True):
+            feats.extend(f"m1:{label}>{t}" for t in MARGINAL_BUCKETS if p > t)
+        out.append(feats)
+    return out
+
+
 def stacked_attributes(
     bases: Sequence[str],
     tags: Sequence[str],
     sentence_lengths: Sequence[int],
     *,
     non_local: bool = True,
+    marginals: list[list[str]] | None = None,
 ) -> list[list[str]]:
     """Return the stacked features of each token of one text.
 
@@ -108,12 +128,16 @@ def stacked_attributes(
         sentence_lengths: Tokens per sentence, summing to ``len(tags)``;
             neighbour features stay inside a sentence.
         non_local: Also the majority features over the whole text.
+        marginals: Each token's :func:`marginal_attributes`, added as they are.
 
     Returns:
         One list of feature strings per token.
     """
     n = len(tags)
     out: list[list[str]] = [["s1=" + t] for t in tags]
+    if marginals is not None:
+        for feats, extra in zip(out, marginals, strict=True):
+            feats.extend(extra)
     pos = 0
     for length in sentence_lengths:
         for i in range(pos, pos + length):
@@ -161,10 +185,12 @@ def window_attributes(
     window: int = TRAIN_WINDOW,
     *,
     non_local: bool = True,
+    marginals: Sequence[list[list[str]]] | None = None,
 ) -> list[list[list[str]]]:
     """:func:`stacked_attributes` of consecutive sentences tagged ``window`` at a time.
 
-    The windows start at the first sentence, as in :func:`training.predict_recogniser`.
+    The windows start at the first sentence, as in :func:`training.predict_recogniser`;
+    ``marginals`` are each sentence's :func:`marginal_attributes`.
     """
     out: list[list[list[str]]] = []
     for k in range(0, len(tags), window):
@@ -175,6 +201,9 @@ def window_attributes(
             [t for s in group_t for t in s],
             lengths,
             non_local=non_local,
+            marginals=(
+                None if marginals is None else [m for s in marginals[k : k + window] for m in s]
+            ),
         )
         pos = 0
         for length in lengths:
@@ -270,6 +299,41 @@ def jackknife_tags(
     return [t for _, tags, _ in results for t in tags], [cpu for _, _, cpu in results]
 
 
+def jackknife_marginals(
+    sentences: Sequence[Sentence],
+    gazetteer: Gazetteer,
+    clusters: dict[str, WordInfo] | None,
+    word_vecs: WordVecs,
+    folds: int,
+    fold_dir: Path,
+) -> list[list[list[str]]]:
+    """Return :func:`marginal_attributes` of each sentence under the fold model that did not see it.
+
+    The fold models are those :func:`jackknife_tags` wrote to ``fold_dir``.
+    """
+    import pycrfsuite
+
+    from marsad.extractor.ner.fastcrf import FastCrf
+    from marsad.extractor.ner.features import FeatureExtractor
+    from marsad.extractor.ner.training import add_labelled_names
+
+    n = len(sentences)
+    out: list[list[list[str]]] = []
+    for k in range(folds):
+        lo, hi = n * k // folds, n * (k + 1) // folds
+        others = [*sentences[:lo], *sentences[hi:]]
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(fold_dir / f"fold{k}.crfsuite"))
+        fx = FeatureExtractor(
+            add_labelled_names(gazetteer, others), clusters, word_vecs=word_vecs
+        )
+        fast = FastCrf(tagger, fx)
+        for toks, _ in sentences[lo:hi]:
+            marg = fast.tag_tokens_marginals(toks, [len(toks)])[3]
+            out.append(marginal_attributes(marg, fast.labels))
+    return out
+
+
 def stacked_items(
     items: Sequence[Sequence[dict[str, float]]], attributes: Sequence[Sequence[Sequence[str]]]
 ) -> list[list[dict[str, float]]]:
@@ -316,7 +380,11 @@ def write_sidecar(model_path: Path, first_pass: Path, stack: StackConfig) -> Non
     """Record a stacked model's first pass (relative to the model's folder) and features."""
     first = os.path.relpath(first_pass.resolve(), model_path.parent.resolve())
     sidecar_path(model_path).write_text(
-        json.dumps({"first_pass": first, "non_local": stack.non_local}, indent=2) + "\n",
+        json.dumps(
+            {"first_pass": first, "non_local": stack.non_local, "marginals": stack.marginals},
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
 
@@ -422,7 +490,14 @@ def run_stacked_training(
     )
     fx = FeatureExtractor(base, clusters, word_vecs=word_vecs)
     bases = [[fx.word(t).base for t in toks] for toks, _ in train_sents]
-    attrs = window_attributes(bases, first_tags, TRAIN_WINDOW, non_local=stack.non_local)
+    marginals = None
+    if stack.marginals:
+        marginals = jackknife_marginals(
+            train_sents, base, clusters, word_vecs, stack.folds, cache.parent / "stack-folds"
+        )
+    attrs = window_attributes(
+        bases, first_tags, TRAIN_WINDOW, non_local=stack.non_local, marginals=marginals
+    )
     items = jackknife_features(train_sents, base, clusters, word_vecs=word_vecs)
     trainer = pycrfsuite.Trainer(verbose=False)
     for (_, tags), xseq in zip(train_sents, stacked_items(items, attrs), strict=True):

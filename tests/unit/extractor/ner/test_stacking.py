@@ -12,6 +12,7 @@ from marsad.extractor.ner.stacking import (
     stacked_attributes,
     window_attributes,
 )
+from marsad.extractor.ner.training import load_splits
 
 # Bases of a toy text of two sentences (the words need not be real).
 BASES = ["a", "b", "c", "a", "d", "b", "c"]
@@ -84,7 +85,6 @@ def test_stacked_recogniser_decodes_as_crfsuite_with_the_stacked_features(
     from marsad.extractor.ner.recogniser import DEFAULT_MODEL, CrfRecogniser, load_recogniser
     from marsad.extractor.ner.stacking import StackConfig, stacked_items, write_sidecar
     from marsad.extractor.ner.text import sentence_chunks
-    from marsad.extractor.ner.training import load_splits
     from marsad.extractor.ner.wordbits import NO_BITS
     from marsad.extractor.ner.wordvecs import load_word_vecs, vecs_path
 
@@ -142,3 +142,39 @@ def _cut(flat: list[str] | list[list[str]], lengths: list[int]) -> list:  # type
 @pytest.mark.parametrize("non_local", [True, False])
 def test_no_features_without_tokens(non_local: bool) -> None:
     assert stacked_attributes([], [], [], non_local=non_local) == []
+
+
+def test_marginal_buckets_are_cumulative() -> None:
+    import numpy as np
+
+    from marsad.extractor.ner.stacking import marginal_attributes
+
+    attrs = marginal_attributes(np.array([[0.6, 0.35, 0.05]]), ["B-ORG", "O", "B-LOC"])
+    assert attrs == [["m1:B-ORG>0.1", "m1:B-ORG>0.3", "m1:B-ORG>0.5", "m1:O>0.1", "m1:O>0.3"]]
+
+
+def test_fast_marginals_equal_crfsuite_marginals(shared: Path) -> None:
+    import numpy as np
+    import pycrfsuite
+
+    from marsad.extractor.ner.recogniser import DEFAULT_MODEL, CrfRecogniser
+
+    _, dev = load_splits(shared)
+    rec = CrfRecogniser(DEFAULT_MODEL)
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(DEFAULT_MODEL))
+    sents = [toks for toks, _ in dev[:12]]
+    words = [t for s in sents for t in s]
+    tags, _, _, marg = rec._fast.tag_tokens_marginals(words, [len(s) for s in sents])
+    expected = []
+    for toks in sents:
+        tagger.set(rec._features.items(toks))
+        expected.extend(
+            [tagger.marginal(label, i) for label in rec._fast.labels] for i in range(len(toks))
+        )
+    assert np.allclose(marg, np.array(expected), atol=1e-6)
+    assert np.allclose(marg.sum(axis=1), 1.0)
+    # The most probable label is usually the Viterbi tag (not always: max-marginal is not Viterbi).
+    best = [rec._fast.labels[j] for j in marg.argmax(axis=1)]
+    assert sum(b == t for b, t in zip(best, tags, strict=True)) > 0.95 * len(tags)
+

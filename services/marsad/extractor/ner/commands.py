@@ -117,6 +117,11 @@ def register(subparsers: Any) -> None:
         help="with --stacked: without the non-local (token- and entity-majority) features",
     )
     p.add_argument(
+        "--positional",
+        action="store_true",
+        help="with --stacked: non-local majorities of IOB2 labels (B-/I-), not of types",
+    )
+    p.add_argument(
         "--marginals",
         action="store_true",
         help="with --stacked: also the first pass's bucketed label marginals",
@@ -293,6 +298,7 @@ def _train_stacked(args: argparse.Namespace, config: Any) -> int:
 
     stack = StackConfig(
         non_local=not args.local_only,
+        positional=args.positional,
         marginals=args.marginals,
         jackknife_iterations=args.jackknife_iterations,
     )

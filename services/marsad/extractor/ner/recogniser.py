@@ -194,6 +194,7 @@ class StackedRecogniser(CrfRecogniser):
         gazetteer = gazetteer or self._first._features.gazetteer
         super().__init__(model_path, gazetteer, NO_BIAS)
         self._non_local = bool(info["non_local"])
+        self._positional = bool(info.get("positional", False))
         self._marginals = bool(info.get("marginals", False))
         self._scorer = StackScorer(self._fast)
         if bias is None:
@@ -216,7 +217,12 @@ class StackedRecogniser(CrfRecogniser):
         if not first:
             return [], folded
         attrs = stacked_attributes(
-            bases, first, lengths, non_local=self._non_local, marginals=marginals
+            bases,
+            first,
+            lengths,
+            non_local=self._non_local,
+            positional=self._positional,
+            marginals=marginals,
         )
         return self._fast.tag_tokens_extra(words, lengths, self._scorer.scores(attrs)), folded
 

@@ -61,6 +61,8 @@ class StackConfig:
 
     Attributes:
         non_local: Also the token-majority and entity-majority features.
+        positional: Non-local majorities of IOB2 labels, not types (see
+            :func:`stacked_attributes`).
         marginals: Also the first pass's bucketed label marginals.
         folds: Jackknife folds of the training part.
         jackknife_iterations: L-BFGS iterations of the fold CRFs (``None``:
@@ -69,6 +71,7 @@ class StackConfig:
     """
 
     non_local: bool = True
+    positional: bool = False
     marginals: bool = False
     folds: int = 5
     jackknife_iterations: int | None = None
@@ -81,8 +84,10 @@ def sidecar_path(model_path: Path) -> Path:
 
 
 def _majority(counts: Counter[str]) -> str:
-    """Return the most frequent label, ties broken by ``_RANK``."""
-    return min(counts.items(), key=lambda kv: (-kv[1], _RANK.get(kv[0], 99)))[0]
+    """Return the most frequent label, ties broken by ``_RANK`` (of the type; B- before I-)."""
+    return min(
+        counts.items(), key=lambda kv: (-kv[1], _RANK.get(kv[0][-4:].lstrip("-"), 99), kv[0])
+    )[0]
 
 
 def sentence_spans(
@@ -118,6 +123,7 @@ def stacked_attributes(
     sentence_lengths: Sequence[int],
     *,
     non_local: bool = True,
+    positional: bool = False,
     marginals: list[list[str]] | None = None,
 ) -> list[list[str]]:
     """Return the stacked features of each token of one text.
@@ -128,6 +134,10 @@ def stacked_attributes(
         sentence_lengths: Tokens per sentence, summing to ``len(tags)``;
             neighbour features stay inside a sentence.
         non_local: Also the majority features over the whole text.
+        positional: The majorities keep the position in the name: the other
+            occurrences' IOB2 tags (``tm=I-PERS``) and whether the base begins
+            the other entities (``em=B-PERS``) or not (``em=I-PERS``); without
+            it, types only (which split names: see the README).
         marginals: Each token's :func:`marginal_attributes`, added as they are.
 
     Returns:
@@ -159,21 +169,28 @@ def stacked_attributes(
     for where in occurrences.values():
         if len(where) < 2:
             continue
-        counts = Counter(labels[i] for i in where)
+        keys = tags if positional else labels
+        counts = Counter(keys[i] for i in where)
         for i in where:
-            counts[labels[i]] -= 1  # the other occurrences only
+            counts[keys[i]] -= 1  # the other occurrences only
             out[i].append("tm=" + _majority(+counts))
-            counts[labels[i]] += 1
+            counts[keys[i]] += 1
     spans = sentence_spans(tags, sentence_lengths)
-    span_bases = [{bases[i] for i in range(a, e)} for a, e, _ in spans]
-    containing: dict[str, list[int]] = {}
-    for k, words in enumerate(span_bases):
-        for b in words:
-            containing.setdefault(b, []).append(k)
+    # Per entity: its bases, each with its position label (B- first word, I- the others).
+    containing: dict[str, list[tuple[int, str]]] = {}
+    for k, (a, e, etype) in enumerate(spans):
+        seen: set[str] = set()
+        for i in range(a, e):
+            if bases[i] not in seen:
+                seen.add(bases[i])
+                label = (("B-" if i == a else "I-") + etype) if positional else etype
+                containing.setdefault(bases[i], []).append((k, label))
     for b, where in occurrences.items():
-        ks = containing.get(b, ())
+        found = containing.get(b, ())
         for i in where:
-            counts = Counter(spans[k][2] for k in ks if not spans[k][0] <= i < spans[k][1])
+            counts = Counter(
+                label for k, label in found if not spans[k][0] <= i < spans[k][1]
+            )
             if counts:
                 out[i].append("em=" + _majority(counts))
     return out
@@ -185,6 +202,7 @@ def window_attributes(
     window: int = TRAIN_WINDOW,
     *,
     non_local: bool = True,
+    positional: bool = False,
     marginals: Sequence[list[list[str]]] | None = None,
 ) -> list[list[list[str]]]:
     """:func:`stacked_attributes` of consecutive sentences tagged ``window`` at a time.
@@ -201,6 +219,7 @@ def window_attributes(
             [t for s in group_t for t in s],
             lengths,
             non_local=non_local,
+            positional=positional,
             marginals=(
                 None if marginals is None else [m for s in marginals[k : k + window] for m in s]
             ),
@@ -381,7 +400,12 @@ def write_sidecar(model_path: Path, first_pass: Path, stack: StackConfig) -> Non
     first = os.path.relpath(first_pass.resolve(), model_path.parent.resolve())
     sidecar_path(model_path).write_text(
         json.dumps(
-            {"first_pass": first, "non_local": stack.non_local, "marginals": stack.marginals},
+            {
+                "first_pass": first,
+                "non_local": stack.non_local,
+                "positional": stack.positional,
+                "marginals": stack.marginals,
+            },
             indent=2,
         )
         + "\n",
@@ -496,7 +520,12 @@ def run_stacked_training(
             train_sents, base, clusters, word_vecs, stack.folds, cache.parent / "stack-folds"
         )
     attrs = window_attributes(
-        bases, first_tags, TRAIN_WINDOW, non_local=stack.non_local, marginals=marginals
+        bases,
+        first_tags,
+        TRAIN_WINDOW,
+        non_local=stack.non_local,
+        positional=stack.positional,
+        marginals=marginals,
     )
     items = jackknife_features(train_sents, base, clusters, word_vecs=word_vecs)
     trainer = pycrfsuite.Trainer(verbose=False)

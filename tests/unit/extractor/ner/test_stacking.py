@@ -65,6 +65,19 @@ def test_ties_are_broken_in_a_fixed_order() -> None:
     assert "em=ORG" not in attrs[0]
 
 
+def test_positional_majorities_keep_the_place_in_the_name() -> None:
+    # "b k" is a two-word name; "k" alone is a one-word name further on.
+    bases = ["b", "k", "x", "b", "k"]
+    tags = ["B-PERS", "I-PERS", "O", "O", "B-PERS"]
+    attrs = stacked_attributes(bases, tags, [5], positional=True)
+    assert "tm=B-PERS" in attrs[1] and "em=B-PERS" in attrs[1]
+    # The untagged "b" begins the other name; the lone "k" is its second word.
+    assert "em=B-PERS" in attrs[3]
+    assert "tm=I-PERS" in attrs[4] and "em=I-PERS" in attrs[4]
+    plain = stacked_attributes(bases, tags, [5])
+    assert "em=PERS" in plain[4] and "tm=PERS" in plain[4]
+
+
 def test_windows_do_not_share_first_pass_tags() -> None:
     bases = [["a"], ["a"], ["a"]]
     tags = [["B-LOC"], ["B-LOC"], ["B-ORG"]]

@@ -122,12 +122,20 @@ def register(subparsers: Any) -> None:
         help="with --stacked: non-local majorities of IOB2 labels (B-/I-), not of types",
     )
     p.add_argument(
+        "--meta-only",
+        action="store_true",
+        help="with --stacked: the second pass has the stacked features only",
+    )
+    p.add_argument(
         "--marginals",
         action="store_true",
         help="with --stacked: also the first pass's bucketed label marginals",
     )
     p.add_argument(
         "--first-pass", type=Path, default=None, help="with --stacked: the first-pass CRF"
+    )
+    p.add_argument(
+        "--folds", type=int, default=5, help="with --stacked: jackknife folds (default 5)"
     )
     p.add_argument(
         "--jackknife-iterations",
@@ -300,6 +308,8 @@ def _train_stacked(args: argparse.Namespace, config: Any) -> int:
         non_local=not args.local_only,
         positional=args.positional,
         marginals=args.marginals,
+        meta_only=args.meta_only,
+        folds=args.folds,
         jackknife_iterations=args.jackknife_iterations,
     )
     kwargs = {"model_path": args.model} if args.model else {}

@@ -64,6 +64,8 @@ class StackConfig:
         positional: Non-local majorities of IOB2 labels, not types (see
             :func:`stacked_attributes`).
         marginals: Also the first pass's bucketed label marginals.
+        meta_only: The second pass has the stacked features only, not the
+            CRF's own (which, fitted in-sample, can co-adapt with them).
         folds: Jackknife folds of the training part.
         jackknife_iterations: L-BFGS iterations of the fold CRFs (``None``:
             those of the first pass's :class:`TrainConfig`).
@@ -73,6 +75,7 @@ class StackConfig:
     non_local: bool = True
     positional: bool = False
     marginals: bool = False
+    meta_only: bool = False
     folds: int = 5
     jackknife_iterations: int | None = None
     workers: int = 2
@@ -405,6 +408,7 @@ def write_sidecar(model_path: Path, first_pass: Path, stack: StackConfig) -> Non
                 "non_local": stack.non_local,
                 "positional": stack.positional,
                 "marginals": stack.marginals,
+                "meta_only": stack.meta_only,
             },
             indent=2,
         )
@@ -417,6 +421,11 @@ def read_sidecar(model_path: Path) -> dict[str, Any]:
     """Return a stacked model's description (see :func:`write_sidecar`)."""
     data: dict[str, Any] = json.loads(sidecar_path(model_path).read_text(encoding="utf-8"))
     return data
+
+
+def fold_dir(cache: Path) -> Path:
+    """Return where the fold models of a jackknife cache file go (``x.json`` -> ``x-folds/``)."""
+    return cache.with_name(cache.stem + "-folds")
 
 
 def cached_jackknife_tags(
@@ -450,7 +459,7 @@ def cached_jackknife_tags(
             tags: list[list[str]] = data["tags"]
             return tags
     tags, cpu = jackknife_tags(
-        sentences, gazetteer, clusters, config, word_vecs, stack, cache.parent / "stack-folds"
+        sentences, gazetteer, clusters, config, word_vecs, stack, fold_dir(cache)
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(
@@ -466,7 +475,7 @@ def run_stacked_training(
     first_pass: Path | None = None,
     config: TrainConfig | None = None,
     stack: StackConfig | None = None,
-    cache: Path = Path("build/stack-jackknife.json"),
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Train the stacked second pass on the training part and score it on the dev split.
 
@@ -476,7 +485,8 @@ def run_stacked_training(
         first_pass: The first pass at run time (default: the shipped CRF).
         config: The CRF hyper-parameters, for the jackknife folds and the second pass.
         stack: Stacked features and jackknife settings.
-        cache: The jackknifed first-pass tags (reused when computed for the same setting).
+        cache: The jackknifed first-pass tags (reused when computed for the same
+            setting; default ``build/stack-jackknife-{folds}.json``).
 
     Returns:
         Times and the dev scores of the first pass and of the two passes
@@ -499,10 +509,12 @@ def run_stacked_training(
         write_model_embeddings,
     )
     from marsad.extractor.ner.wordbits import NO_BITS
+    from marsad.extractor.ner.wordvecs import NO_VECS
 
     config = config or TrainConfig()
     stack = stack or StackConfig()
     first_pass = first_pass or DEFAULT_MODEL
+    cache = cache or Path(f"build/stack-jackknife-{stack.folds}.json")
     t0 = time.perf_counter()
     base = build_gazetteer(shared)
     train_sents, dev_sents = load_splits(shared)
@@ -517,7 +529,7 @@ def run_stacked_training(
     marginals = None
     if stack.marginals:
         marginals = jackknife_marginals(
-            train_sents, base, clusters, word_vecs, stack.folds, cache.parent / "stack-folds"
+            train_sents, base, clusters, word_vecs, stack.folds, fold_dir(cache)
         )
     attrs = window_attributes(
         bases,
@@ -527,7 +539,11 @@ def run_stacked_training(
         positional=stack.positional,
         marginals=marginals,
     )
-    items = jackknife_features(train_sents, base, clusters, word_vecs=word_vecs)
+    if stack.meta_only:
+        # One empty item per token: the stacked features are added below.
+        items: Sequence[Sequence[dict[str, float]]] = [[{} for _ in t] for t, _ in train_sents]
+    else:
+        items = jackknife_features(train_sents, base, clusters, word_vecs=word_vecs)
     trainer = pycrfsuite.Trainer(verbose=False)
     for (_, tags), xseq in zip(train_sents, stacked_items(items, attrs), strict=True):
         trainer.append(xseq, tags)
@@ -543,7 +559,9 @@ def run_stacked_training(
     t1 = time.process_time()
     trainer.train(str(model_path))
     train_cpu = time.process_time() - t1
-    write_model_embeddings(model_path, NO_BITS, word_vecs, config.vec_scale)
+    write_model_embeddings(
+        model_path, NO_BITS, NO_VECS if stack.meta_only else word_vecs, config.vec_scale
+    )
     write_sidecar(model_path, first_pass, stack)
     first = CrfRecogniser(first_pass)
     second = StackedRecogniser(model_path)

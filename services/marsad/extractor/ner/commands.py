@@ -109,7 +109,7 @@ def register(subparsers: Any) -> None:
         "--stacked",
         action="store_true",
         help="train the stacked second-pass CRF over the first CRF's jackknifed tags "
-        "(default output data/ner.stack.crfsuite; tried, not shipped)",
+        "(default output build/ner.stack.crfsuite; tried, not shipped)",
     )
     p.add_argument(
         "--local-only",

@@ -1,4 +1,4 @@
-"""A stacked second-pass CRF over the first CRF's tags (tried, not shipped by default).
+"""A stacked second-pass CRF over the first CRF's tags (tried, not shipped: see the README).
 
 Krishnan and Manning (2006) and stacked learning (Wolpert 1992; Cohen and
 Carvalho 2005): a second CRF keeps the first CRF's features and adds
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from marsad.extractor.ner.corpus import Sentence, spans_of
-from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer
+from marsad.extractor.ner.lexicon import Gazetteer
 
 if TYPE_CHECKING:
     from marsad.extractor.ner.clusters import WordInfo
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STACK_MODEL_PATH = DATA_DIR / "ner.stack.crfsuite"
+# Not shipped (no dev gain), so it is a build file by default.
+STACK_MODEL_PATH = Path("build/ner.stack.crfsuite")
 # Sentences per training window: the windowed evaluation's window (about one short article).
 TRAIN_WINDOW = 10
 # Thresholds of the bucketed first-pass marginals.

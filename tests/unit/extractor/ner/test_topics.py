@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,6 +23,9 @@ from marsad.extractor.ner.topics import (
 from marsad.extractor.ner.training import load_splits
 from marsad.extractor.ner.wordbits import NO_BITS
 from marsad.extractor.ner.wordvecs import NO_VECS
+
+if TYPE_CHECKING:
+    from tests.unit.extractor.ner.conftest import SmallCrf
 
 SPORT = [
     "فاز فريق ليون على بوردو بهدفين في مباراة الدوري الفرنسي",
@@ -115,8 +119,9 @@ def test_items_carry_the_topic_features() -> None:
     assert [[f for f in feats if not f.startswith("top=")] for feats in with_topic] == plain
 
 
-def test_fast_decoder_equals_crfsuite_with_topic_features(shared: Path, tmp_path: Path) -> None:
-    import pycrfsuite
+def test_fast_decoder_equals_crfsuite_with_topic_features(
+    shared: Path, train_small_crf: SmallCrf
+) -> None:
 
     from marsad.extractor.ner.clusters import load_clusters
     from marsad.extractor.ner.fastcrf import FastCrf
@@ -128,14 +133,10 @@ def test_fast_decoder_equals_crfsuite_with_topic_features(shared: Path, tmp_path
     topics = ["a" if (k // 10) % 2 else "b" for k in range(len(sents))]
     gaz, clusters = load_gazetteer(), load_clusters()
     fx = FeatureExtractor(gaz, clusters, word_bits=NO_BITS, word_vecs=NO_VECS)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for (toks, tags), topic in zip(sents, topics, strict=True):
-        trainer.append(fx.items(toks, topic), tags)
-    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 40})
-    model = tmp_path / "topics.crfsuite"
-    trainer.train(str(model))
-    tagger = pycrfsuite.Tagger()
-    tagger.open(str(model))
+    tagger = train_small_crf(
+        ((fx.items(toks, topic), tags) for (toks, tags), topic in zip(sents, topics, strict=True)),
+        "topics.crfsuite",
+    )
     attrs = {a for a, _ in tagger.info().state_features}
     assert any(a.startswith("top=a|") for a in attrs) and any(a.startswith("top=b|") for a in attrs)
     sample = [toks for toks, _ in dev[:120]]

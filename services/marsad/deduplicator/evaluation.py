@@ -18,7 +18,9 @@ under ``tests/data/dedup/``:
 * **natural pairs** (``natural_pairs.tsv``): cross-outlet pairs labelled by
   hand as ``duplicate`` (same copy), ``same_event`` (separately written
   reports of one happening) or ``different`` (different stories sharing
-  background): the last two are the hard negatives.
+  background): the last two are the hard negatives.  A second, blind reading
+  of the same pairs (``natural_pairs_second.tsv``) gives the labels'
+  agreement and the figures against the other reader.
 
 A pair is predicted duplicate when both articles end up in the same story
 cluster, which is what a subscriber sees.
@@ -302,6 +304,67 @@ def load_natural_pairs(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+LABELS = ("duplicate", "same_event", "different")
+"""The labels of the natural pairs, in the order the agreement table lists them."""
+
+
+def agreement(first: Sequence[tuple[str, str, str]],
+              second: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """How far two readings of the same pairs agree.
+
+    Args:
+        first: ``(id_a, id_b, label)`` rows of one reader.
+        second: The same pairs read again (pairs only one reader labelled are skipped).
+
+    Returns:
+        ``pairs``, the ``confusion`` table (first reader's label -> second
+        reader's label -> count), the ``observed`` agreement and Cohen's
+        ``kappa`` over the three labels, and ``duplicate_kappa`` over
+        duplicate / not duplicate.
+    """
+    again = {(a, b): label for a, b, label in second}
+    both = [(label, again[(a, b)]) for a, b, label in first if (a, b) in again]
+    confusion = {x: {y: sum(1 for f, s in both if (f, s) == (x, y)) for y in LABELS}
+                 for x in LABELS}
+
+    def kappa(rows: Sequence[tuple[str, str]]) -> tuple[float, float]:
+        n = len(rows)
+        if not n:
+            return 0.0, 0.0
+        observed = sum(1 for f, s in rows if f == s) / n
+        cats = {c for row in rows for c in row}
+        chance = sum(sum(1 for f, _ in rows if f == c) * sum(1 for _, s in rows if s == c)
+                     for c in cats) / (n * n)
+        return observed, (observed - chance) / (1.0 - chance) if chance < 1.0 else 1.0
+
+    observed, k3 = kappa(both)
+    _, k2 = kappa([(str(f == "duplicate"), str(s == "duplicate")) for f, s in both])
+    return {"pairs": len(both), "confusion": confusion, "observed": round(observed, 3),
+            "kappa": round(k3, 3), "duplicate_kappa": round(k2, 3)}
+
+
+def _natural_counts(pairs: Sequence[tuple[str, str, str]], decisions: dict[str, Decision]
+                    ) -> tuple[Counts, dict[str, int]]:
+    """Pair counts of the labelled pairs (merged = same story cluster), and the negatives merged."""
+    counts = Counts()
+    negatives = {"same_event": 0, "different": 0}
+    for id_a, id_b, label in pairs:
+        if id_a not in decisions or id_b not in decisions:
+            continue
+        same = decisions[id_a].cluster_id == decisions[id_b].cluster_id
+        if label == "duplicate":
+            if same:
+                counts.tp += 1
+            else:
+                counts.fn += 1
+        elif same:
+            counts.fp += 1
+            negatives[label] = negatives.get(label, 0) + 1
+        else:
+            counts.tn += 1
+    return counts, negatives
+
+
 def _stream(articles: Sequence[EvalArticle], synthetic: Sequence[EvalArticle]
             ) -> list[EvalArticle]:
     keyed = [((parse_time(a.published_at) or 0.0), i, a) for i, a in enumerate(articles)]
@@ -335,6 +398,8 @@ class EvalResult:
     fold_failures: list[str]
     natural_weighted: dict[str, Any] = field(default_factory=dict)
     natural_cv: dict[str, Any] = field(default_factory=dict)
+    near_natural_second: Counts | None = None
+    second_reader: dict[str, Any] = field(default_factory=dict)
 
     @property
     def near(self) -> Counts:
@@ -359,6 +424,9 @@ class EvalResult:
             "exact_edits_not_folded": len(self.fold_failures),
             "near_natural_population_weighted": self.natural_weighted,
             "near_natural_pairwise_cross_validation": self.natural_cv,
+            "near_natural_second_reader": (
+                self.near_natural_second.to_json() if self.near_natural_second else None),
+            "second_reader_agreement": self.second_reader,
         }
 
 
@@ -416,6 +484,11 @@ def evaluate(
     # the spellings folding removes do not count).
     letters = {aid: " ".join(_LETTERS.findall(text)) for aid, text in folded.items()}
     result = _score(config, articles, synthetic, stream, decisions, pairs, seconds, letters)
+    second_path = eval_dir / "natural_pairs_second.tsv"
+    if second_path.exists():
+        second = load_natural_pairs(second_path)
+        result.near_natural_second = _natural_counts(second, decisions)[0]
+        result.second_reader = agreement(pairs, second)
     if weighted:
         by_id = {a.id: a for a in articles}
         evidence = pair_evidence(config, pairs, by_id, folded)
@@ -504,23 +577,7 @@ def _score(
                 c = by_recipe.setdefault(aid.split("-")[1], Counts())
                 c.fp += 1
 
-    # Natural labelled pairs.
-    near_nat = Counts()
-    negatives = {"same_event": 0, "different": 0}
-    for id_a, id_b, label in pairs:
-        if id_a not in decisions or id_b not in decisions:
-            continue
-        same = decisions[id_a].cluster_id == decisions[id_b].cluster_id
-        if label == "duplicate":
-            if same:
-                near_nat.tp += 1
-            else:
-                near_nat.fn += 1
-        elif same:
-            near_nat.fp += 1
-            negatives[label] = negatives.get(label, 0) + 1
-        else:
-            near_nat.tn += 1
+    near_nat, negatives = _natural_counts(pairs, decisions)
 
     stream_pairs = [
         (aid, d.duplicate_of, d.similarity or 0.0)
@@ -555,6 +612,8 @@ def format_result(result: EvalResult) -> str:
     lines.append(row("exact duplicates", result.exact))
     lines.append(row("near: synthetic copies", result.near_synthetic))
     lines.append(row("near: natural labelled pairs", result.near_natural))
+    if result.near_natural_second is not None:
+        lines.append(row("  ... by a second reader", result.near_natural_second))
     lines.append(row("near: pooled", result.near))
     lines.append("")
     lines.append("synthetic near copies by recipe:")
@@ -574,8 +633,25 @@ def format_result(result: EvalResult) -> str:
     lines.append(
         f"synthetic 'exact' edits the folding did not undo: {len(result.fold_failures)}"
     )
+    lines.extend(_format_second_reader(result.second_reader))
     lines.extend(_format_natural(result, row))
     return "\n".join(lines)
+
+
+def _format_second_reader(agreed: dict[str, Any]) -> list[str]:
+    """The agreement of the two readings of the natural pairs, as a small table."""
+    if not agreed:
+        return []
+    lines = [
+        "",
+        f"natural pairs read twice, blind ({agreed['pairs']} pairs): agreement "
+        f"{agreed['observed']:.3f}, Cohen's kappa {agreed['kappa']:.3f} "
+        f"(duplicate or not: {agreed['duplicate_kappa']:.3f}); first reader (rows) x second:",
+        f"  {'':<12}" + "".join(f"{y:>12}" for y in LABELS),
+    ]
+    for x in LABELS:
+        lines.append(f"  {x:<12}" + "".join(f"{agreed['confusion'][x][y]:>12}" for y in LABELS))
+    return lines
 
 
 def _format_natural(result: EvalResult, row: Callable[[str, Counts], str]) -> list[str]:

@@ -13,9 +13,11 @@ from marsad.deduplicator.commands import register
 from marsad.deduplicator.core import DedupConfig, bench, parse_time
 from marsad.deduplicator.corpus import load_fold, read_articles
 from marsad.deduplicator.evaluation import (
+    LABELS,
     Editor,
     EvalArticle,
     PairEvidence,
+    agreement,
     cross_validate,
     evaluate,
     fit_rule,
@@ -100,6 +102,42 @@ def test_natural_pairs_are_labelled_and_unique() -> None:
     assert all(a != b for a, b, _ in pairs)
 
 
+def test_second_reading_covers_the_same_pairs() -> None:
+    first = load_natural_pairs(EVAL_DIR / "natural_pairs.tsv")
+    second = load_natural_pairs(EVAL_DIR / "natural_pairs_second.tsv")
+    assert [(a, b) for a, b, _ in second] == [(a, b) for a, b, _ in first]
+    assert {label for _, _, label in second} <= set(LABELS)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "observed", "kappa", "duplicate_kappa"),
+    [
+        # identical readings agree fully
+        (["duplicate", "same_event", "different"], ["duplicate", "same_event", "different"],
+         1.0, 1.0, 1.0),
+        # 3 of 4 agree; chance 5/16 over three labels, 8/16 over duplicate or not
+        (["duplicate", "duplicate", "same_event", "different"],
+         ["duplicate", "same_event", "same_event", "different"], 0.75, 0.636, 0.5),
+        # the second reader calls every pair a duplicate: no agreement beyond chance
+        (["duplicate", "different"], ["duplicate", "duplicate"], 0.5, 0.0, 0.0),
+    ],
+)
+def test_agreement_counts_and_kappa(first: list[str], second: list[str], observed: float,
+                                    kappa: float, duplicate_kappa: float) -> None:
+    ids = [(f"a{i}", f"b{i}") for i in range(len(first))]
+    one = [(a, b, label) for (a, b), label in zip(ids, first, strict=True)]
+    two = [(a, b, label) for (a, b), label in zip(ids, second, strict=True)]
+    got = agreement(one, [*two, ("x", "y", "duplicate")])  # a pair only one reader has
+    assert got["pairs"] == len(first)
+    assert got["observed"] == pytest.approx(observed, abs=1e-3)
+    assert got["kappa"] == pytest.approx(kappa, abs=1e-3)
+    assert got["duplicate_kappa"] == pytest.approx(duplicate_kappa, abs=1e-3)
+    assert sum(sum(row.values()) for row in got["confusion"].values()) == len(first)
+    assert all(got["confusion"][x][y] == sum(1 for f, s in zip(first, second, strict=True)
+                                             if (f, s) == (x, y))
+               for x in LABELS for y in LABELS)
+
+
 def test_evaluation_on_a_slice_meets_the_targets() -> None:
     result = evaluate(DedupConfig(), ant=ANT, eval_dir=EVAL_DIR, limit=3000, bases=40)
     assert result.exact.precision == 1.0 and result.exact.recall == 1.0
@@ -108,6 +146,10 @@ def test_evaluation_on_a_slice_meets_the_targets() -> None:
     # the hand-labelled hard negatives are never merged
     assert result.near_natural.fp == 0
     assert "exact duplicates" in format_result(result)
+    # both readings of the natural pairs are scored on the same decisions
+    assert result.near_natural_second is not None
+    assert result.second_reader["pairs"] == 150
+    assert "read twice, blind" in format_result(result)
 
 
 @pytest.mark.slow

@@ -58,6 +58,16 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--no-vectors", action="store_true", help="train without word-embedding features"
     )
+    p.add_argument(
+        "--topics",
+        action="store_true",
+        help="add article-topic features (naive Bayes over ANT's categories; tried, not shipped)",
+    )
+    p.add_argument(
+        "--topics-kept",
+        default="",
+        help="with --topics: comma-separated ANT categories given as features (default: all)",
+    )
     p.add_argument("--bits-words", type=int, default=None, help="most frequent words kept")
     p.add_argument(
         "--bits-dims",
@@ -251,6 +261,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         ),
         vec_dims=defaults.vec_dims if args.vec_dims is None else args.vec_dims,
         vec_scale=defaults.vec_scale if args.vec_scale is None else args.vec_scale,
+        topics=args.topics,
+        topics_kept=tuple(t for t in args.topics_kept.split(",") if t),
     )
     if args.stacked:
         return _train_stacked(args, config)
@@ -289,7 +301,8 @@ def cmd_train(args: argparse.Namespace, settings: Any = None) -> int:
         f"model {result['model_bytes'] / 1e6:.2f} MB, gazetteer "
         f"{result['gazetteer_bytes'] / 1e6:.2f} MB; {result['train_sentences']} sentences; "
         f"embedding bits of {result['bits_words']} words ({result['bits_bytes'] / 1e6:.2f} MB), "
-        f"vectors of {result['vecs_words']} words ({result['vecs_bytes'] / 1e6:.2f} MB)"
+        f"vectors of {result['vecs_words']} words ({result['vecs_bytes'] / 1e6:.2f} MB), "
+        f"topic model of {result['topic_words']} words ({result['topics_bytes'] / 1e6:.2f} MB)"
     )
     held = "held-out" if result["dev_held_out"] else "NOT held out (--full)"
     print(f"dev split ({result['dev_sentences']} sentences, {held}), one sentence at a time:")

@@ -10,6 +10,11 @@ depend on neighbours (bigrams, multi-word gazetteer matches) are looked up
 only at the tokens flagged, per word, as able to take part in one.  The
 decoded tags equal crfsuite's (a unit test checks this on real sentences).
 
+The article-topic features (:mod:`marsad.extractor.ner.topics`) depend on the
+text, not the word: the topic's own weights are added to every token, and the
+weights of the topic joined with a word's own name-list, trigger and
+nationality features are summed once per (topic, word) and cached.
+
 An optional per-label bias (:mod:`marsad.extractor.ner.decoding`) is added to
 the state scores before Viterbi, so the decoder returns the exact best path of
 the biased scores; with no bias the tags are crfsuite's.
@@ -27,6 +32,7 @@ import numpy as np
 from marsad.extractor.ner.decoding import NO_BIAS, DecodingBias
 from marsad.extractor.ner.features import CONTEXT_OFFSETS, FeatureExtractor
 from marsad.extractor.ner.text import proclitic_splits
+from marsad.extractor.ner.topics import joined
 
 _MAX_CACHE = 300_000
 _ADD_BATCH = 2048
@@ -112,6 +118,8 @@ class FastCrf:
         self._body_groups: dict[str, NameGroups] = {}
         self._gz_matrix = np.zeros((0, n))
         self._vec_weights = self._vector_weights()
+        # Models trained without topic features skip the per-word bookkeeping.
+        self.has_topics = any(attr.startswith("top=") for attr in self._rows)
         self._reset()
 
     def _vector_weights(self) -> np.ndarray | None:
@@ -152,6 +160,9 @@ class FastCrf:
         # scans then only visit the few tokens that can match anything.
         self._gaz_cands: list[NameGroups] = []
         self._flags = np.zeros((len(self._table), 3), dtype=bool)
+        # Per word: its own features that join the topic; (topic, word row) -> their weights.
+        self._joined: list[tuple[str, ...]] = []
+        self._topic_rows: dict[tuple[str, int], np.ndarray] = {}
 
     def _add(self, words: Sequence[str]) -> None:
         """Compute and cache the score matrices of new distinct words in one numpy pass."""
@@ -183,6 +194,7 @@ class FastCrf:
             self._bases.append(wf.base)
             self._folds.append(wf.folded)
             self._gaz_cands.append(self._gaz_groups(wf.folded))
+            self._joined.append(joined(wf.local) if self.has_topics else ())
         sums = np.add.reduceat(self._matrix[flat], starts, axis=0)
         if self._vec_weights is not None:
             # value x weight of every dimension, per slot: one product per batch of words.
@@ -253,18 +265,24 @@ class FastCrf:
                     table[(left, right)] = vec
         return table
 
-    def scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+    def scores(
+        self, sentences: Sequence[Sequence[str]], topic: str | None = None
+    ) -> np.ndarray:
         """Return the (tokens x labels) state scores of consecutive sentences.
 
-        Mirrors :meth:`FeatureExtractor.sentence` feature for feature: own
+        Mirrors :meth:`FeatureExtractor.items` feature for feature: own
         features, neighbours' context features within the sentence, edges,
-        bigrams and multi-word gazetteer matches.
+        bigrams, multi-word gazetteer matches, and the ``topic`` features.
         """
         tokens = [t for s in sentences for t in s]
-        return self._scores(self.word_ids(tokens), [len(s) for s in sentences])
+        return self._scores(self.word_ids(tokens), [len(s) for s in sentences], topic=topic)
 
     def _scores(
-        self, ids: list[int], sentence_lengths: list[int], folded: list[str] | None = None
+        self,
+        ids: list[int],
+        sentence_lengths: list[int],
+        folded: list[str] | None = None,
+        topic: str | None = None,
     ) -> np.ndarray:
         """:meth:`scores` of tokens given by their rows in the per-word cache (and folded forms)."""
         n = len(ids)
@@ -300,7 +318,32 @@ class FastCrf:
             if folded is None:
                 folded = list(map(self._folds.__getitem__, ids))
             self._gazetteer_scores(state, ids, starts, ends[sent_id].tolist(), folded)
+        if topic is not None and self.has_topics:
+            self._topic_scores(state, ids, topic)
         return state
+
+    def _topic_scores(self, state: np.ndarray, ids: list[int], topic: str) -> None:
+        """Add the features of the text's topic (``top=T``, ``top=T|g1=LOC`` …) to ``state``."""
+        state += self._weights.get("top=" + topic, self._zero)
+        joined_feats = self._joined
+        rows = [i for i, w in enumerate(ids) if joined_feats[w]]
+        if not rows:
+            return
+        cache = self._topic_rows
+        vecs = []
+        for i in rows:
+            vec = cache.get((topic, ids[i]))
+            if vec is None:
+                get = self._weights.get
+                head = "top=" + topic + "|"
+                vec = self._zero.copy()
+                for f in joined_feats[ids[i]]:
+                    w = get(head + f)
+                    if w is not None:
+                        vec += w
+                cache[(topic, ids[i])] = vec
+            vecs.append(vec)
+        state[rows] += np.array(vecs)
 
     def _gazetteer_scores(
         self,
@@ -367,15 +410,17 @@ class FastCrf:
         self._gz_rows[tag] = rows
         return rows
 
-    def tag(self, tokens: Sequence[str]) -> list[str]:
-        """Return the Viterbi IOB2 tags of one sentence."""
-        return self.tag_many([tokens])[0]
+    def tag(self, tokens: Sequence[str], topic: str | None = None) -> list[str]:
+        """Return the Viterbi IOB2 tags of one sentence (of a text on ``topic``)."""
+        return self.tag_many([tokens], topic)[0]
 
-    def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def tag_many(
+        self, sentences: Sequence[Sequence[str]], topic: str | None = None
+    ) -> list[list[str]]:
         """Return the Viterbi IOB2 tags of each sentence (decoded together, independently)."""
         lengths = [len(s) for s in sentences]
         tokens = [t for s in sentences for t in s]
-        flat_tags = self._decode(self.word_ids(tokens), lengths) if tokens else []
+        flat_tags = self._decode(self.word_ids(tokens), lengths, topic=topic) if tokens else []
         out: list[list[str]] = []
         pos = 0
         for k in lengths:
@@ -384,7 +429,7 @@ class FastCrf:
         return out
 
     def tag_tokens(
-        self, tokens: Sequence[str], sentence_lengths: list[int]
+        self, tokens: Sequence[str], sentence_lengths: list[int], topic: str | None = None
     ) -> tuple[list[str], list[str]]:
         """Return the tags and the folded forms of a text cut into sentences.
 
@@ -394,22 +439,27 @@ class FastCrf:
         Args:
             tokens: The text's tokens.
             sentence_lengths: Tokens per sentence, in order, summing to ``len(tokens)``.
+            topic: The text's topic (:mod:`.topics`), if the model has topic features.
         """
         ids = self.word_ids(tokens)
         folded = list(map(self._folds.__getitem__, ids))
-        return (self._decode(ids, sentence_lengths, folded) if ids else []), folded
+        return (self._decode(ids, sentence_lengths, folded, topic) if ids else []), folded
 
     def tag_tokens_bases(
-        self, tokens: Sequence[str], sentence_lengths: list[int]
+        self, tokens: Sequence[str], sentence_lengths: list[int], topic: str | None = None
     ) -> tuple[list[str], list[str], list[str]]:
         """:meth:`tag_tokens` and each token's base (folded, clitic-stripped)."""
         ids = self.word_ids(tokens)
         folded = list(map(self._folds.__getitem__, ids))
         bases = list(map(self._bases.__getitem__, ids))
-        return (self._decode(ids, sentence_lengths, folded) if ids else []), folded, bases
+        return (self._decode(ids, sentence_lengths, folded, topic) if ids else []), folded, bases
 
     def tag_tokens_extra(
-        self, tokens: Sequence[str], sentence_lengths: list[int], extra: np.ndarray
+        self,
+        tokens: Sequence[str],
+        sentence_lengths: list[int],
+        extra: np.ndarray,
+        topic: str | None = None,
     ) -> list[str]:
         """Return the Viterbi tags of a text with ``extra`` (tokens x labels) added to its scores.
 
@@ -420,10 +470,10 @@ class FastCrf:
         ids = self.word_ids(tokens)
         if not ids:
             return []
-        return self._decode(ids, sentence_lengths, None, extra)
+        return self._decode(ids, sentence_lengths, None, topic, extra)
 
     def tag_tokens_marginals(
-        self, tokens: Sequence[str], sentence_lengths: list[int]
+        self, tokens: Sequence[str], sentence_lengths: list[int], topic: str | None = None
     ) -> tuple[list[str], list[str], list[str], np.ndarray]:
         """:meth:`tag_tokens_bases` and each token's label marginals (tokens x labels).
 
@@ -434,8 +484,8 @@ class FastCrf:
         bases = list(map(self._bases.__getitem__, ids))
         if not ids:
             return [], folded, bases, np.zeros((0, len(self.labels)))
-        state = self._scores(ids, sentence_lengths, folded)
-        tags = self._decode(ids, sentence_lengths, folded)
+        state = self._scores(ids, sentence_lengths, folded, topic)
+        tags = self._decode(ids, sentence_lengths, folded, topic)
         return tags, folded, bases, self._marginals(state, sentence_lengths)
 
     def _marginals(self, flat: np.ndarray, sentence_lengths: list[int]) -> np.ndarray:
@@ -487,10 +537,11 @@ class FastCrf:
         ids: list[int],
         sentence_lengths: list[int],
         folded: list[str] | None = None,
+        topic: str | None = None,
         extra: np.ndarray | None = None,
     ) -> list[str]:
         """Return the Viterbi tags of consecutive sentences of cached words, as one list."""
-        flat = self._scores(ids, sentence_lengths, folded)
+        flat = self._scores(ids, sentence_lengths, folded, topic)
         if extra is not None:
             flat += extra
         if self._state_bias is not None:

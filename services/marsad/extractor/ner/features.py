@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from marsad.extractor.ner.clusters import WordInfo
 from marsad.extractor.ner.lexicon import Gazetteer, nisba_country, trigger_class
 from marsad.extractor.ner.text import AL, fold, proclitic_splits, shape, strip_proclitics
+from marsad.extractor.ner.topics import topic_features
 from marsad.extractor.ner.wordbits import SHIPPED_BITS, WordBits, load_word_bits
 from marsad.extractor.ner.wordvecs import SHIPPED_VECS, WordVecs, load_word_vecs
 
@@ -185,14 +186,21 @@ class FeatureExtractor:
             extras.append(feats)
         return words, extras
 
-    def items(self, tokens: Sequence[str]) -> list[list[str]] | list[dict[str, float]]:
+    def items(
+        self, tokens: Sequence[str], topic: str | None = None
+    ) -> list[list[str]] | list[dict[str, float]]:
         """Return crfsuite's items of a sentence: :meth:`sentence`, with the vector features.
 
         Without real-valued features the string lists of :meth:`sentence`;
         with them one ``{feature: value}`` dict per token (a repeated string
-        counts its repetitions, as in a list).
+        counts its repetitions, as in a list).  With a ``topic`` (that of the
+        text the sentence is in, :mod:`.topics`) each token also gets the
+        topic features.
         """
         feats = self.sentence(tokens)
+        if topic is not None:
+            for fs, token in zip(feats, tokens, strict=True):
+                fs.extend(topic_features(topic, self._word(token).local))
         vecs = self.word_vecs
         if not len(vecs):
             return feats

@@ -37,6 +37,7 @@ from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_gazetteer
 from marsad.extractor.ner.neural_inputs import MAX_CHARS, PAD, TAGS, UNK
 from marsad.extractor.ner.recogniser import DEFAULT_MODEL, Recogniser
 from marsad.extractor.ner.text import sentence_chunks
+from marsad.extractor.ner.topics import TopicModel
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,11 @@ class NeuralRecogniser(Recogniser):
             [net.end.detach().numpy() for net in self._nets], axis=0
         ).astype(np.float32)
         self._cache: dict[str, Any] = {}
-        self._memo: dict[tuple[tuple[str, ...], ...], Any] | None = None
+        # Keyed by the text's topic and its sentences.
+        self._memo: dict[tuple[Any, ...], Any] | None = None
         self._cache_limit = max(1, _CACHE_FLOATS // self._dim)
         self._crf: Any = None
+        self._crf_topics: TopicModel | None = None
         self._crf_weight = crf_weight
         if crf_path is not None and crf_weight > 0:
             self._load_crf(crf_path, gazetteer)
@@ -176,11 +179,14 @@ class NeuralRecogniser(Recogniser):
         from marsad.extractor.ner.clusters import load_clusters
         from marsad.extractor.ner.fastcrf import FastCrf
         from marsad.extractor.ner.features import FeatureExtractor
+        from marsad.extractor.ner.topics import load_topic_model, topics_path
 
         np = self._np
         tagger = pycrfsuite.Tagger()
         tagger.open(str(crf_path))
         self._crf = FastCrf(tagger, FeatureExtractor(gazetteer, load_clusters(), cache_size=0))
+        if self._crf.has_topics:
+            self._crf_topics = load_topic_model(topics_path(crf_path))
         # The CRF's label order -> the network's (TAGS).
         perm = np.array([self._crf.labels.index(t) for t in TAGS])
         self._crf_perm = perm
@@ -305,8 +311,16 @@ class NeuralRecogniser(Recogniser):
             [torch.from_numpy(v) for v in vecs], batch_first=True
         )
 
-    def tag_many(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Return IOB2 tags for several sentences, decoded in one batch."""
+    def topic_of(self, words: Sequence[str]) -> str | None:
+        """The topic of a text for the CRF's topic features (None when it has none)."""
+        if self._crf_topics is None:
+            return None
+        return self._crf_topics.topic(self._crf.folded(words))
+
+    def tag_many(
+        self, sentences: Sequence[Sequence[str]], topic: str | None = None
+    ) -> list[list[str]]:
+        """Return IOB2 tags for several sentences (of a text on ``topic``), decoded in one batch."""
         from marsad.extractor.ner.neural_net import viterbi
 
         sents = [s for s in sentences if s]
@@ -314,13 +328,13 @@ class NeuralRecogniser(Recogniser):
             return [[] for _ in sentences]
         lens = [len(s) for s in sents]
         memo = self._memo
-        key = tuple(tuple(s) for s in sents)
+        key = (topic, *(tuple(s) for s in sents))
         em = None if memo is None else memo.get(key)
         if em is None:
             em = self.emissions(sents)
             if self._crf is not None:
                 # A product of experts: the CRF's state scores added to the network's.
-                flat = self._crf.scores(sents)[:, self._crf_perm] * self._crf_weight
+                flat = self._crf.scores(sents, topic)[:, self._crf_perm] * self._crf_weight
                 pos = 0
                 for b, n in enumerate(lens):
                     em[b, :n] += flat[pos : pos + n]
@@ -335,12 +349,12 @@ class NeuralRecogniser(Recogniser):
 
     def tag_sentence(self, tokens: Sequence[str]) -> list[str]:
         """Return IOB2 tags for one sentence."""
-        return self.tag_many([tokens])[0]
+        return self.tag_many([tokens], self.topic_of(tokens))[0]
 
     def tag(self, tokens: Sequence[str], *, consistent: bool = True) -> list[str]:
         """Return IOB2 tags for ``tokens``: all sentences decoded in one batch."""
         chunks = [tokens[a:b] for a, b in sentence_chunks(tokens)]
-        tags = [t for sent in self.tag_many(chunks) for t in sent]
+        tags = [t for sent in self.tag_many(chunks, self.topic_of(tokens)) for t in sent]
         tags = tag_known_names(self.folded(tokens), tags)
         return propagate(tokens, tags) if consistent else tags
 

@@ -109,6 +109,7 @@ class CrfRecogniser(Recogniser):
         from marsad.extractor.ner.clusters import load_clusters
         from marsad.extractor.ner.fastcrf import FastCrf
         from marsad.extractor.ner.features import FeatureExtractor
+        from marsad.extractor.ner.topics import load_topic_model, topics_path
         from marsad.extractor.ner.wordbits import bits_path, load_word_bits
         from marsad.extractor.ner.wordvecs import load_word_vecs, vecs_path
 
@@ -127,8 +128,16 @@ class CrfRecogniser(Recogniser):
         if bias is None:
             bias = load_bias(self.backend, [model_path])
         self._fast = FastCrf(self._tagger, self._features, bias)
+        # The article-topic classifier stored next to a model trained with topic features.
+        self.topics = load_topic_model(topics_path(model_path)) if self._fast.has_topics else None
         self.bias = bias
         self.model_files = [model_path]
+
+    def topic_of(self, words: Sequence[str]) -> str | None:
+        """The topic of a text (:mod:`.topics`), or None when the model has no topic features."""
+        if self.topics is None:
+            return None
+        return self.topics.topic(self._fast.folded(words))
 
     def set_bias(self, bias: DecodingBias) -> None:
         """Decode with ``bias`` from now on (the fast decoder's word cache stays)."""
@@ -139,7 +148,7 @@ class CrfRecogniser(Recogniser):
         """Return IOB2 tags for one sentence (fast decoder, same tags as crfsuite)."""
         if not tokens:
             return []
-        return self._fast.tag(tokens)
+        return self._fast.tag(tokens, self.topic_of(tokens))
 
     def tag(self, tokens: Sequence[str], *, consistent: bool = True) -> list[str]:
         """Return IOB2 tags for ``tokens``: all sentences decoded in one batch."""
@@ -149,7 +158,7 @@ class CrfRecogniser(Recogniser):
     def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
         """Return ``tag(words, consistent=False)`` and the folded words, in one pass."""
         lengths = [b - a for a, b in sentence_chunks(words)]
-        tags, folded = self._fast.tag_tokens(words, lengths)
+        tags, folded = self._fast.tag_tokens(words, lengths, self.topic_of(words))
         return tag_known_names(folded, tags), folded
 
     def folded(self, words: Sequence[str]) -> list[str]:
@@ -160,7 +169,7 @@ class CrfRecogniser(Recogniser):
         """Return IOB2 tags for one sentence from python-crfsuite itself (reference, unbiased)."""
         if not tokens:
             return []
-        return list(self._tagger.tag(self._features.items(tokens)))
+        return list(self._tagger.tag(self._features.items(tokens, self.topic_of(tokens))))
 
 
 class StackedRecogniser(CrfRecogniser):
@@ -209,11 +218,12 @@ class StackedRecogniser(CrfRecogniser):
         lengths = [b - a for a, b in sentence_chunks(words)]
         fast = self._first._fast
         marginals = None
+        topic = self._first.topic_of(words)
         if self._marginals:
-            first, folded, bases, marg = fast.tag_tokens_marginals(words, lengths)
+            first, folded, bases, marg = fast.tag_tokens_marginals(words, lengths, topic)
             marginals = marginal_attributes(marg, fast.labels)
         else:
-            first, folded, bases = fast.tag_tokens_bases(words, lengths)
+            first, folded, bases = fast.tag_tokens_bases(words, lengths, topic)
         if not first:
             return [], folded
         attrs = stacked_attributes(
@@ -224,7 +234,8 @@ class StackedRecogniser(CrfRecogniser):
             positional=self._positional,
             marginals=marginals,
         )
-        return self._fast.tag_tokens_extra(words, lengths, self._scorer.scores(attrs)), folded
+        scores = self._scorer.scores(attrs)
+        return self._fast.tag_tokens_extra(words, lengths, scores, self.topic_of(words)), folded
 
     def tagged(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
         """Return ``tag(words, consistent=False)`` and the folded words."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -24,6 +25,9 @@ from marsad.extractor.ner.wordbits import (
     load_word_bits,
 )
 from marsad.extractor.ner.wordvecs import NO_VECS, build_word_vecs, load_word_vecs, vecs_path
+
+if TYPE_CHECKING:
+    from tests.unit.extractor.ner.conftest import SmallCrf
 
 WORDS = ["باريس", "لندن", "دمشق", "بشار", "قال"]
 # Per dimension (column), the mean of the positive and of the negative values:
@@ -121,9 +125,9 @@ def _hashed_bits(sentences: list[Sentence], fx: FeatureExtractor) -> WordBits:
     return build_word_bits(bases, np.array(rows))
 
 
-def test_fast_decoder_equals_crfsuite_with_embedding_bits(shared: Path, tmp_path: Path) -> None:
-    import pycrfsuite
-
+def test_fast_decoder_equals_crfsuite_with_embedding_bits(
+    shared: Path, train_small_crf: SmallCrf
+) -> None:
     from marsad.extractor.ner.clusters import load_clusters
     from marsad.extractor.ner.fastcrf import FastCrf
     from marsad.extractor.ner.lexicon import load_gazetteer
@@ -133,14 +137,7 @@ def test_fast_decoder_equals_crfsuite_with_embedding_bits(shared: Path, tmp_path
     gaz, clusters = load_gazetteer(), load_clusters()
     bits = _hashed_bits(sents + dev[:120], FeatureExtractor(gaz, clusters, word_bits=NO_BITS))
     fx = FeatureExtractor(gaz, clusters, word_bits=bits)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for toks, tags in sents:
-        trainer.append(fx.sentence(toks), tags)
-    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 40})
-    model = tmp_path / "bits.crfsuite"
-    trainer.train(str(model))
-    tagger = pycrfsuite.Tagger()
-    tagger.open(str(model))
+    tagger = train_small_crf(((fx.sentence(toks), tags) for toks, tags in sents), "bits.crfsuite")
     attrs = {a for a, _ in tagger.info().state_features}
     # The model weighs the bits of the token and of both next neighbours.
     assert any(a.startswith("v") for a in attrs)
@@ -184,9 +181,8 @@ def test_items_carry_the_values_of_the_word_and_its_next_neighbours() -> None:
 
 
 def test_fast_decoder_equals_crfsuite_with_real_valued_features(
-    shared: Path, tmp_path: Path
+    shared: Path, train_small_crf: SmallCrf
 ) -> None:
-    import pycrfsuite
 
     from marsad.extractor.ner.clusters import load_clusters
     from marsad.extractor.ner.fastcrf import FastCrf
@@ -201,14 +197,7 @@ def test_fast_decoder_equals_crfsuite_with_real_valued_features(
         words, np.where(bits.pos, 1.0, 0.0) - np.where(bits.neg, 1.0, 0.0) + 0.1, dims=12, scale=2.0
     )
     fx = FeatureExtractor(gaz, clusters, word_bits=NO_BITS, word_vecs=vecs)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for toks, tags in sents:
-        trainer.append(fx.items(toks), tags)
-    trainer.set_params({"c1": 0.05, "c2": 0.05, "max_iterations": 40})
-    model = tmp_path / "vecs.crfsuite"
-    trainer.train(str(model))
-    tagger = pycrfsuite.Tagger()
-    tagger.open(str(model))
+    tagger = train_small_crf(((fx.items(toks), tags) for toks, tags in sents), "vecs.crfsuite")
     attrs = {a for a, _ in tagger.info().state_features}
     assert {"d0", "-1:d0", "1:d0"} <= attrs
     sample = [toks for toks, _ in dev[:120]]

@@ -7,8 +7,6 @@ bit-string prefixes.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -17,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from marsad.extractor.ner.corpus import iter_ant_texts
 from marsad.extractor.ner.lexicon import DATA_DIR
 from marsad.extractor.ner.text import fold, proclitic_splits, token_spans
 
@@ -170,13 +169,9 @@ def build_clusters(
     t0 = time.perf_counter()
     ids: dict[str, int] = {}
     docs: list[Any] = []
-    with gzip.open(ant_path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if limit is not None and n >= limit:
-                break
-            text = json.loads(line).get("text") or ""
-            doc = [ids.setdefault(fold(text[s:e]), len(ids)) for s, e in token_spans(text)]
-            docs.append(np.asarray(doc, dtype=np.int64))
+    for text in iter_ant_texts(ant_path, limit):
+        doc = [ids.setdefault(fold(text[s:e]), len(ids)) for s, e in token_spans(text)]
+        docs.append(np.asarray(doc, dtype=np.int64))
     words = list(ids)
     freq = np.bincount(np.concatenate(docs), minlength=len(words)) if docs else np.zeros(0)
     base_of = corpus_bases(words, ids, freq)

@@ -1,4 +1,4 @@
-"""Readers for the NER corpora (ANERcorp, Wojood, CoNLL) and the fixed dev split.
+"""Readers for the NER corpora (ANERcorp, Wojood, CoNLL, the unlabelled ANT) and the dev split.
 
 ANERcorp's training part has no sentence breaks, so sentences are cut after
 sentence-final punctuation.  The development split is the last
@@ -9,16 +9,34 @@ held-back evaluation set) is never touched.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from marsad.extractor.ner.text import SENTENCE_END
 
 logger = logging.getLogger(__name__)
 
 Sentence = tuple[list[str], list[str]]  # tokens, IOB2 tags
+
+
+def iter_ant_records(ant_path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the first ``limit`` (all when None) article records of ``articles.jsonl.gz``."""
+    with gzip.open(ant_path, "rt", encoding="utf-8") as fh:
+        for n, line in enumerate(fh):
+            if limit is not None and n >= limit:
+                break
+            rec: dict[str, Any] = json.loads(line)
+            yield rec
+
+
+def iter_ant_texts(ant_path: Path, limit: int | None = None) -> Iterator[str]:
+    """Yield the article texts of ``articles.jsonl.gz`` ("" for a record without one)."""
+    for rec in iter_ant_records(ant_path, limit):
+        yield rec.get("text") or ""
 
 DEV_FRACTION = 0.12
 VALID_TYPES = frozenset({"PERS", "LOC", "ORG", "MISC"})

@@ -15,8 +15,6 @@ corpus supports (the same split as :mod:`marsad.extractor.ner.clusters`), so
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,18 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from marsad.extractor.ner.clusters import corpus_bases, window_counts
+from marsad.extractor.ner.corpus import iter_ant_texts
 from marsad.extractor.ner.text import fold, token_spans
 
 logger = logging.getLogger(__name__)
 
 
 def iter_texts(ant_path: Path, limit: int | None = None) -> Iterator[str]:
-    """Yield the article texts of ``articles.jsonl.gz``."""
-    with gzip.open(ant_path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if limit is not None and n >= limit:
-                break
-            yield json.loads(line).get("text") or ""
+    """Yield the article texts of ``articles.jsonl.gz`` (:func:`.corpus.iter_ant_texts`)."""
+    return iter_ant_texts(ant_path, limit)
 
 
 def build_vectors(

@@ -12,8 +12,6 @@ clusters.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import time
 from collections import Counter
@@ -21,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from marsad.extractor.ner.corpus import iter_ant_texts
 from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer, load_triggers, trigger_class
 from marsad.extractor.ner.text import AL, LAM, fold, proclitic_splits, token_spans
 
@@ -105,28 +104,24 @@ def mine_names(
     after_place: Counter[str] = Counter()
     heads: Counter[str] = Counter()
     freq: Counter[str] = Counter()
-    with gzip.open(ant_path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            if limit is not None and n >= limit:
-                break
-            text = json.loads(line).get("text") or ""
-            toks = [fold(text[s:e]) for s, e in token_spans(text)]
-            freq.update(toks)
-            for i, tok in enumerate(toks):
-                head = _head(tok)
-                if head is not None:
-                    heads[head] += 1
-                    gram: tuple[str, ...] = (head,)
-                    for k in range(i + 1, min(i + _MAX_LEN, len(toks))):
-                        if not _continues(toks, k):
-                            break
-                        gram = (*gram, toks[k])
-                        grams[gram] += 1
-                if i + 1 < len(toks):
-                    for _, body in proclitic_splits(tok):
-                        if body in _PLACE_HEADS:
-                            after_place[toks[i + 1]] += 1
-                            break
+    for text in iter_ant_texts(ant_path, limit):
+        toks = [fold(text[s:e]) for s, e in token_spans(text)]
+        freq.update(toks)
+        for i, tok in enumerate(toks):
+            head = _head(tok)
+            if head is not None:
+                heads[head] += 1
+                gram: tuple[str, ...] = (head,)
+                for k in range(i + 1, min(i + _MAX_LEN, len(toks))):
+                    if not _continues(toks, k):
+                        break
+                    gram = (*gram, toks[k])
+                    grams[gram] += 1
+            if i + 1 < len(toks):
+                for _, body in proclitic_splits(tok):
+                    if body in _PLACE_HEADS:
+                        after_place[toks[i + 1]] += 1
+                        break
     names: dict[str, str] = {}
     for gram, count in grams.items():
         if count < min_count:

@@ -15,7 +15,6 @@ sentence or to a sentence of the excluded texts are dropped.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import heapq
 import json
@@ -25,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from marsad.extractor.ner import corpus
 from marsad.extractor.ner.corpus import Sentence, spans_of
 from marsad.extractor.ner.text import fold, sentence_chunks, token_spans
 
@@ -77,12 +77,8 @@ def text_sentences(text: str) -> Iterator[list[str]]:
 
 
 def iter_ant_texts(path: Path) -> Iterator[str]:
-    """Yield the article texts of the ANT JSONL file."""
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            text = json.loads(line).get("text") or ""
-            if text:
-                yield text
+    """Yield the non-empty article texts of the ANT JSONL file."""
+    return (text for text in corpus.iter_ant_texts(path) if text)
 
 
 def sample_sentences(

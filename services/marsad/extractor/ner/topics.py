@@ -25,8 +25,6 @@ this module's work for it.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from marsad.extractor.ner.corpus import iter_ant_records
 from marsad.extractor.ner.text import fold
 
 logger = logging.getLogger(__name__)
@@ -106,11 +105,9 @@ NO_TOPICS = TopicModel({}, np.zeros((1, 0), dtype=np.float32), ())
 
 def iter_categorised(ant_path: Path) -> Iterator[tuple[str, str]]:
     """Yield ``(category, text)`` of every ANT article that has both."""
-    with gzip.open(ant_path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            if rec.get("category") and rec.get("text"):
-                yield str(rec["category"]), str(rec["text"])
+    for rec in iter_ant_records(ant_path):
+        if rec.get("category") and rec.get("text"):
+            yield str(rec["category"]), str(rec["text"])
 
 
 def build_topic_model(

@@ -4,7 +4,10 @@ A casualty word (verb such as قتل، noun such as مقتل، or a victim noun 
 as قتلى) is paired with the number next to it in the same sentence:
 ``قتل الجمعة 29 شخصا`` (verb, date, count, victims), ``مقتل 5 مدنيين``,
 ``29 قتيلا``, ``عشرات القتلى``, ``حصيلة القتلى إلى 50``.  Qualifiers
-around the number (على الأقل، نحو، أكثر من) give bounds.
+around the number (على الأقل، نحو، أكثر من) give bounds.  A count is never
+taken from past a casualty word of another kind (``مقتل فلسطيني وإصابة 14``:
+one killed, 14 injured), and two words of one kind in a row (``لقوا مصرعهم``,
+``ألقت القبض``) are one casualty phrase.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ _TOLL_WORDS = frozenset({"\u0639\u062f\u062f", "\u062d\u0635\u064a\u0644\u0647"}
 _BRIDGE = frozenset({"\u0627\u0644\u064a", "\u0628\u0644\u063a", "\u0627\u0631\u062a\u0641\u0639"})
 _MAX_GAP = 4
 _ON = frozenset({"\u0639\u0644\u064a"})  # على "on" in "القبض على رجل"
+# و "and", او "or" (folded) standing alone between two coordinated casualty words.
+_CONJUNCTIONS = frozenset({"\u0648", "\u0627\u0648"})
+# قد، لقد: the particle that may stand between the victims and the verb ("16 شخصا قد قتلوا").
+_PARTICLES = frozenset({"\u0642\u062f", "\u0644\u0642\u062f"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +101,18 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
     owner: dict[int, int] = {}  # number start -> trigger token that took it
     out: list[Found] = []
     pending: list[tuple[int, str]] = []  # countless triggers waiting for a coordinated partner
-    for t in positions(doc, CASUALTY):
-        tok = toks[t]
-        verb_keys = without_article(tok.keys)
-        # Verbs never take the article: "القتل" is not the verb قتل.
-        hit = next((triggers[k] for k in tok.keys if k in triggers
-                    and (triggers[k][1] != "verb" or k in verb_keys)), None)
-        if hit is None:
+    hits = _hits(doc, triggers)
+    # The search for a count ahead stops at a casualty word of another kind.
+    stops = {kind: {k for k, hit in hits.items() if hit[0] != kind}
+             for kind in {hit[0] for hit in hits.values()}}
+    counted: set[int] = set()  # casualty words that found a count
+    for t, (kind, role) in hits.items():
+        # The second word of one casualty phrase (لقي حتفه، ألقت القبض، أوقف واعتقل) counts only
+        # when the first found nothing, and is never coordinated with the next word.
+        second = hits.get(t - 1, ("", ""))[0] == kind
+        if second and t - 1 in counted:
             continue
-        kind, role = hit
+        tok = toks[t]
         sent = tok.sent
         num: Num | None = None
         victim: int | None = None
@@ -113,21 +123,16 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
             elif t > 0 and toks[t - 1].keys[-1] in _TOLL_WORDS:
                 num = _toll(doc, t + 1, by_start, owner, sent)
         else:
-            num = _ahead(doc, t + 1, by_start, owner, date_tokens, sent)
+            num = _ahead(doc, t + 1, by_start, owner, date_tokens, sent, stops[kind])
             if num is None and _after_toll_word(doc, t):
                 # "ارتفع عدد الفلسطينيين الذين قتلوا … إلى 141": the count ends the clause.
                 num = _toll(doc, t + 1, by_start, owner, sent, reach=14, need_bridge=True)
-            if num is None and tok.form.startswith(WAW):
-                # "مقتل وجرح العشرات": the count belongs to both coordinated words.
-                shared = _ahead(doc, t + 1, by_start, {}, date_tokens, sent)
-                if shared is not None and owner.get(shared.i) == t - 1:
-                    num = shared
             if num is None:
                 num, victim = _behind(doc, t, by_end, owner)
             if num is None:
                 num, victim = _single(doc, t, sent)
         if num is None:
-            pending = [p for p in pending if t - p[0] <= 2] + [(t, kind)]
+            pending = [p for p in pending if t - p[0] <= 2] + ([] if second else [(t, kind)])
             continue
         if num.value >= _IMPLAUSIBLE:
             continue  # a scraped run of digits, not a toll (and beyond 64-bit JSON integers)
@@ -137,6 +142,7 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
                     and any(k in lexicon.victims() for k in toks[v].keys):
                 victim = v
         owner.setdefault(num.i, t)
+        counted.add(t)
         qual, qa, qb = qualifier_of(doc, num) if not num.dual else ("exact", num.i, num.j - 1)
         count, low, high = bounds(num, qual)
         first = min(t, qa)
@@ -144,12 +150,38 @@ def find_casualties(doc: Doc, numbers: list[Num], date_tokens: set[int]) -> list
         out.append(Found(kind, t, num, victim, count, low, high, qual, first, last))
         # "مقتل وجرح العشرات": the count belongs to both coordinated words.
         for pt, pkind in pending:
-            if pkind != kind and t - pt <= 2 and toks[t].form.startswith(WAW):
+            if pkind != kind and _coordinated(doc, pt, t):
                 out.append(Found(pkind, pt, num, victim, count, low, high, qual,
                                  min(pt, qa), last))
         pending = []
     out.sort(key=lambda f: f.first)
     return out
+
+
+def _hits(doc: Doc, triggers: dict[str, tuple[str, str]]) -> dict[int, tuple[str, str]]:
+    """Casualty words of ``doc`` in order: token index -> (kind, role)."""
+    toks = doc.tokens
+    out: dict[int, tuple[str, str]] = {}
+    for t in positions(doc, CASUALTY):
+        keys = toks[t].keys
+        verb_keys = without_article(keys)
+        # Verbs never take the article: "القتل" is not the verb قتل.
+        hit = next((triggers[k] for k in keys if k in triggers
+                    and (triggers[k][1] != "verb" or k in verb_keys)), None)
+        if hit is not None:
+            out[t] = hit
+    return out
+
+
+def _coordinated(doc: Doc, a: int, b: int) -> bool:
+    """Casualty words ``a`` < ``b`` joined directly: "مقتل وجرح", "قتل أو جرح".
+
+    Any other word between them (the victims of the first: "مقتل مسعف وإصابة 14") means the
+    second word's count is not the first's.
+    """
+    if b - a == 1:
+        return doc.tokens[b].form.startswith(WAW)
+    return b - a == 2 and doc.tokens[a + 1].form in _CONJUNCTIONS
 
 
 def _toll(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
@@ -183,6 +215,8 @@ def _behind(doc: Doc, t: int, by_end: dict[int, Num],
             owner: dict[int, int]) -> tuple[Num | None, int | None]:
     """"1600 شخص قتلوا" / "5 قتلوا": the count and victims come before the verb."""
     toks = doc.tokens
+    if t > 0 and toks[t - 1].form in _PARTICLES:
+        t -= 1  # "16 شخصا قد لقوا مصرعهم"
     num = by_end.get(t)
     if num is not None and num.i not in owner:
         return num, None
@@ -210,8 +244,12 @@ def _single(doc: Doc, t: int, sent: int) -> tuple[Num | None, int | None]:
 
 
 def _ahead(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
-           date_tokens: set[int], sent: int) -> Num | None:
-    """First free number within a few tokens after ``k``, skipping dates and qualifiers."""
+           date_tokens: set[int], sent: int, stops: set[int]) -> Num | None:
+    """First free number within a few tokens after ``k``, skipping dates and qualifiers.
+
+    The search ends at a token in ``stops``: a count never belongs to a casualty word past
+    one of another kind (in "مقتل فلسطيني وإصابة 14" the 14 are the injured).
+    """
     toks = doc.tokens
     qual_words = {w for phrase in lexicon.qualifiers() for w in phrase}
     gap = 0
@@ -219,6 +257,8 @@ def _ahead(doc: Doc, k: int, by_start: dict[int, Num], owner: dict[int, int],
         num = by_start.get(k)
         if num is not None:
             return None if num.i in owner else num
+        if k in stops:
+            return None
         form = toks[k].form
         if k in date_tokens or form in qual_words:
             k += 1

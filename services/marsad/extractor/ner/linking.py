@@ -169,6 +169,9 @@ class _Group:
     keys: set[str] = field(default_factory=set)  # lookup variants of every name seen
 
 
+_ALA = "\u0639\u0644\u0649"  # على "on", ending in ALEF MAKSURA
+
+
 def _trim_proclitic(
     folded_first: str, gaz_tokens: Mapping[str, object], in_mentions: Counter[str]
 ) -> tuple[int, str]:
@@ -356,6 +359,11 @@ def build_entities(
         in_mentions.update(folded[i:j])
     mentions: list[tuple[Mention, tuple[str, ...], int, int]] = []
     for i, j, etype in raw:
+        if j - i > 1 and dediac(words[j - 1]) == _ALA:
+            # Folding writes the preposition على like the name علي, so the tagger sometimes
+            # runs a name on into it ("حمد بن جاسم على هامش"); spelt with alef maksura it is
+            # the preposition.
+            j -= 1
         cut, first = _trim_proclitic(folded[i], gaz_tokens, in_mentions)
         start = spans[i][0] + _surface_cut(words[i], cut)
         end = spans[j - 1][1]
@@ -378,11 +386,14 @@ def build_entities(
     for order, (m, toks, i, j) in enumerate(mentions):
         target: _Group | None = None
         variants = set(_name_variants(toks)) if m.type not in ("PERS", "ORG") else set()
+        first_names: list[_Group] = []
         for g in groups:
             if g.type != m.type:
                 continue
             if m.type == "PERS":
                 ok = _contains(g.tokens, toks) or _contains(toks, g.tokens)
+                if ok and len(g.tokens) < len(toks) and toks[: len(g.tokens)] == g.tokens:
+                    first_names.append(g)
             elif m.type == "ORG":
                 n = min(len(g.tokens), len(toks))
                 ok = g.tokens[:n] == toks[:n] and (n >= 2 or len(g.tokens) == len(toks))
@@ -396,9 +407,19 @@ def build_entities(
             groups.append(target)
         elif len(toks) > len(target.tokens):
             target.tokens, target.surface = toks, m.text
+        # A full name also takes the groups of its first names seen alone before it ("مايك",
+        # then "بومبيو", then "مايك بومبيو": one person).  Family names are not merged this
+        # way: "الأسد" alone may be the father.
+        for g in first_names:
+            if g is not target:
+                target.mentions.extend(g.mentions)
+                target.keys |= g.keys
+                groups.remove(g)
         target.mentions.append((m, i, j))
         target.last_seen = order
         target.keys |= variants
+    for g in groups:
+        g.mentions.sort(key=lambda mij: mij[1])  # merged groups: back into text order
 
     entities: list[Entity] = []
     for n, g in enumerate(sorted(groups, key=lambda g: g.mentions[0][0].start), start=1):

@@ -75,6 +75,38 @@ def test_surname_joins_the_most_recent_person() -> None:
     assert ents[0].title == "العميد"
 
 
+def test_full_name_takes_its_first_name_and_surname_seen_alone_before() -> None:
+    # As in a CNN article: "مايك (بومبيو)" tagged as two names, then the full name.
+    text = "سأحصل على تقرير من مايك ( بومبيو ) . وقال مايك بومبيو إن ."
+    ents = _entities(text, "O O O O B-PERS O B-PERS O O O B-PERS I-PERS O O")
+    assert [(e.canonical, [m.text for m in e.mentions]) for e in ents] == [
+        ("مايك بومبيو", ["مايك", "بومبيو", "مايك بومبيو"]),
+    ]
+
+
+def test_family_name_alone_is_not_merged_into_a_later_full_name() -> None:
+    # "الأسد" alone is the father here; the son's full name must not swallow it.
+    text = "حكم حافظ الأسد ثم رحل الأسد . وخلفه بشار الأسد ."
+    ents = _entities(text, "O B-PERS I-PERS O O B-PERS O O B-PERS I-PERS O")
+    assert [(e.canonical, len(e.mentions)) for e in ents] == [("حافظ الأسد", 2), ("بشار الأسد", 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "tags", "names"),
+    [
+        # على "on" (alef maksura) run into a name by the tagger is cut off ...
+        ("أكد حمد بن جاسم على هامش المؤتمر .", "O B-PERS I-PERS I-PERS I-PERS O O O",
+         ["حمد بن جاسم"]),
+        # ... the name علي (ya) is kept.
+        ("قال خالد علي إن .", "O B-PERS I-PERS O O", ["خالد علي"]),
+    ],
+)
+def test_trailing_preposition_ala_is_not_part_of_a_name(
+    text: str, tags: str, names: list[str]
+) -> None:
+    assert [e.canonical for e in _entities(text, tags)] == names
+
+
 def test_proclitic_is_trimmed_from_a_known_name() -> None:
     text = "رحل بشار الأسد . وكان صديقا لبشار الأسد ."
     ents = _entities(text, "O B-PERS I-PERS O O O B-PERS I-PERS O")

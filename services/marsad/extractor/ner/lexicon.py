@@ -191,6 +191,11 @@ class Gazetteer:
                 i += 1
         return out
 
+    def is_name(self, token: str, etype: str) -> bool:
+        """Whether the folded ``token`` is by itself a listed name of type ``etype``."""
+        bucket = self.phrases.get(token, ())
+        return any(toks == (token,) and etype in types for toks, types in bucket)
+
     def candidates(self, token: str) -> list[tuple[tuple[str, ...], frozenset[str]]]:
         """Return the names (token tuple, types) that can start at ``token``, longest first."""
         return self._candidates(token)

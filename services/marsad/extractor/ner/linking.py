@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from marsad.extractor.ner.clusters import load_clusters
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import (
     DATA_DIR,
@@ -170,16 +171,29 @@ class _Group:
 
 
 _ALA = "\u0639\u0644\u0649"  # على "on", ending in ALEF MAKSURA
+_WA_LI = frozenset("\u0648\u0644")  # WAW, LAM: the proclitics wa-, li-
+_WA_LI_BI = _WA_LI | {"\u0628"}  # and BEH: bi-
 
 
 def _trim_proclitic(
-    folded_first: str, gaz_tokens: Mapping[str, object], in_mentions: Counter[str]
+    folded_first: str,
+    gaz_tokens: Mapping[str, object],
+    in_mentions: Counter[str],
+    corpus_base: str | None = None,
+    base_is_name: bool = False,
 ) -> tuple[int, str]:
     """Return (letters to cut, folded first word) for a name's first word.
 
     Only conjunction and preposition letters are cut: always before the
     article (``والجامعة`` -> ``الجامعة``), otherwise when the rest is a known
     name and the whole word is not (``لبشار`` -> ``بشار``, ``لبنان`` stays).
+    ANERcorp's names list holds many words with their clitics (``وروسيا``,
+    ``لرويترز``): such a word is cut all the same when ANT reads it as the
+    rest with wa-/li- (``corpus_base``) and the rest is a name by itself
+    (``base_is_name``) or in this article, or with bi- and the rest is named
+    in this article.  Fa- and ka- are cut from a name only when the rest is
+    named in this article: ``كابل`` and ``فلويد`` are Kabul and Floyd, not
+    ka- + ``ابل`` or fa- + ``لويد``; nor is ``بريان`` (Brian) bi- + ``ريان``.
     After ``lil-`` the article's alef is not in the text, so nothing is cut
     from the surface but the matching form gets its article back.
     """
@@ -189,7 +203,14 @@ def _trim_proclitic(
             continue
         with_article = body.startswith(AL) and len(body) >= 5
         known = body in gaz_tokens or in_mentions[body] > 0
-        if with_article or (known and not whole_known):
+        clitic_in_corpus = body == corpus_base and (
+            (set(prefix) <= _WA_LI and (in_mentions[body] > 0 or base_is_name))
+            # bi- only with the rest named in this article: بروسيا beside روسيا, not بريان.
+            or (set(prefix) <= _WA_LI_BI and in_mentions[body] > 0)
+        )
+        if not set(prefix) <= _WA_LI_BI and in_mentions[body] == 0:
+            known = False  # fa-, ka-: فلويد is Floyd, not fa- + لويد, unless لويد is named here
+        if with_article or (known and (not whole_known or clitic_in_corpus)):
             if folded_first.endswith(body):
                 return len(prefix), body
             return 0, body
@@ -353,7 +374,9 @@ def build_entities(
     if folded is None:
         folded = [fold(w) for w in words]
     raw = sorted(spans_of(tags))
-    gaz_tokens = load_gazetteer().token_types
+    gazetteer = load_gazetteer()
+    gaz_tokens = gazetteer.token_types
+    clusters = load_clusters()
     in_mentions: Counter[str] = Counter()
     for i, j, _ in raw:
         in_mentions.update(folded[i:j])
@@ -364,7 +387,15 @@ def build_entities(
             # runs a name on into it ("حمد بن جاسم على هامش"); spelt with alef maksura it is
             # the preposition.
             j -= 1
-        cut, first = _trim_proclitic(folded[i], gaz_tokens, in_mentions)
+        info = clusters.get(folded[i])
+        base = info.base if info is not None and info.base != folded[i] else None
+        cut, first = _trim_proclitic(
+            folded[i],
+            gaz_tokens,
+            in_mentions,
+            base,
+            base is not None and gazetteer.is_name(base, etype),
+        )
         start = spans[i][0] + _surface_cut(words[i], cut)
         end = spans[j - 1][1]
         toks = (first, *folded[i + 1 : j])

@@ -116,6 +116,30 @@ def test_proclitic_is_trimmed_from_a_known_name() -> None:
     assert text[second.start : second.end] == "بشار الأسد"
 
 
+@pytest.mark.parametrize(
+    ("text", "tags", "names"),
+    [
+        # ANERcorp lists these words whole, clitic and all; ANT reads them as wa-/li- + a name.
+        ("وقالت فرنسا وروسيا إن .", "O B-LOC B-LOC O O", ["فرنسا", "روسيا"]),
+        ("وقال مسؤول لرويترز إن .", "O O B-ORG O O", ["رويترز"]),
+        ("وقال علي ومحمد عبيد إن .", "O B-PERS B-PERS I-PERS O O", ["علي", "محمد عبيد"]),
+        # bi- only when the rest is named in the article too ...
+        ("زار روسيا ثم التقى بروسيا .", "O B-LOC O O B-LOC O", ["روسيا"]),
+        # ... so a name that merely starts like bi- + a word stays whole,
+        ("وقال بريان إن .", "O B-PERS O O", ["بريان"]),
+        # and fa- / ka- are never cut this way (كابل is not ka- + ابل).
+        ("وصل إلى كابل أمس .", "O O B-LOC O O", ["كابل"]),
+        ("وقال فلويد إن .", "O B-PERS O O", ["فلويد"]),
+    ],
+)
+def test_proclitics_cut_as_the_corpus_reads_them(text: str, tags: str, names: list[str]) -> None:
+    ents = _entities(text, tags)
+    assert [e.canonical for e in ents] == names
+    for e in ents:
+        for m in e.mentions:
+            assert text[m.start : m.end] == m.text
+
+
 def test_organisation_country_from_its_name() -> None:
     text = "بحسب المرصد السوري لحقوق الإنسان ."
     ents = _entities(text, "O B-ORG I-ORG I-ORG I-ORG O")

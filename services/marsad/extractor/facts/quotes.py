@@ -31,6 +31,11 @@ _OPENERS = "\u00ab\u201c\""  # « “ "
 _OPENER_RE = re.compile(f"[{_OPENERS}]")
 _MIN_FREE_WORDS = 4  # quoted words without a speech verb or colon before them: names unless long
 _MIN_WORDS = 2  # «داعش»-style single scare-quoted words are names, not quotes
+# A quotation mark glued to li- ("to"): قال لـ"سكاي نيوز عربية" names whom it was said to, an
+# outlet, not words somebody said.  (After bi- the marks quote a description: ما وصفه بـ"…".)
+# LAM after an optional WAW/FEH (wa-, fa-), with an optional TATWEEL.
+_GLUED_TO_RE = re.compile("(?:^|\\s)[\u0648\u0641]?\u0644\u0640?$")
+_MAX_TERM_WORDS = 5  # longer marked spans after li- are kept: they are said, not names
 _VERB_WINDOW = 12
 _ANNA_WINDOW = 16  # verb … أن: the speaker, a title and a date may come between
 
@@ -156,7 +161,11 @@ def find_quotes(doc: Doc, ents: EntityIndex) -> list[Quote]:
                              sp.entity if sp else None, sp.span if sp else None, vspan))
     for s, e in _direct_spans(doc):
         body = doc.text[s:e]
-        if len(body.split()) < _MIN_WORDS:
+        words = len(body.split())
+        if words < _MIN_WORDS:
+            continue
+        glued = _GLUED_TO_RE.search(doc.text, max(0, s - 4), s - 1)
+        if glued and words <= _MAX_TERM_WORDS:
             continue
         qi = _tok_at(doc, s)
         if not _introduced(doc, qi, verb_at) and len(body.split()) < _MIN_FREE_WORDS:

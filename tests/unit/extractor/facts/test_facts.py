@@ -325,6 +325,23 @@ def test_scare_quoted_names_are_not_quotes() -> None:
     assert extract_facts(text, published_at=None).quotes == ()
 
 
+def test_outlet_in_quotation_marks_after_li_is_not_a_quote() -> None:
+    # "told «Sky News Arabia» that ...": the marked words name the outlet; the reported speech
+    # after إن is the quote.
+    text = ("وقالت المصادر لـ\"سكاي نيوز عربية\" إن القصف الصاروخي تركز على مديريات رازح ومنبه "
+            "وحيدان في محافظة صعدة")
+    facts = extract_facts(text, published_at=None)
+    assert [q.kind for q in facts.quotes] == ["reported"]
+    assert facts.quotes[0].text.startswith("القصف الصاروخي")
+
+
+def test_description_in_quotation_marks_after_bi_is_a_quote() -> None:
+    text = ("وعبر عفيفي، في بيان صحافي مساء الأحد، عن دهشته إزاء ما وصفه بـ\"رد الفعل العصبي وغير "
+            "المبرر\" من جانب أوغلو")
+    facts = extract_facts(text, published_at=None)
+    assert [q.text for q in facts.quotes if q.kind == "direct"] == ["رد الفعل العصبي وغير المبرر"]
+
+
 # --- the seed article (same rules; the cases above show them on other articles) ---------
 
 

@@ -46,7 +46,7 @@ from marsad.extractor.ner.text import (
 
 logger = logging.getLogger(__name__)
 
-_COUNTRY_BONUS = 3.0  # log10 population units: a mentioned country outweighs 1000x population
+_COUNTRY_BONUS = 1.5  # log10 population units: a mentioned country outweighs 30x population
 _MAX_TITLE_TOKENS = 6
 
 
@@ -141,7 +141,9 @@ def resolve_place(tokens: Sequence[str], article_countries: Counter[str]) -> Pla
 
     A country name wins over a city of the same name; among cities the score
     is log10(population) plus a bonus when the article mentions the city's
-    country.
+    country.  The bonus is worth 30x the population, not more: the United
+    States are named in so many articles that a larger one made Paris, Rome
+    and Moscow small American towns.
     """
     places = load_places()
     for key in _name_variants(tokens):

@@ -49,6 +49,11 @@ def test_nisba_country(word: str, iso: str | None) -> None:
         ("غزة", {}, "PS", 281133),
         ("طرابلس", {}, "LY", 2210247),
         ("طرابلس", {"LB": 2}, "LB", 266826),
+        # A mentioned country does not make a small town beat a capital 60x its size: with the
+        # United States in the article, روما is still Rome, Italy (not Rome, Georgia).
+        ("روما", {"US": 3}, "IT", 3169070),
+        ("باريس", {"US": 1}, "FR", 2988507),
+        ("الإسكندرية", {"US": 2}, "EG", 361058),
     ],
 )
 def test_resolve_place(name: str, context: dict[str, int], iso: str, gid: int | None) -> None:

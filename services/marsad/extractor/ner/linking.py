@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -37,6 +37,7 @@ from marsad.extractor.ner.lexicon import (
 from marsad.extractor.ner.model import Entity, Mention
 from marsad.extractor.ner.text import (
     AL,
+    ALEF,
     ARABIC_NAME,
     NON_ARABIC_LETTERS,
     dediac,
@@ -182,7 +183,7 @@ def _trim_proclitic(
     gaz_tokens: Mapping[str, object],
     in_mentions: Counter[str],
     corpus_base: str | None = None,
-    base_is_name: bool = False,
+    is_name: Callable[[str], bool] = lambda word: False,
 ) -> tuple[int, str]:
     """Return (letters to cut, folded first word) for a name's first word.
 
@@ -192,12 +193,13 @@ def _trim_proclitic(
     ANERcorp's names list holds many words with their clitics (``وروسيا``,
     ``لرويترز``): such a word is cut all the same when ANT reads it as the
     rest with wa-/li- (``corpus_base``) and the rest is a name by itself
-    (``base_is_name``) or in this article, or with bi- and the rest is named
+    (``is_name``) or in this article, or with bi- and the rest is named
     in this article.  Fa- and ka- are cut from a name only when the rest is
     named in this article: ``كابل`` and ``فلويد`` are Kabul and Floyd, not
     ka- + ``ابل`` or fa- + ``لويد``; nor is ``بريان`` (Brian) bi- + ``ريان``.
     After ``lil-`` the article's alef is not in the text, so nothing is cut
-    from the surface but the matching form gets its article back.
+    from the surface but the matching form gets its article back (the caller
+    decides whether it was li- + a name beginning with lam: ``للبنان``).
     """
     whole_known = folded_first in gaz_tokens or in_mentions[folded_first] > 1
     for prefix, body in proclitic_splits(folded_first)[1:]:
@@ -206,7 +208,7 @@ def _trim_proclitic(
         with_article = body.startswith(AL) and len(body) >= 5
         known = body in gaz_tokens or in_mentions[body] > 0
         clitic_in_corpus = body == corpus_base and (
-            (set(prefix) <= _WA_LI and (in_mentions[body] > 0 or base_is_name))
+            (set(prefix) <= _WA_LI and (in_mentions[body] > 0 or is_name(body)))
             # bi- only with the rest named in this article: بروسيا beside روسيا, not بريان.
             or (set(prefix) <= _WA_LI_BI and in_mentions[body] > 0)
         )
@@ -382,7 +384,7 @@ def build_entities(
     in_mentions: Counter[str] = Counter()
     for i, j, _ in raw:
         in_mentions.update(folded[i:j])
-    mentions: list[tuple[Mention, tuple[str, ...], int, int]] = []
+    mentions: list[tuple[Mention, tuple[str, ...], int, int, str]] = []  # + display name
     for i, j, etype in raw:
         if j - i > 1 and dediac(words[j - 1]) == _ALA:
             # Folding writes the preposition على like the name علي, so the tagger sometimes
@@ -391,24 +393,50 @@ def build_entities(
             j -= 1
         info = clusters.get(folded[i])
         base = info.base if info is not None and info.base != folded[i] else None
-        cut, first = _trim_proclitic(
-            folded[i],
-            gaz_tokens,
-            in_mentions,
-            base,
-            base is not None and gazetteer.is_name(base, etype),
-        )
+
+        def is_name(word: str, etype: str = etype) -> bool:
+            """A listed name of this type that ANT reads as one word, not clitic + word."""
+            word_info = clusters.get(word)
+            unsplit = word_info is not None and word_info.base == word
+            return unsplit and gazetteer.is_name(word, etype)
+
+        cut, first = _trim_proclitic(folded[i], gaz_tokens, in_mentions, base, is_name)
+        if cut and not first.startswith(AL):
+            # وللأمم: wa- was cut and left lil-, whose article is restored as for للأمم.
+            first = next(
+                (
+                    b
+                    for _, b in proclitic_splits(first)[1:]
+                    if b.startswith(AL) and len(b) >= 5 and not first.endswith(b)
+                ),
+                first,
+            )
         start = spans[i][0] + _surface_cut(words[i], cut)
         end = spans[j - 1][1]
         toks = (first, *folded[i + 1 : j])
         if not toks[0]:
             continue
-        mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j))
+        display = text[start:end]
+        if first.startswith(AL) and not folded[i].endswith(first):
+            # li- + al- is written lil- (للأمم, للأسد), like li- + a name beginning with lam
+            # (لليفربول, للبنان): names known without the article, listed or in this article,
+            # are the latter.  Otherwise the name is shown with its article (الأمم), while the
+            # mention keeps the text as written.
+            plain = first[len(ALEF) :]
+            if in_mentions[plain] > 0 or is_name(plain):
+                first = plain
+                start = spans[i][0] + _surface_cut(words[i], len(folded[i]) - len(plain))
+                toks = (first, *folded[i + 1 : j])
+                display = text[start:end]
+            else:
+                letters = len(folded[i]) - len(first) + 1
+                display = ALEF + text[spans[i][0] + _surface_cut(words[i], letters) : end]
+        mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j, display))
 
     article_countries: Counter[str] = Counter()
     article_countries.update(filter(None, _nisba_of(folded)))
     countries = load_countries()
-    for m, toks, _, _ in mentions:
+    for m, toks, _, _, _ in mentions:
         if m.type == "LOC":
             for key in _name_variants(toks):
                 if key in countries:
@@ -416,7 +444,7 @@ def build_entities(
                     break
 
     groups: list[_Group] = []
-    for order, (m, toks, i, j) in enumerate(mentions):
+    for order, (m, toks, i, j, display) in enumerate(mentions):
         target: _Group | None = None
         variants = set(_name_variants(toks)) if m.type not in ("PERS", "ORG") else set()
         first_names: list[_Group] = []
@@ -436,10 +464,10 @@ def build_entities(
             if ok and (target is None or g.last_seen > target.last_seen):
                 target = g
         if target is None:
-            target = _Group(m.type, toks, m.text)
+            target = _Group(m.type, toks, display)
             groups.append(target)
         elif len(toks) > len(target.tokens):
-            target.tokens, target.surface = toks, m.text
+            target.tokens, target.surface = toks, display
         # A full name also takes the groups of its first names seen alone before it ("مايك",
         # then "بومبيو", then "مايك بومبيو": one person).  Family names are not merged this
         # way: "الأسد" alone may be the father.

@@ -135,6 +135,11 @@ def test_proclitic_is_trimmed_from_a_known_name() -> None:
         # and fa- / ka- are never cut this way (كابل is not ka- + ابل).
         ("وصل إلى كابل أمس .", "O O B-LOC O O", ["كابل"]),
         ("وقال فلويد إن .", "O B-PERS O O", ["فلويد"]),
+        # lil- is li- + al- (the name is shown with its article) ...
+        ("دعا التابع للأمم المتحدة .", "O O B-ORG I-ORG O", ["الأمم المتحدة"]),
+        ("وقال بشار الأسد إن للأسد دورا .", "O B-PERS I-PERS O B-PERS O O", ["بشار الأسد"]),
+        # ... or li- + a name beginning with lam, when that name is known without the article.
+        ("فاز ليفربول ثم قال لاعب لليفربول .", "O B-ORG O O O B-ORG O", ["ليفربول"]),
     ],
 )
 def test_proclitics_cut_as_the_corpus_reads_them(text: str, tags: str, names: list[str]) -> None:

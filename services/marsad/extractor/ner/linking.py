@@ -29,6 +29,7 @@ from marsad.extractor.ner.clusters import load_clusters
 from marsad.extractor.ner.corpus import spans_of
 from marsad.extractor.ner.lexicon import (
     DATA_DIR,
+    Gazetteer,
     load_countries,
     load_gazetteer,
     load_titles,
@@ -357,6 +358,33 @@ def _parse_titles(
     return " ".join(parts), country
 
 
+def _surnames_as_persons(
+    mentions: list[tuple[Mention, tuple[str, ...], int, int, str]], gazetteer: Gazetteer
+) -> list[tuple[Mention, tuple[str, ...], int, int, str]]:
+    """Re-type a one-word place, organisation or other name that is a person's surname here.
+
+    The tagger sometimes calls the bare surname of a person named in full elsewhere in the
+    article an organisation or a place (``ترامب``, ``ماي``, ``مادورو``).  A one-word mention
+    whose word ends a person's full name becomes that person's, unless the word is a listed
+    name of its own type or, for a place, a GeoNames place (``أوساكا``).
+    """
+    surnames = {toks[-1] for m, toks, *_ in mentions if m.type == "PERS" and len(toks) >= 2}
+    if not surnames:
+        return mentions
+    out = []
+    for m, toks, i, j, display in mentions:
+        if (
+            m.type != "PERS"
+            and len(toks) == 1
+            and toks[0] in surnames
+            and m.type not in gazetteer.token_types.get(toks[0], ())
+            and not (m.type == "LOC" and resolve_place(toks, Counter()) is not None)
+        ):
+            m = Mention("PERS", m.start, m.end, m.text)
+        out.append((m, toks, i, j, display))
+    return out
+
+
 def build_entities(
     text: str,
     spans: list[tuple[int, int]],
@@ -432,6 +460,8 @@ def build_entities(
                 letters = len(folded[i]) - len(first) + 1
                 display = ALEF + text[spans[i][0] + _surface_cut(words[i], letters) : end]
         mentions.append((Mention(etype, start, end, text[start:end]), toks, i, j, display))
+
+    mentions = _surnames_as_persons(mentions, gazetteer)
 
     article_countries: Counter[str] = Counter()
     article_countries.update(filter(None, _nisba_of(folded)))

@@ -89,6 +89,20 @@ def test_full_name_takes_its_first_name_and_surname_seen_alone_before() -> None:
     ]
 
 
+def test_a_bare_surname_tagged_as_an_organisation_joins_the_person() -> None:
+    text = "قال الرئيس دونالد ترامب إن . ورد ترامب على الصحفيين ."
+    ents = _entities(text, "O O B-PERS I-PERS O O O B-ORG O O O")
+    assert [(e.type, e.canonical, len(e.mentions)) for e in ents] == [
+        ("PERS", "دونالد ترامب", 2)
+    ]
+
+
+def test_a_place_that_ends_a_persons_name_stays_a_place() -> None:
+    text = "كتب جورج واشنطن رسالة . ووصل الوفد إلى واشنطن ."
+    ents = _entities(text, "O B-PERS I-PERS O O O O O B-LOC O")
+    assert [(e.type, e.canonical) for e in ents] == [("PERS", "جورج واشنطن"), ("LOC", "واشنطن")]
+
+
 def test_family_name_alone_is_not_merged_into_a_later_full_name() -> None:
     # "الأسد" alone is the father here; the son's full name must not swallow it.
     text = "حكم حافظ الأسد ثم رحل الأسد . وخلفه بشار الأسد ."

@@ -11,6 +11,11 @@ would not be in that time.
 Words are keyed by their *base*: the folded form without the proclitics the
 corpus supports (the same split as :mod:`marsad.extractor.ner.clusters`), so
 ``وبباريس`` and ``باريس`` share one vector.
+
+Skip-gram fastText (Bojanowski et al. 2017; ``ner-vectors --method
+fasttext``, tried, not shipped) reads the same base-word stream and returns
+vectors for the same vocabulary and ``base_of``, so the two files are
+interchangeable inputs.  It needs gensim, which marsad does not depend on.
 """
 
 from __future__ import annotations

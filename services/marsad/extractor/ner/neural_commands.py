@@ -32,6 +32,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_VECTORS, help="output .npz")
     p.add_argument("--dims", type=int, default=100)
     p.add_argument("--vocab", type=int, default=60_000, help="words that get a vector")
+    p.add_argument(
+        "--method",
+        choices=("ppmi", "fasttext"),
+        default="ppmi",
+        help="PPMI-SVD (shipped) or skip-gram fastText (tried, not shipped; needs gensim, "
+        "not a marsad dependency)",
+    )
+    p.add_argument("--epochs", type=int, default=5, help="fastText passes")
+    p.add_argument("--min-count", type=int, default=3, help="fastText: rarer words use n-grams")
+    p.add_argument("--min-n", type=int, default=3, help="fastText: shortest character n-gram")
+    p.add_argument("--max-n", type=int, default=5, help="fastText: longest character n-gram")
     p.set_defaults(func=cmd_vectors)
 
     p = subparsers.add_parser(
@@ -93,13 +104,54 @@ def cmd_vectors(args: argparse.Namespace, settings: Any = None) -> int:
         t for f in ("train.txt", "val.txt") for t, _ in read_wojood(wdir / f)
     ]
     ant = args.shared / "data" / "ant" / "articles.jsonl.gz"
-    words, vectors, base_of, stats = build_vectors(
-        iter_texts(ant), extra, vocab_size=args.vocab, dims=args.dims
-    )
+    if args.method == "fasttext":
+        words, vectors, base_of, stats = _fasttext(args, iter_texts(ant), extra)
+    else:
+        words, vectors, base_of, stats = build_vectors(
+            iter_texts(ant), extra, vocab_size=args.vocab, dims=args.dims
+        )
     save_vectors(args.out, words, vectors, base_of)
     stats["out"] = str(args.out)
     print(json.dumps(stats, indent=2))
     return 0
+
+
+def _fasttext(
+    args: argparse.Namespace, texts: Any, extra: list[list[str]]
+) -> tuple[list[str], Any, dict[str, str], dict[str, Any]]:
+    """Skip-gram fastText vectors of the PPMI vocabulary, trained on the same base-word stream."""
+    import time
+
+    from marsad.extractor.ner.embeddings import base_corpus, fasttext_vectors, write_stream
+
+    t0 = time.perf_counter()
+    corpus = base_corpus(texts, extra, args.vocab)
+    stream = args.out.with_suffix(".stream.txt")
+    write_stream(corpus, stream)
+    t1 = time.perf_counter()
+    words = corpus.words
+    try:
+        vectors = fasttext_vectors(
+            stream,
+            words,
+            dims=args.dims,
+            min_count=args.min_count,
+            min_n=args.min_n,
+            max_n=args.max_n,
+            epochs=args.epochs,
+        )
+    finally:
+        stream.unlink()
+    stats = {
+        "method": "fasttext",
+        "documents": len(corpus.docs),
+        "tokens": corpus.tokens,
+        "vocab": len(words),
+        "dims": args.dims,
+        "stream_seconds": t1 - t0,
+        "train_seconds": time.perf_counter() - t1,
+    }
+    return words, vectors, corpus.base_of(), stats
 
 
 def cmd_train_lm(args: argparse.Namespace, settings: Any = None) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -120,11 +120,17 @@ def split_dev(
     return sentences[:cut], sentences[cut:]
 
 
-def read_wojood(path: Path) -> list[Sentence]:
+def read_wojood(path: Path, type_map: Mapping[str, str] = WOJOOD_MAP) -> list[Sentence]:
     """Read a Wojood file and keep the outermost name of each mapped type.
 
     Nested tags are flattened: at each token the first mapped tag wins, and a
     mention continues only while its ``I-`` tag continues.
+
+    Args:
+        path: A Wojood ``.txt`` file.
+        type_map: Wojood type -> output type; unlisted types become ``O``
+            (default: onto ANERcorp's four types; an identity map over some
+            of Wojood's types keeps its own labels).
     """
     sentences: list[Sentence] = []
     toks: list[str] = []
@@ -140,16 +146,16 @@ def read_wojood(path: Path) -> list[Sentence]:
             toks.append(parts[0])
             tag = "O"
             prev_type = tags[-1][2:] if tags and tags[-1] != "O" else ""
-            cands = [t for t in parts[1:] if t[:2] in ("B-", "I-") and t[2:] in WOJOOD_MAP]
+            cands = [t for t in parts[1:] if t[:2] in ("B-", "I-") and t[2:] in type_map]
             # Continue the current mention when possible, else start the first mapped one.
             for t in cands:
-                if t.startswith("I-") and WOJOOD_MAP[t[2:]] == prev_type:
+                if t.startswith("I-") and type_map[t[2:]] == prev_type:
                     tag = "I-" + prev_type
                     break
             else:
                 for t in cands:
                     if t.startswith("B-"):
-                        tag = "B-" + WOJOOD_MAP[t[2:]]
+                        tag = "B-" + type_map[t[2:]]
                         break
             tags.append(tag)
     if toks:

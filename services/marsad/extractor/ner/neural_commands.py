@@ -63,6 +63,18 @@ def register(subparsers: Any) -> None:
         "embeddings as an extra input (tried, not shipped)",
     )
     p.add_argument("--lm-proj", type=int, default=None, help="projection of the LM vectors")
+    p.add_argument(
+        "--aux-wojood",
+        action="store_true",
+        help="multi-task: Wojood's sentences with their own labels train a second "
+        "output layer + CRF on the shared encoder (not stored; tried, not shipped)",
+    )
+    p.add_argument(
+        "--aux-weight",
+        type=float,
+        default=1.0,
+        help="factor of the Wojood batches' clipped gradients",
+    )
     p.set_defaults(func=cmd_train_neural)
 
     p = subparsers.add_parser(
@@ -215,7 +227,7 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
     """Train the network, tune the CRF weight on the dev split, write the bundle."""
     from marsad.extractor.ner.lexicon import load_gazetteer
     from marsad.extractor.ner.neural import NEURAL_MODEL_PATH
-    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural
+    from marsad.extractor.ner.neural_training import NeuralTrainConfig, train_neural, wojood_aux
     from marsad.extractor.ner.training import build_gazetteer, load_splits
 
     defaults = NeuralTrainConfig()
@@ -232,6 +244,10 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
         from marsad.extractor.ner.charlm import load_lm
 
         charlm = load_lm(args.charlm)
+    aux = None
+    if args.aux_wojood:
+        aux = wojood_aux(args.shared, train, config.folds, args.aux_weight)
+        print(f"auxiliary head: {len(aux.sentences)} Wojood sentences, {len(aux.tags)} tags")
     bundle, report = train_neural(
         train,
         dev,
@@ -241,6 +257,7 @@ def cmd_train_neural(args: argparse.Namespace, settings: Any = None) -> int:
         config,
         print,
         charlm=charlm,
+        aux=aux,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     weight = _choose_crf_weight(bundle, out, dev)

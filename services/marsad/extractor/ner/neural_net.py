@@ -2,7 +2,9 @@
 
 Optionally a fourth input: the contextual vectors of fixed character
 language models (:mod:`marsad.extractor.ner.charlm`), through a trained
-linear projection.
+linear projection.  For multi-task training, :class:`AuxHead` is a second
+output layer and CRF over another corpus's tag set on the same BiLSTM
+states; it is a separate module, so it is never part of the tagger's weights.
 
 Imports torch at module level, so only the neural backend and its training
 command import this module (lazily).
@@ -47,17 +49,51 @@ class NetConfig:
         return asdict(self)
 
 
-def allowed_transitions() -> tuple[np.ndarray, np.ndarray]:
+def allowed_transitions(tags: Sequence[str] = TAGS) -> tuple[np.ndarray, np.ndarray]:
     """Return IOB2 masks: ``trans[i, j]`` (tag i then j) and ``start[j]`` allowed."""
-    n = len(TAGS)
+    n = len(tags)
     trans = np.ones((n, n), dtype=bool)
     start = np.ones(n, dtype=bool)
-    for j, tag in enumerate(TAGS):
+    for j, tag in enumerate(tags):
         if tag.startswith("I-"):
             start[j] = False
-            for i, prev in enumerate(TAGS):
+            for i, prev in enumerate(tags):
                 trans[i, j] = prev[2:] == tag[2:]
     return trans, start
+
+
+def crf_nll(
+    em: torch.Tensor,
+    tags: torch.Tensor,
+    mask: torch.Tensor,
+    trans: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """Return the summed CRF negative log-likelihood of gold ``tags`` ``(B, T)``.
+
+    Args:
+        em: ``(B, T, K)`` emission scores.
+        tags: ``(B, T)`` gold tag ids (anything past a sentence's end).
+        mask: ``(B, T)`` True on real tokens.
+        trans: ``(K, K)`` transition scores (forbidden moves very negative).
+        start: ``(K,)`` start scores.
+        end: ``(K,)`` end scores.
+    """
+    b, t_len, _ = em.shape
+    ar = torch.arange(b)
+    maskf = mask.float()
+    score = start[tags[:, 0]] + em[ar, 0, tags[:, 0]]
+    alpha = start.unsqueeze(0) + em[:, 0]
+    for t in range(1, t_len):
+        step = trans[tags[:, t - 1], tags[:, t]] + em[ar, t, tags[:, t]]
+        score = score + step * maskf[:, t]
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + em[:, t]
+        alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+    last = tags[ar, mask.sum(1) - 1]
+    score = score + end[last]
+    log_z = torch.logsumexp(alpha + end.unsqueeze(0), dim=1)
+    return (log_z - score).sum()
 
 
 class Tagger(nn.Module):
@@ -115,14 +151,18 @@ class Tagger(nn.Module):
             parts.append(self.lm_proj(lm))
         return torch.cat(parts, dim=1)
 
-    def emissions(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Return ``(B, T, n_tags)`` scores from padded inputs ``(B, T, in_dim)``."""
+    def hidden(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Return the BiLSTM states ``(B, T, 2 * hidden)`` (after dropout) of padded inputs."""
         packed = nn.utils.rnn.pack_padded_sequence(
             self.drop(x), lengths, batch_first=True, enforce_sorted=False
         )
         h, _ = self.lstm(packed)
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
-        return self.out(self.drop(h))
+        return self.drop(h)
+
+    def emissions(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Return ``(B, T, n_tags)`` scores from padded inputs ``(B, T, in_dim)``."""
+        return self.out(self.hidden(x, lengths))
 
     def masked_crf(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Transition and start scores with IOB2-invalid moves forbidden."""
@@ -135,20 +175,45 @@ class Tagger(nn.Module):
     def nll(self, em: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the summed CRF negative log-likelihood of gold ``tags`` ``(B, T)``."""
         trans, start = self.masked_crf()
-        b, t_len, _ = em.shape
-        ar = torch.arange(b)
-        maskf = mask.float()
-        score = start[tags[:, 0]] + em[ar, 0, tags[:, 0]]
-        alpha = start.unsqueeze(0) + em[:, 0]
-        for t in range(1, t_len):
-            step = trans[tags[:, t - 1], tags[:, t]] + em[ar, t, tags[:, t]]
-            score = score + step * maskf[:, t]
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + em[:, t]
-            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
-        last = tags[ar, mask.sum(1) - 1]
-        score = score + self.end[last]
-        log_z = torch.logsumexp(alpha + self.end.unsqueeze(0), dim=1)
-        return (log_z - score).sum()
+        return crf_nll(em, tags, mask, trans, start, self.end)
+
+
+class AuxHead(nn.Module):
+    """An auxiliary output layer and CRF over another tag set, on the tagger's BiLSTM states.
+
+    Multi-task training: the auxiliary corpus's conventions stay in this
+    head while its examples still train the shared encoder.  Not part of
+    :class:`Tagger`, so its weights never reach the saved bundle.
+
+    Args:
+        in_dim: Width of the BiLSTM states (``2 * hidden``).
+        tags: The IOB2 tag set, ``"O"`` first.
+    """
+
+    def __init__(self, in_dim: int, tags: Sequence[str]) -> None:
+        super().__init__()
+        self.tags = tuple(tags)
+        n = len(self.tags)
+        self.out = nn.Linear(in_dim, n)
+        self.trans = nn.Parameter(torch.zeros(n, n))
+        self.start = nn.Parameter(torch.zeros(n))
+        self.end = nn.Parameter(torch.zeros(n))
+        trans_ok, start_ok = allowed_transitions(self.tags)
+        self.trans_mask = torch.from_numpy(~trans_ok)
+        self.start_mask = torch.from_numpy(~start_ok)
+
+    def masked_crf(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Transition and start scores with IOB2-invalid moves forbidden."""
+        neg = torch.tensor(-1e4)
+        return (
+            torch.where(self.trans_mask, neg, self.trans),
+            torch.where(self.start_mask, neg, self.start),
+        )
+
+    def nll(self, h: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Return the summed CRF negative log-likelihood of ``tags`` given BiLSTM states ``h``."""
+        trans, start = self.masked_crf()
+        return crf_nll(self.out(h), tags, mask, trans, start, self.end)
 
 
 def pad_batch(

@@ -5,6 +5,12 @@ first 88 % of ANERcorp's training part, with the gazetteer indicators
 jackknifed in five folds (a sentence's own names are never in the gazetteer
 it is featurised with), and the dev split for choosing the epoch.  Seeded
 and single-threaded, so a run is reproducible.
+
+Optionally multi-task (``ner-train-neural --aux-wojood``): Wojood's
+sentences, with their own labels, train a second output layer and CRF
+(:class:`~marsad.extractor.ner.neural_net.AuxHead`) on the same encoder, so
+their annotation conventions never reach the ANERcorp head; the epoch is
+still chosen by the ANERcorp head alone, and the bundle holds only it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marsad.extractor.ner.corpus import Sentence
+from marsad.extractor.ner.corpus import Sentence, read_wojood
 from marsad.extractor.ner.lexicon import DATA_DIR, Gazetteer
 from marsad.extractor.ner.neural_inputs import (
     TAG_ID,
@@ -31,6 +37,9 @@ from marsad.extractor.ner.neural_inputs import (
 logger = logging.getLogger(__name__)
 
 NEURAL_MODEL_PATH = DATA_DIR / "ner_neural.pt"
+# Wojood's name-like types for the auxiliary head (its dates, numbers,
+# websites, laws ... are left out: they are not names in ANERcorp either).
+WOJOOD_AUX_TYPES = ("PERS", "NORP", "OCC", "ORG", "GPE", "LOC", "FAC", "EVENT")
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,75 @@ class NeuralTrainConfig:
     folds: int = 5
     keep_words: int = 20_000
     lm_proj: int = 128  # width of the projected contextual LM vectors (with ``charlm`` only)
+
+
+@dataclass(frozen=True)
+class AuxCorpus:
+    """A second labelled corpus for the auxiliary head of multi-task training.
+
+    Attributes:
+        sentences: Tokens and IOB2 tags in the corpus's own tag set.
+        indicators: Each sentence's per-token indicator strings (as
+            :func:`~marsad.extractor.ner.neural_inputs.indicator_strings`).
+        tags: The tag set, ``"O"`` first.
+        weight: Factor of the auxiliary batches' gradients, applied after the
+            gradient clipping (a factor on the loss would be undone by it).
+    """
+
+    sentences: Sequence[Sentence]
+    indicators: Sequence[list[list[str]]]
+    tags: tuple[str, ...]
+    weight: float = 1.0
+
+
+def iob_tag_set(types: Sequence[str]) -> tuple[str, ...]:
+    """Return ``("O", "B-T1", "I-T1", ...)`` for entity ``types``."""
+    return ("O", *(f"{p}-{t}" for t in types for p in ("B", "I")))
+
+
+def read_wojood_pair(paths: Sequence[Path]) -> tuple[list[Sentence], list[Sentence]]:
+    """Read Wojood files twice: with its own name types, and mapped onto ANERcorp's.
+
+    Returns:
+        ``(native, mapped)``: the same sentences, tags of
+        :data:`WOJOOD_AUX_TYPES` (outermost mention of those types per token)
+        and tags of ANERcorp's four types (for the gazetteer).
+    """
+    own = {t: t for t in WOJOOD_AUX_TYPES}
+    native: list[Sentence] = []
+    mapped: list[Sentence] = []
+    for path in paths:
+        native.extend(read_wojood(path, own))
+        mapped.extend(read_wojood(path))
+    if [t for t, _ in native] != [t for t, _ in mapped]:
+        raise ValueError("the two readings of Wojood disagree on the tokens")
+    return native, mapped
+
+
+def wojood_aux(
+    shared: Path, train_sents: Sequence[Sentence], folds: int = 5, weight: float = 1.0
+) -> AuxCorpus:
+    """Return Wojood (train and val) as the auxiliary corpus, its indicators jackknifed.
+
+    The shipped gazetteer holds Wojood's names, so Wojood's sentences are
+    featurised like ANERcorp's: from a gazetteer without them (but with
+    ANERcorp's training names, as at run time), plus the names of the
+    *other* Wojood folds.
+
+    Args:
+        shared: The project's shared data folder.
+        train_sents: ANERcorp's training sentences (their names are known at run time).
+        folds: Jackknife folds.
+        weight: Factor of the auxiliary batches' (clipped) gradients.
+    """
+    from marsad.extractor.ner.clusters import load_clusters
+    from marsad.extractor.ner.training import add_labelled_names, build_gazetteer
+
+    wdir = shared / "data" / "wojood"
+    native, mapped = read_wojood_pair([wdir / "train.txt", wdir / "val.txt"])
+    base = add_labelled_names(build_gazetteer(shared, wojood=False), train_sents)
+    strings = jackknife_indicators(mapped, base, load_clusters(), folds)
+    return AuxCorpus(native, strings, iob_tag_set(WOJOOD_AUX_TYPES), weight)
 
 
 def jackknife_indicators(
@@ -83,6 +161,7 @@ def train_neural(
     config: NeuralTrainConfig,
     log: Any = None,
     charlm: dict[str, Any] | None = None,
+    aux: AuxCorpus | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train the tagger; return the model bundle (for ``torch.save``) and a report.
 
@@ -96,13 +175,17 @@ def train_neural(
         log: Optional callable for progress lines.
         charlm: Fixed character language models (:func:`~marsad.extractor.ner.charlm.load_lm`)
             whose contextual vectors become an extra input; stored in the bundle.
+        aux: A second corpus for an auxiliary head (multi-task training; the
+            head is not stored).  Its batches are shuffled in among the
+            training batches; vocabularies and kept vectors stay those of
+            ``train_sents``.
     """
     import torch
 
     from marsad.extractor.ner.clusters import load_clusters
     from marsad.extractor.ner.embeddings import load_vectors
     from marsad.extractor.ner.features import FeatureExtractor
-    from marsad.extractor.ner.neural_net import NetConfig, Tagger, pad_batch, to_padded
+    from marsad.extractor.ner.neural_net import AuxHead, NetConfig, Tagger
     from marsad.extractor.ner.training import score
 
     t0 = time.perf_counter()
@@ -133,6 +216,15 @@ def train_neural(
         feats = [sorted(feat_ids[s] for s in tok if s in feat_ids) for tok in strings]
         train_x.append(TokenInputs(ids.words, ids.chars, feats))
     train_y = [[TAG_ID[t] for t in tags] for _, tags in train_sents]
+    aux_x: list[TokenInputs] = []
+    aux_y: list[list[int]] = []
+    if aux is not None:
+        aux_id = {t: i for i, t in enumerate(aux.tags)}
+        for (toks, tags), strings in zip(aux.sentences, aux.indicators, strict=True):
+            ids = enc_train.encode(toks)
+            feats = [sorted(feat_ids[s] for s in tok if s in feat_ids) for tok in strings]
+            aux_x.append(TokenInputs(ids.words, ids.chars, feats))
+            aux_y.append([aux_id[t] for t in tags])
     enc_dev = InputEncoder(
         FeatureExtractor(shipped_gazetteer, clusters), word_ids, base_of, char_ids, feat_ids
     )
@@ -140,6 +232,7 @@ def train_neural(
     # The language models are fixed: their vectors are computed once, not per epoch.
     train_lm = lm_vectors(charlm, fx_train, [toks for toks, _ in train_sents])
     dev_lm = lm_vectors(charlm, fx_train, [toks for toks, _ in dev_sents])
+    aux_lm = None if aux is None else lm_vectors(charlm, fx_train, [t for t, _ in aux.sentences])
     lm_dim = 0 if train_lm is None else int(train_lm[0].shape[1])
     cfg = NetConfig(
         n_words=len(vectors),
@@ -153,32 +246,52 @@ def train_neural(
     )
     net = Tagger(cfg, vectors)
     params = [p for p in net.parameters() if p.requires_grad]
+    # Created after the tagger, so the tagger's initial weights do not depend on it.
+    head = None if aux is None else AuxHead(2 * cfg.hidden, aux.tags)
+    if head is not None:
+        params += list(head.parameters())
     opt = torch.optim.Adam(params, lr=config.lr)
     order = list(range(len(train_x)))
+    aux_order = list(range(len(aux_x)))
     best: tuple[float, int, dict[str, Any]] = (-1.0, -1, {})
     history: list[dict[str, Any]] = []
     for epoch in range(1, config.epochs + 1):
         net.train()
+        if head is not None:
+            head.train()
         rng.shuffle(order)
+        batches = [
+            (False, order[k : k + config.batch_size])
+            for k in range(0, len(order), config.batch_size)
+        ]
+        if head is not None:
+            # Batches of one corpus each, shuffled together (the heads alternate at random).
+            rng.shuffle(aux_order)
+            batches += [
+                (True, aux_order[k : k + config.batch_size])
+                for k in range(0, len(aux_order), config.batch_size)
+            ]
+            rng.shuffle(batches)
         total = 0.0
+        aux_total = 0.0
         c0 = time.process_time()
-        for k in range(0, len(order), config.batch_size):
-            idx = order[k : k + config.batch_size]
-            w_ids, c_ids, f_ids, lengths, lens = pad_batch([train_x[i] for i in idx])
-            lm = None if train_lm is None else _flat_lm(train_lm, idx)
-            x = to_padded(net.word_inputs(w_ids, c_ids, f_ids, lm), lens)
-            em = net.emissions(x, lengths)
-            tags = torch.zeros(em.shape[:2], dtype=torch.long)
-            mask = torch.zeros(em.shape[:2], dtype=torch.bool)
-            for j, i in enumerate(idx):
-                tags[j, : len(train_y[i])] = torch.tensor(train_y[i])
-                mask[j, : len(train_y[i])] = True
-            loss = net.nll(em, tags, mask)
+        for is_aux, idx in batches:
+            if is_aux:
+                loss = batch_loss(net, aux_x, aux_y, idx, aux_lm, head)
+                aux_total += float(loss.detach())
+            else:
+                loss = batch_loss(net, train_x, train_y, idx, train_lm)
+                total += float(loss.detach())
             opt.zero_grad()
             (loss / len(idx)).backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
+            if is_aux and aux is not None and aux.weight != 1.0:
+                # The weight scales the *clipped* gradient: scaling the loss
+                # instead would be undone by the clipping whenever it bites.
+                for p in params:
+                    if p.grad is not None:
+                        p.grad.mul_(aux.weight)
             opt.step()
-            total += float(loss.detach())
         pred = decode(net, dev_x, lm=dev_lm)
         dev_scores = score([tags for _, tags in dev_sents], [[TAGS[i] for i in p] for p in pred])
         f1 = dev_scores["micro"]["f1"]
@@ -188,6 +301,8 @@ def train_neural(
             "dev_f1": f1,
             "cpu_seconds": time.process_time() - c0,
         }
+        if head is not None:
+            row["aux_loss"] = aux_total / len(aux_x)
         history.append(row)
         if log is not None:
             log(
@@ -222,7 +337,46 @@ def train_neural(
         "feats": len(feat_ids),
         "chars": len(char_ids),
     }
+    if aux is not None:
+        report["aux_sentences"] = len(aux_x)
+        report["aux_tags"] = len(aux.tags)
     return bundle, report
+
+
+def batch_loss(
+    net: Any,
+    xs: Sequence[TokenInputs],
+    ys: Sequence[Sequence[int]],
+    idx: Sequence[int],
+    lm: Sequence[Any] | None = None,
+    head: Any = None,
+) -> Any:
+    """Return the summed CRF loss of sentences ``idx`` (a torch scalar, with gradients).
+
+    Args:
+        net: The :class:`~marsad.extractor.ner.neural_net.Tagger`.
+        xs: Encoded sentences.
+        ys: Their gold tag ids (in ``head``'s tag set when given).
+        idx: The sentences of the batch.
+        lm: Each sentence's contextual LM vectors (networks with LM inputs only).
+        head: An :class:`~marsad.extractor.ner.neural_net.AuxHead` scoring the
+            tagger's BiLSTM states instead of the tagger's own output layer and CRF.
+    """
+    import torch
+
+    from marsad.extractor.ner.neural_net import pad_batch, to_padded
+
+    w_ids, c_ids, f_ids, lengths, lens = pad_batch([xs[i] for i in idx])
+    lm_b = None if lm is None else _flat_lm(lm, idx)
+    x = to_padded(net.word_inputs(w_ids, c_ids, f_ids, lm_b), lens)
+    tags = torch.zeros(x.shape[:2], dtype=torch.long)
+    mask = torch.zeros(x.shape[:2], dtype=torch.bool)
+    for j, i in enumerate(idx):
+        tags[j, : len(ys[i])] = torch.tensor(ys[i])
+        mask[j, : len(ys[i])] = True
+    if head is not None:
+        return head.nll(net.hidden(x, lengths), tags, mask)
+    return net.nll(net.emissions(x, lengths), tags, mask)
 
 
 def lm_vectors(

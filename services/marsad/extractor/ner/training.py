@@ -101,13 +101,17 @@ class TeacherConfig:
     baseline_path: Path = Path("build/ner-baseline.crfsuite")
 
 
-def build_gazetteer(shared: Path, min_population: int = 20_000) -> Gazetteer:
+def build_gazetteer(
+    shared: Path, min_population: int = 20_000, *, wojood: bool = True
+) -> Gazetteer:
     """Build the name-list gazetteer from ANERGazet, Wojood, CLDR, GeoNames and mined names.
 
     Args:
         shared: The project's shared data folder (``../shared``).
         min_population: Smallest GeoNames city kept (small towns' names
             collide with common words).
+        wojood: Include Wojood's names (False: for featurising Wojood's own
+            sentences with a jackknife, see :mod:`.neural_training`).
 
     Returns:
         The gazetteer (call :meth:`Gazetteer.write` to ship it).
@@ -126,7 +130,7 @@ def build_gazetteer(shared: Path, min_population: int = 20_000) -> Gazetteer:
                     continue
                 gaz.add(name, etype)
     wdir = shared / "data" / "wojood"
-    for fname in ("train.txt", "val.txt"):
+    for fname in ("train.txt", "val.txt") if wojood else ():
         for toks, tags in read_wojood(wdir / fname):
             for start, end, etype in sorted(spans_of(tags)):
                 if etype != "MISC" and end - start <= 6:

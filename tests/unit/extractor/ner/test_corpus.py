@@ -60,3 +60,22 @@ def test_wojood_maps_types(shared: Path) -> None:
     types = {t for _, tags in sents for (_, _, t) in spans_of(tags)}
     assert types <= {"PERS", "LOC", "ORG", "MISC"}
     assert {"PERS", "LOC", "ORG"} <= types
+
+
+def test_wojood_with_its_own_types_keeps_the_outermost_mention(tmp_path: Path) -> None:
+    # An OCC span holding a nested ORG and GPE, a DATE (not kept), then an ORG
+    # whose inner PERS must not cut it.
+    path = tmp_path / "w.txt"
+    path.write_text(
+        "a O\nb B-OCC\nc I-OCC B-ORG\nd I-OCC I-ORG\ne I-OCC B-GPE\nf B-DATE\n\n"
+        "g B-ORG\nh I-ORG B-PERS\ni I-ORG I-PERS\nj O\n",
+        encoding="utf-8",
+    )
+    own = read_wojood(path, {t: t for t in ("OCC", "ORG", "GPE", "PERS")})
+    assert [tags for _, tags in own] == [
+        ["O", "B-OCC", "I-OCC", "I-OCC", "I-OCC", "O"],
+        ["B-ORG", "I-ORG", "I-ORG", "O"],
+    ]
+    # Without OCC the nested names come out; the default map folds GPE onto LOC.
+    assert read_wojood(path)[0][1] == ["O", "O", "B-ORG", "I-ORG", "B-LOC", "O"]
+    assert [toks for toks, _ in own] == [list("abcdef"), list("ghij")]

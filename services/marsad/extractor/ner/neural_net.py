@@ -166,16 +166,20 @@ class Tagger(nn.Module):
 
     def masked_crf(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Transition and start scores with IOB2-invalid moves forbidden."""
-        neg = torch.tensor(-1e4)
-        return (
-            torch.where(self.trans_mask, neg, self.trans),
-            torch.where(self.start_mask, neg, self.start),
-        )
+        return forbid_invalid(self.trans, self.trans_mask, self.start, self.start_mask)
 
     def nll(self, em: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the summed CRF negative log-likelihood of gold ``tags`` ``(B, T)``."""
         trans, start = self.masked_crf()
         return crf_nll(em, tags, mask, trans, start, self.end)
+
+
+def forbid_invalid(
+    trans: torch.Tensor, trans_mask: torch.Tensor, start: torch.Tensor, start_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``trans`` and ``start`` with the masked (IOB2-invalid) moves scored -10,000."""
+    neg = torch.tensor(-1e4)
+    return torch.where(trans_mask, neg, trans), torch.where(start_mask, neg, start)
 
 
 class AuxHead(nn.Module):
@@ -204,11 +208,7 @@ class AuxHead(nn.Module):
 
     def masked_crf(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Transition and start scores with IOB2-invalid moves forbidden."""
-        neg = torch.tensor(-1e4)
-        return (
-            torch.where(self.trans_mask, neg, self.trans),
-            torch.where(self.start_mask, neg, self.start),
-        )
+        return forbid_invalid(self.trans, self.trans_mask, self.start, self.start_mask)
 
     def nll(self, h: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the summed CRF negative log-likelihood of ``tags`` given BiLSTM states ``h``."""

@@ -29,11 +29,11 @@ from typing import Any
 
 from marsad.extractor.ner.corpus import Sentence
 from marsad.extractor.ner.lexicon import DATA_DIR
+from marsad.extractor.ner.model import ENTITY_TYPES
 
 logger = logging.getLogger(__name__)
 
 DECODING_PATH = DATA_DIR / "decoding.json"
-ENTITY_TYPES = ("PERS", "LOC", "ORG", "MISC")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from marsad.extractor.ner.features import FeatureExtractor
+from marsad.extractor.ner.model import ENTITY_TYPES
 
-TAGS = ("O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC")
+
+def iob_tag_set(types: Sequence[str]) -> tuple[str, ...]:
+    """Return ``("O", "B-T1", "I-T1", ...)`` for entity ``types``."""
+    return ("O", *(f"{p}-{t}" for t in types for p in ("B", "I")))
+
+
+TAGS = iob_tag_set(ENTITY_TYPES)  # O, B-PERS, I-PERS, B-LOC, I-LOC, B-ORG, I-ORG, B-MISC, I-MISC
 TAG_ID = {t: i for i, t in enumerate(TAGS)}
 PAD = 0  # id 0 of every vocabulary is padding
 UNK = 1  # id 1 is an unknown word / character

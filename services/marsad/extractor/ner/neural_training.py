@@ -32,6 +32,7 @@ from marsad.extractor.ner.neural_inputs import (
     TokenInputs,
     build_vocab,
     indicator_strings,
+    iob_tag_set,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,11 +76,6 @@ class AuxCorpus:
     indicators: Sequence[list[list[str]]]
     tags: tuple[str, ...]
     weight: float = 1.0
-
-
-def iob_tag_set(types: Sequence[str]) -> tuple[str, ...]:
-    """Return ``("O", "B-T1", "I-T1", ...)`` for entity ``types``."""
-    return ("O", *(f"{p}-{t}" for t in types for p in ("B", "I")))
 
 
 def read_wojood_pair(paths: Sequence[Path]) -> tuple[list[Sentence], list[Sentence]]:

@@ -404,14 +404,33 @@ class EventMerger:
         if not box and not handed:
             return fresh
         out = list(fresh)
-        for eid, rec in box or ():
-            if eid not in handed:
+        # Every event handed out is still in the box (both lose it together
+        # below), so the box holds len(box) - len(handed) events not handed out
+        # yet: the fresh ones, appended last, or after a restore any of them.
+        # Looking from the end for just that many keeps a message's cost to
+        # its own closings rather than the whole grace period's.
+        unhanded = len(box or ()) - len(handed)
+        if unhanded > 0:
+            fresh_ids = {e.event_id for e in fresh}
+            new: list[tuple[str, Any]] = []
+            for eid, rec in reversed(box or ()):
+                if eid not in handed:
+                    new.append((eid, rec))
+                    if len(new) == unhanded:
+                        break
+            for eid, rec in reversed(new):
                 handed[eid] = seen
-                if not any(e.event_id == eid for e in fresh):
+                if eid not in fresh_ids:
                     out.append(MergedEvent(eid, rec, is_new=False))
-        done = {eid for eid, at in handed.items() if seen - at >= self.closing_grace}
+        # Handed out in order, so the ones past their grace come first.
+        done = []
+        for eid, at in handed.items():
+            if seen - at < self.closing_grace:
+                break
+            done.append(eid)
         if done:
-            rest = [item for item in box or () if item[0] not in done]
+            gone = set(done)
+            rest = [item for item in box or () if item[0] not in gone]
             if not rest:
                 self.store.pop(key, None)
             elif len(rest) < len(box or ()):

@@ -374,6 +374,24 @@ def test_a_closing_survives_a_crash_before_it_was_published() -> None:
     assert restored.take_closed() == []  # once per process
 
 
+def test_a_closing_restored_after_a_rebalance_is_handed_out_at_the_latest_after_the_grace(
+) -> None:
+    # The partition moves to another worker, which publishes and clears this
+    # worker's closing and writes one of its own; when the partition comes
+    # back (its outbox restored from the changelog), this worker still counts
+    # its own old closing as handed out.  The other worker's closing is not lost:
+    # it is handed out once that stale entry has had its grace.
+    store: dict[str, Any] = {}
+    merger, eid = _strike_then_later(store, grace=3)
+    assert [e.event_id for e in merger.take_closed()] == [eid]
+    theirs = ["v0123456789abcdef", {**store["o:"][0][1], "articles": ["elsewhere"]}]
+    store["o:"] = [theirs]
+    handed: list[str] = []
+    for _ in range(4):
+        handed += [e.event_id for e in merger.take_closed()]
+    assert handed == [theirs[0]]
+
+
 def test_a_closing_leaves_the_outbox_after_the_grace_messages() -> None:
     store: dict[str, Any] = {}
     merger, eid = _strike_then_later(store, grace=3)

@@ -1,4 +1,7 @@
-"""CLI subcommands of the deduplicator: ``dedup-eval``, ``dedup-bench`` and ``dedup-rekey``.
+"""CLI subcommands of the deduplicator and its event merger.
+
+``dedup-eval``, ``dedup-bench``, ``dedup-rekey``, ``events-eval`` and
+``events-common-words``.
 
 The main ``marsad`` CLI calls :func:`register` with its subparsers; the
 command functions accept ``(args)`` or ``(args, settings)``.
@@ -20,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ANT = Path("../shared/data/ant/articles.jsonl.gz")
 DEFAULT_EVAL_DIR = Path("tests/data/dedup")
+DEFAULT_EVENT_AUDIT = Path("tests/data/events/merge_audit.tsv")
 
 
 def register(subparsers: Any) -> None:
@@ -46,6 +50,34 @@ def register(subparsers: Any) -> None:
     p.add_argument("--audit-ordered", action="store_true",
                    help="audit only decisions the ordered cover alone takes (method 'ordered')")
     p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser(
+        "events-eval",
+        help="Precision/recall of event merging on hand-labelled pairs of event reports.",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_ANT, help="ANT articles (JSONL.gz)")
+    p.add_argument("--audit-file", type=Path, default=DEFAULT_EVENT_AUDIT,
+                   help="labelled report pairs (tests/data/events/README.md)")
+    p.add_argument("--window-days", type=float, default=3.0,
+                   help="how far apart undated reports may be (as the merger's)")
+    p.add_argument("--gist-link", type=float, default=None,
+                   help="least sentence-gist similarity that links two reports "
+                        "(default: the merger's)")
+    p.add_argument("--previous-rule", action="store_true",
+                   help="score the rule before sentence gists (type, place and main actor, "
+                        "within the window; no placeless events) for comparison")
+    p.set_defaults(func=cmd_events_eval)
+
+    p = subparsers.add_parser(
+        "events-common-words",
+        help="Rebuild the common-word list left out of event sentence gists from the ANT corpus.",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_ANT, help="ANT articles (JSONL.gz)")
+    p.add_argument("--share", type=float, default=0.05,
+                   help="least share of articles a word must be in")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write (default: the package's data/common_words.tsv)")
+    p.set_defaults(func=cmd_common_words)
 
     p = subparsers.add_parser(
         "dedup-bench", help="Articles/s and bytes per remembered article of the deduplicator."
@@ -186,6 +218,84 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
                   f"(precision {entry['precision']:.3f})")
     if args.audit:
         _print_audit(args, result.stream_near_pairs, audit)
+    return 0
+
+
+def cmd_events_eval(args: argparse.Namespace, settings: Any) -> int:
+    """Rebuild the audited event reports with the current extractor and score the merge rule."""
+    import orjson
+
+    from marsad.deduplicator.corpus import read_articles
+    from marsad.deduplicator.event_audit import (
+        format_scores,
+        load_items,
+        reports_by_trigger,
+        score,
+    )
+    from marsad.deduplicator.events import (
+        GIST_LINK,
+        EventReport,
+        linked,
+        merge_key,
+        times_agree,
+    )
+    from marsad.pipeline import Pipeline
+    from marsad.runtime import build_stage, make_codec
+    from marsad.topics import EXTRACTED
+
+    _utf8_stdout()
+    items = load_items(args.audit_file)
+    wanted = {i.a[0] for i in items} | {i.b[0] for i in items}
+    codec = make_codec(settings)
+    pipeline = Pipeline([build_stage(n, settings, codec) for n in ("normaliser", "extractor")],
+                        codec)
+    reports: dict[tuple[str, int], EventReport] = {}
+    for article in read_articles(args.data):
+        if article.get("id") not in wanted:
+            continue
+        for out in pipeline.run(orjson.dumps(article)):
+            if out.topic == EXTRACTED:
+                reports.update(reports_by_trigger(orjson.loads(out.data)))
+        wanted.discard(str(article["id"]))
+        if not wanted:
+            break
+    if wanted:
+        logger.warning("%d audited articles are not in %s", len(wanted), args.data)
+
+    gist_link = GIST_LINK if args.gist_link is None else args.gist_link
+
+    def rule(a: EventReport, b: EventReport) -> bool:
+        if args.previous_rule:
+            return (a.place is not None and merge_key(a) == merge_key(b)
+                    and times_agree(a, b, args.window_days))
+        return linked(a, b, args.window_days, gist_link)
+
+    print(format_scores(score(items, reports, rule, args.window_days)))
+    return 0
+
+
+_COMMON_WORDS_HEADER = """\
+# Folded words (3+ letters) in at least {share:.0%} of the ANT articles, with that share.
+# Left out of event-report sentence gists (events.sentence_gist): they tell
+# nothing about two sentences reporting one happening.  Rebuilt by
+# `marsad events-common-words` (deduplicator.corpus.common_words).
+"""
+
+
+def cmd_common_words(args: argparse.Namespace, *_: Any) -> int:
+    """Count folded words over the corpus and write the common ones with their share."""
+    from marsad.deduplicator import events
+    from marsad.deduplicator.corpus import common_words
+
+    out = args.out or events.COMMON_WORDS_PATH
+    words = common_words(args.data, args.share)
+    if not words:
+        logger.error("no articles in %s", args.data)
+        return 1
+    lines = [f"{w}\t{share:.3f}\n" for w, share in words]
+    out.write_text(_COMMON_WORDS_HEADER.format(share=args.share) + "".join(lines),
+                   encoding="utf-8")
+    print(f"{len(words)} words in at least {args.share:.0%} of the articles -> {out}")
     return 0
 
 

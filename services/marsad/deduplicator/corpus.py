@@ -1,4 +1,4 @@
-"""Reading ANT articles and folding them into matching text, for evaluation and benchmarks.
+"""Reading ANT articles and folding them into matching text (evaluation, benchmarks, lexicons).
 
 The deduplicator itself receives the normaliser's matching text; this module
 only rebuilds that text offline.  It uses ``marsad.normaliser.core.fold``
@@ -80,3 +80,29 @@ def read_articles(path: Path = DEFAULT_ANT, limit: int | None = None) -> Iterato
                 return
             if line.strip():
                 yield json.loads(line)
+
+
+def common_words(path: Path = DEFAULT_ANT, share: float = 0.05) -> list[tuple[str, float]]:
+    """Folded words of three letters or more found in at least ``share`` of the articles.
+
+    The sentence gists of event reports leave them out (``events.sentence_gist``):
+    shared particles and stock words say nothing about two sentences telling one
+    happening, and a frequent word would file most gists under one key.
+
+    Returns:
+        (word, share of articles) pairs, commonest first.
+    """
+    import re
+    from collections import Counter
+
+    fold = load_fold()
+    word = re.compile(r"\w{3,}")
+    counts: Counter[str] = Counter()
+    n = 0
+    for article in read_articles(path):
+        counts.update(set(word.findall(fold(article.get("text") or ""))))
+        n += 1
+    if n == 0:
+        return []
+    return [(w, c / n) for w, c in counts.most_common() if c >= share * n]
+

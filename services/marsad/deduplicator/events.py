@@ -48,19 +48,39 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import statistics
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from marsad.deduplicator.core import parse_time
+from marsad.normaliser.core import fold
 
 logger = logging.getLogger(__name__)
 
 _HOUR = 3600.0
 _META = "m:"
+# Fields of a stored event record that are state, not part of the published event.
+_INTERNAL = ("key", "gists")
+
+#: Words kept in a sentence gist (a bottom-k sketch: exact Jaccard up to this many words).
+GIST_SIZE = 24
+#: Gist similarity from which two reports' sentences are taken as one account of a
+#: happening (chosen on the merge audit, tests/data/events/README.md).
+GIST_LINK = 0.4
+#: Gists kept on a merged event (the founding report's first).
+_GISTS_KEPT = 4
+# Events of one key a report is compared with, newest last (see EventMerger.add).
+_SCAN_LIMIT = 64
+_WORD = re.compile(r"\w{3,}")
+#: Words left out of sentence gists (``marsad events-common-words`` rebuilds it).
+COMMON_WORDS_PATH = Path(__file__).with_name("data") / "common_words.tsv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +122,7 @@ class EventReport:
         actors: Canonical names of the actors, main actor first.
         targets: Canonical names of the targets.
         casualties: Counts by kind (``killed``, ``injured`` …).
+        gist: :func:`sentence_gist` of the sentence that reports the event.
     """
 
     article_id: str
@@ -113,6 +134,7 @@ class EventReport:
     actors: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     casualties: Mapping[str, int] = field(default_factory=dict)
+    gist: tuple[int, ...] = ()
 
     @classmethod
     def from_json(
@@ -156,6 +178,7 @@ class EventReport:
             "a": self.article_id, "o": self.source, "t": self.published_at, "y": self.type,
             "pl": self.place.to_json() if self.place else None, "d": self.date,
             "ac": list(self.actors), "tg": list(self.targets), "c": dict(self.casualties),
+            "g": list(self.gist),
         }
 
     @classmethod
@@ -168,6 +191,7 @@ class EventReport:
                 place["name"], place["geonames_id"], place["country"]),
             date=msg["d"], actors=tuple(msg["ac"]), targets=tuple(msg["tg"]),
             casualties={str(k): int(v) for k, v in msg["c"].items()},
+            gist=tuple(int(h) for h in msg.get("g") or ()),
         )
 
 
@@ -221,6 +245,8 @@ def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
             if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
                 casualties[c["kind"]] = max(count, casualties.get(c["kind"], 0))
         date = event.get("date") or {}
+        sentence = event.get("sentence") or {}
+        text = str(article.get("text") or "")[sentence.get("start", 0):sentence.get("end", 0)]
         reports.append(EventReport(
             article_id=str(article.get("id")),
             source=article.get("source"),
@@ -231,8 +257,46 @@ def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
             actors=_names([entities[i] for i in [event.get("actor")] if i in entities]),
             targets=_names([entities[i] for i in [event.get("target")] if i in entities]),
             casualties=casualties,
+            gist=sentence_gist(text),
         ))
     return reports
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words too common to tell sentences apart (``data/common_words.tsv``)."""
+    with COMMON_WORDS_PATH.open(encoding="utf-8") as fh:
+        return frozenset(line.split("\t", 1)[0].strip() for line in fh
+                         if line.strip() and not line.startswith("#"))
+
+
+def sentence_gist(text: str) -> tuple[int, ...]:
+    """A small sketch of a sentence's words, to tell whether two reports share their account.
+
+    The :data:`GIST_SIZE` smallest CRC-32 values of the sentence's distinct
+    folded words of three letters or more (shorter ones are mostly particles
+    and prepositions), leaving out :func:`common_words`, ascending.  CRC-32
+    rather than ``hash()``: gists travel between processes, whose string
+    hashes differ.
+    """
+    words = set(_WORD.findall(fold(text))) - common_words()
+    return tuple(sorted({zlib.crc32(w.encode("utf-8")) for w in words})[:GIST_SIZE])
+
+
+def gist_similarity(a: Iterable[int], b: Iterable[int]) -> float:
+    """Estimated Jaccard similarity of the word sets behind two gists (exact when both are small).
+
+    The :data:`GIST_SIZE` smallest values of the union are the union's own
+    bottom-k sketch; the share of them found in both gists estimates the
+    Jaccard similarity (a value among them that is in both sets is in both
+    gists, since each gist keeps its set's smallest values).
+    """
+    sa = set(a)
+    if not sa or sa.isdisjoint(b):
+        return 0.0
+    sb = set(b)
+    union = sorted(sa | sb)[:GIST_SIZE]
+    return sum(1 for h in union if h in sa and h in sb) / len(union)
 
 
 def _day(value: Any) -> str | None:
@@ -245,14 +309,90 @@ def _day(value: Any) -> str | None:
 def merge_key(report: EventReport) -> str | None:
     """The key reports must share to be merged: type, place and main actor.
 
-    The date is compared after the key (a missing date may still match by
-    time), so it is not part of it.  A report without a place cannot be
-    told apart from other events of its type and is never merged.
+    The date and the sentence are compared after the key (see
+    :func:`evidence_agrees`), so they are not part of it.  A report without a
+    place is keyed by its type and the smallest value of its sentence gist
+    (``type|~value``): reports whose sentences share most words share that
+    value as often as their word sets overlap (min-hashing), and only the
+    sentence can link them.  A report with neither is never merged.
     """
     if report.place is None:
-        return None
+        return f"{report.type}|~{report.gist[0]}" if report.gist else None
     actor = report.actors[0] if report.actors else ""
     return f"{report.type}|{report.place.key()}|{actor}"
+
+
+def evidence_agrees(*, key: str, dated: bool, gists: Iterable[Iterable[int]],
+                    gist: Iterable[int], gist_link: float = GIST_LINK) -> bool:
+    """Beyond a shared key and time, whether something ties two reports to one happening.
+
+    Type and place alone do not: the merge audit found that most merged
+    events with neither a date nor an actor joined different happenings (two
+    Gaza strikes of one week, every mention of the Iran deal).  A day both
+    reports give, a main actor in the key, or sentences that share most words
+    (:data:`GIST_LINK`) do.  A placeless key has only the sentence.
+
+    Args:
+        key: The shared merge key.
+        dated: Both the event and the report give the (same) day.
+        gists: Sentence gists of the event's reports.
+        gist: The report's gist.
+        gist_link: Least gist similarity that ties two sentences.
+    """
+    _, place, actor = _key_parts(key)
+    if not place.startswith("~") and (dated or actor):
+        return True
+    return any(gist_similarity(g, gist) >= gist_link for g in gists)
+
+
+def _key_parts(key: str) -> tuple[str, str, str]:
+    """(type, place part, actor) of a merge key; the actor is empty for placeless keys."""
+    etype, _, rest = key.partition("|")
+    place, _, actor = rest.partition("|")
+    return etype, place, actor
+
+
+def _when_agrees(date: str | None, first_seen: float, last_seen: float,
+                 report_date: str | None, ts: float, window_days: float) -> bool:
+    """Whether a report's time fits an event's.
+
+    The same day when both are dated, else published within ``window_days`` of
+    the event's reports.
+    """
+    if date and report_date:
+        return date == report_date
+    window = window_days * 86_400.0
+    return first_seen - window <= ts <= last_seen + window
+
+
+def linked(a: EventReport, b: EventReport, window_days: float = 3.0,
+           gist_link: float = GIST_LINK) -> bool:
+    """Whether the merger would put two reports into one merged event.
+
+    The pairwise form of :meth:`EventMerger.add` (which compares a report with
+    the event its first report founded), for evaluating the merge rule on
+    labelled pairs of reports.
+
+    Args:
+        a: One report.
+        b: Another report (of another article).
+        window_days: As :class:`EventMerger`'s.
+        gist_link: As :class:`EventMerger`'s.
+    """
+    key = merge_key(a)
+    if key is None or key != merge_key(b):
+        return False
+    return times_agree(a, b, window_days) and evidence_agrees(
+        key=key, dated=bool(a.date and b.date), gists=[a.gist], gist=b.gist,
+        gist_link=gist_link)
+
+
+def times_agree(a: EventReport, b: EventReport, window_days: float = 3.0) -> bool:
+    """The same day when both reports give one, else published within ``window_days``."""
+    ta, tb = parse_time(a.published_at), parse_time(b.published_at)
+    if ta is None or tb is None:
+        return bool(a.date and a.date == b.date)
+    return _when_agrees(a.date, ta, ta, b.date, tb, window_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +422,8 @@ class MergedEvent:
     def to_json(self) -> dict[str, Any]:
         """JSON object described by ``schemas/defs/dedup.v1.json#/$defs/merged_event``."""
         out = {"event_id": self.event_id, **self.record, "is_new": self.is_new}
+        for internal in _INTERNAL:
+            out.pop(internal, None)
         out["first_seen"] = _iso(float(self.record["first_seen"]))
         out["last_seen"] = _iso(float(self.record["last_seen"]))
         return out
@@ -352,6 +494,8 @@ class EventMerger:
         closing_grace: Messages of a partition after which a closing handed out
             by :meth:`take_closed` is surely published and leaves the outbox; at
             least the wiring's batch size.
+        gist_link: Least sentence-gist similarity that ties a report to an event
+            (see :func:`evidence_agrees`).
     """
 
     def __init__(
@@ -362,6 +506,7 @@ class EventMerger:
         max_articles: int = 50,
         clock: Callable[[], float] = time.time,
         closing_grace: int = 1_000,
+        gist_link: float = GIST_LINK,
     ) -> None:
         if window_days <= 0:
             raise ValueError(f"window_days must be positive, got {window_days}")
@@ -372,6 +517,7 @@ class EventMerger:
         self.max_articles = max_articles
         self.clock = clock
         self.closing_grace = closing_grace
+        self.gist_link = gist_link
         # Evicted since the last take_closed(), by outbox key; also in the store.
         self._closed: dict[str, list[MergedEvent]] = {}
         # Per outbox key, the messages seen (take_closed calls) and, per event
@@ -467,9 +613,12 @@ class EventMerger:
             return None
         ids: list[str] = list(self.store.get("k:" + key) or ())
         found: tuple[str, dict[str, Any]] | None = None
-        for eid in ids:
+        # A key without an actor can gather hundreds of events in a busy week
+        # (every undated "agreement" in Iran); the newest ones are where a new
+        # report's happening is, and the bound keeps a report's cost bounded.
+        for eid in ids[-_SCAN_LIMIT:]:
             rec = self.store.get("e:" + eid)
-            if rec is not None and self._same_happening(rec, report, ts):
+            if rec is not None and self._same_happening(key, rec, report, ts):
                 found = (eid, rec)
                 break
         if found is None:
@@ -486,6 +635,10 @@ class EventMerger:
                 "sources": [],
                 "articles": [],
                 "casualties": {},
+                # Internal (not published, see MergedEvent.to_json): the key the
+                # event is filed under, and sentence gists of its reports.
+                "key": key,
+                "gists": [],
             }
             ids = [i for i in ids if ("e:" + i) in self.store] + [eid]
             self.store["k:" + key] = ids
@@ -500,11 +653,15 @@ class EventMerger:
         self._remember_hour(hour, eid, partition)
         return MergedEvent(eid, rec, is_new)
 
-    def _same_happening(self, rec: Mapping[str, Any], report: EventReport, ts: float) -> bool:
-        if rec["date"] and report.date:
-            return bool(rec["date"] == report.date)
-        window = self.window_days * 86_400.0
-        return float(rec["first_seen"]) - window <= ts <= float(rec["last_seen"]) + window
+    def _same_happening(self, key: str, rec: Mapping[str, Any], report: EventReport,
+                        ts: float) -> bool:
+        if not _when_agrees(rec["date"], float(rec["first_seen"]), float(rec["last_seen"]),
+                            report.date, ts, self.window_days):
+            return False
+        # An event stored before gists existed has none: only a day or an actor ties it.
+        return evidence_agrees(key=key, dated=bool(rec["date"] and report.date),
+                               gists=rec.get("gists") or (), gist=report.gist,
+                               gist_link=self.gist_link)
 
     def _advance(self, ts: float, partition: int | None) -> int | None:
         """Move the window to ``ts``; the hour bucket of ``ts``, or None when it is out of it."""
@@ -575,6 +732,8 @@ def record_merge_key(rec: Mapping[str, Any]) -> str:
 
 def _record_key(rec: Mapping[str, Any]) -> str:
     """The merge key of a stored event (as :func:`merge_key` gave it)."""
+    if rec.get("key"):
+        return str(rec["key"])
     place = rec["place"] or {}
     pkey = Place(place.get("name", ""), place.get("geonames_id"), place.get("country")).key()
     actor = rec["actors"][0] if rec["actors"] else ""
@@ -604,6 +763,8 @@ def _merged(rec: Mapping[str, Any], report: EventReport, ts: float, max_articles
         out["date"] = report.date
     out["actors"] = _union(rec["actors"], report.actors)
     out["targets"] = _union(rec["targets"], report.targets)
+    if "gists" in rec:
+        out["gists"] = _gists(rec["gists"], report.gist)
     casualties = dict(rec["casualties"])
     source = report.source or report.article_id
     for kind, count in report.casualties.items():
@@ -624,6 +785,13 @@ def _merged(rec: Mapping[str, Any], report: EventReport, ts: float, max_articles
 def _median(figures: list[int]) -> int:
     # Round half up: with two sources saying 4 and 5, "5" is the safer toll.
     return math.floor(statistics.median(figures) + 0.5)
+
+
+def _gists(old: list[list[int]], gist: tuple[int, ...]) -> list[list[int]]:
+    """The event's gists with the report's added: the founder's first, at most a few."""
+    if not gist or len(old) >= _GISTS_KEPT or list(gist) in old:
+        return old
+    return [*old, list(gist)]
 
 
 def _union(old: list[str], new: tuple[str, ...]) -> list[str]:

@@ -36,18 +36,25 @@ DEIR_EZZOR = {"id": "e3", "type": "LOC", "canonical": "دير الزور", "matc
               "country": "SY", "geonames_id": 170794}
 
 
+# The reporting sentence: "Israeli army strikes kill Palestinians in Gaza".
+STRIKE_SENTENCE = "قتل فلسطينيون في غارات شنها الجيش الإسرائيلي على قطاع غزة اليوم"
+
+
 def article(aid: str, source: str, published_at: str, killed: int | None,
-            *, place: dict[str, Any] = GAZA, date: str | None = "2018-05-14",
-            etype: str = "ASSAULT", negated: bool = False) -> dict[str, Any]:
+            *, place: dict[str, Any] | None = GAZA, date: str | None = "2018-05-14",
+            etype: str = "ASSAULT", negated: bool = False,
+            sentence: str = STRIKE_SENTENCE) -> dict[str, Any]:
     casualties = [] if killed is None else [
         {"kind": "killed", "count": killed, "min": killed, "max": None},
         {"kind": "injured", "count": killed * 30, "min": None, "max": None},
     ]
     return {
-        "id": aid, "source": source, "published_at": published_at,
-        "entities": [ISRAELI_ARMY, place],
+        "id": aid, "source": source, "published_at": published_at, "text": sentence,
+        "entities": [ISRAELI_ARMY, *([place] if place else [])],
         "facts": {"events": [{
-            "type": etype, "actor": "e1", "target": None, "place": place["id"],
+            "type": etype, "actor": "e1", "target": None,
+            "place": place["id"] if place else None,
+            "sentence": {"start": 0, "end": len(sentence)},
             "date": {"value": date, "kind": "absolute"} if date else None,
             "negated": negated, "hypothetical": False, "future": False,
             "casualties": casualties,
@@ -113,7 +120,7 @@ def test_merge_key_and_date_rules(other: dict[str, Any], same: bool) -> None:
     assert (a.event_id == b.event_id) is same
 
 
-def test_negated_events_and_events_without_place_are_not_merged() -> None:
+def test_negated_events_and_events_without_place_or_sentence_are_not_merged() -> None:
     assert reports_from_article(article("n", "BBC", "2018-05-14T10:00:00+00:00", 3,
                                         negated=True)) == []
     report = EventReport("a", "BBC", "2018-05-14T10:00:00+00:00", "ASSAULT")

@@ -65,7 +65,8 @@ def register(subparsers: Any) -> None:
                         "(default: the merger's)")
     p.add_argument("--previous-rule", action="store_true",
                    help="score the rule before sentence gists (type, place and main actor, "
-                        "within the window; no placeless events) for comparison")
+                        "within the window; no placeless events) for comparison; "
+                        "unlinked pairs are not explained")
     p.set_defaults(func=cmd_events_eval)
 
     p = subparsers.add_parser(
@@ -270,7 +271,8 @@ def cmd_events_eval(args: argparse.Namespace, settings: Any) -> int:
                     and times_agree(a, b, args.window_days))
         return linked(a, b, args.window_days, gist_link)
 
-    print(format_scores(score(items, reports, rule, args.window_days)))
+    print(format_scores(score(items, reports, rule, args.window_days,
+                              explain=not args.previous_rule)))
     return 0
 
 

@@ -154,6 +154,7 @@ def score(
     reports: Mapping[tuple[str, int], EventReport],
     rule: Callable[[EventReport, EventReport], bool],
     window_days: float = 3.0,
+    explain: bool = True,
 ) -> dict[str, SampleScore]:
     """Score a pairwise merge rule on the labelled items, per sample.
 
@@ -162,6 +163,8 @@ def score(
         reports: Reports by (article id, trigger start), from :func:`reports_by_trigger`.
         rule: Whether two reports are merged (:func:`~marsad.deduplicator.events.linked`).
         window_days: The rule's, to tell why a pair is not linked.
+        explain: Count why ``same`` pairs are not linked (:func:`why_not` explains
+            the shipped rule; leave it off for another rule).
     """
     counts: dict[str, Counter[tuple[bool, str]]] = {}
     missing: Counter[str] = Counter()
@@ -175,7 +178,7 @@ def score(
             continue
         is_linked = rule(ra, rb)
         c[is_linked, item.label] += 1
-        if item.label == "same" and not is_linked:
+        if explain and item.label == "same" and not is_linked:
             w[why_not(ra, rb, window_days)] += 1
     return {s: SampleScore(dict(counts[s]), missing[s], dict(why[s])) for s in counts}
 

@@ -43,6 +43,11 @@ CLASHES = ("وكانت مواجهات قد اندلعت الجمعة الماض�
            "متظاهرين وقوات الاحتلال")
 
 
+# Another happening sharing one word with STRIKE, the one whose hash is smallest
+# (غزه): "the police arrested activists in Gaza on Thursday evening".
+STRIKE_OTHER = "اعتقلت الشرطة ناشطين في غزة مساء الخميس"
+
+
 def report(aid: str, hour: int, sentence: str, *, place: Place | None = GAZA,
            actors: tuple[str, ...] = (), date: str | None = None,
            etype: str = "ASSAULT") -> EventReport:
@@ -121,8 +126,10 @@ def test_gist_similarity_is_the_exact_jaccard_when_both_sentences_are_short(
         # No place in either: only the sentence links them.
         (report("sk-1", 8, STRIKE, place=None), report("al-2", 10, STRIKE_COPY, place=None),
          True),
+        # (Sentences sharing their smallest gist value, so the key is the same:
+        # an actor does not tie placeless reports, only the sentence does.)
         (report("sk-1", 8, STRIKE, place=None, actors=("الجيش الاسرائيلي",)),
-         report("al-2", 10, CLASHES, place=None, actors=("الجيش الاسرائيلي",)), False),
+         report("al-2", 10, STRIKE_OTHER, place=None, actors=("الجيش الاسرائيلي",)), False),
         # A place in one only: different keys.
         (report("sk-1", 8, STRIKE), report("al-2", 10, STRIKE_COPY, place=None), False),
     ],
@@ -138,6 +145,7 @@ def test_what_links_two_reports(first: EventReport, second: EventReport, same: b
 def test_a_placeless_report_is_keyed_by_its_type_and_smallest_gist_value() -> None:
     r = report("sk-1", 8, STRIKE, place=None)
     assert merge_key(r) == f"ASSAULT|~{r.gist[0]}"
+    assert merge_key(report("al-2", 8, STRIKE_OTHER, place=None)) == merge_key(r)
     assert merge_key(EventReport("a", None, None, "ASSAULT")) is None
 
 
@@ -185,3 +193,39 @@ def test_a_gist_survives_the_internal_topic_also_without_a_place() -> None:
     msg = report("sk-1", 8, STRIKE).to_message()
     del msg["g"]
     assert EventReport.from_message(msg).gist == ()
+
+
+# --- identity: no event is founded twice or overwritten ---------------------------------
+
+
+def test_two_reports_of_one_article_that_do_not_link_found_two_events() -> None:
+    # One article tells of the strike and, further down, of last week's clashes
+    # (same type and place, no day, no actor): two events, neither overwritten.
+    merger = EventMerger()
+    strike = merger.add(report("sk-1", 8, STRIKE))
+    other = merger.add(report("sk-1", 8, CLASHES))
+    copy = merger.add(report("al-2", 10, STRIKE_COPY))
+    assert strike is not None and other is not None and copy is not None
+    assert other.is_new and other.event_id != strike.event_id
+    assert copy.event_id == strike.event_id and copy.report_count == 2
+    assert merger.store["e:" + strike.event_id]["articles"] == ["sk-1", "al-2"]
+
+
+def test_a_redelivered_founder_finds_its_event_past_the_comparison_limit() -> None:
+    # 70 more events under the same key after it (more than are compared with a
+    # new report): the founding report, redelivered, still finds its own event
+    # instead of founding it again at revision 0.
+    merger = EventMerger()
+    first = report("sk-1", 8, STRIKE, place=GAZA)
+    founded = merger.add(first)
+    joined = merger.add(report("al-2", 9, STRIKE_COPY))
+    assert founded is not None and joined is not None and joined.report_count == 2
+    for i in range(70):
+        merger.add(report(f"o{i}-x", 10, f"خبر{i:03d} عاجل{i:03d} جديد{i:03d}"))
+    again = merger.add(first)
+    assert again is not None and again.event_id == founded.event_id
+    assert not again.is_new and again.report_count == 2
+    # So does a report that joined it.
+    rejoined = merger.add(report("al-2", 9, STRIKE_COPY))
+    assert rejoined is not None and rejoined.event_id == founded.event_id
+    assert rejoined.report_count == 2

@@ -399,6 +399,25 @@ def test_a_closing_restored_after_a_rebalance_is_handed_out_at_the_latest_after_
     assert handed == [theirs[0]]
 
 
+def test_a_fresh_closing_is_handed_out_once_while_stale_entries_wait() -> None:
+    # After the other worker drained the outbox, this worker still counts its
+    # old closing as handed out; an event it evicts now is handed out once.
+    store: dict[str, Any] = {}
+    merger, _ = _strike_then_later(store, grace=3)
+    assert len(merger.take_closed()) == 1
+    store["o:"] = []
+    (r,) = reports_from_article(article("b1", "BBC", "2018-05-21T10:00:00+00:00", 3,
+                                        date="2018-05-21"))
+    merger.add(r)
+    (r2,) = reports_from_article(article("b2", "BBC", "2018-05-25T10:00:00+00:00", 3,
+                                         place=DEIR_EZZOR, date="2018-05-25"))
+    merger.add(r2)
+    handed: list[str] = []
+    for _ in range(6):
+        handed += [e.event_id for e in merger.take_closed()]
+    assert handed and len(handed) == len(set(handed))
+
+
 def test_a_closing_leaves_the_outbox_after_the_grace_messages() -> None:
     store: dict[str, Any] = {}
     merger, eid = _strike_then_later(store, grace=3)

@@ -15,39 +15,60 @@ from marsad.extractor.facts import lexicon
 from marsad.extractor.facts.entities import EntityIndex, MentionAt
 from marsad.extractor.facts.model import Span
 from marsad.extractor.facts.scan import EVENT, positions
-from marsad.extractor.facts.text import SEEN, Doc, without_article
+from marsad.extractor.facts.text import LAM, SEEN, Doc, without_article
 
 PRESENT_PREFIXES = ("\u064a", "\u062a", "\u0646", "\u0627")  # YEH TEH NOON ALEF: imperfect prefixes
 _NP_MAX = 4
+_PLURAL = "\u0627\u062a"  # ALEF TEH: the sound feminine plural ending -aat
 # أن / إن after folding (ALEF NOON) and بأن (BEH ALEF NOON): a clause with its own subject follows.
 _ANNA = frozenset({"\u0627\u0646", "\u0628\u0627\u0646"})
 
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """An event trigger before linking: token index, type, part of speech, future prefix."""
+    """An event trigger before linking.
+
+    Attributes:
+        t: Token index.
+        type: Event type.
+        pos: Part of speech (``verb``, ``masdar`` …).
+        future_prefix: Written with the future prefix سـ.
+        present: An imperfect (present-tense) verb form.
+        purpose: Written with the proclitic لـ of purpose ("لدعم", "ليدعم": in order to
+            support): an aim, not a happening.
+    """
 
     t: int
     type: str
     pos: str
     future_prefix: bool
     present: bool
+    purpose: bool = False
 
 
 def find_triggers(doc: Doc) -> list[Trigger]:
     """Every token that is an event trigger."""
     table = lexicon.event_triggers()
+    blockers = lexicon.trigger_blockers()
     out: list[Trigger] = []
     for t in positions(doc, EVENT):
         tok = doc.tokens[t]
         verb_keys = without_article(tok.keys)
-        for k in tok.keys:
+        for i, k in enumerate(tok.keys):
             hit = table.get(k)
             if hit is not None and hit[1] != "masdar" and k not in verb_keys:
                 # "التابع" is not the verb تابع; "التعاون" is the masdar تعاون.
                 hit = lexicon.event_masdars().get(k)
             if hit is not None:
-                out.append(Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3]))
+                if k in blockers and t > 0 and not blockers[k].isdisjoint(doc.tokens[t - 1].keys):
+                    break
+                # The words that may govern the lam: up to three back in the sentence
+                # ("تعرض الدبلوماسي لهجوم": the subject comes between).
+                before = [key for b in doc.tokens[max(0, t - 3):t] if b.sent == tok.sent
+                          for key in b.keys]
+                purpose = _purpose(tok.keys, i, before)
+                out.append(Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3],
+                                   purpose))
                 break
             # سيطالب / ستفرض: future prefix on an imperfect verb.
             if len(k) > 3 and k[0] == SEEN and k[1] in PRESENT_PREFIXES[:3]:
@@ -58,11 +79,33 @@ def find_triggers(doc: Doc) -> list[Trigger]:
     return out
 
 
+def _purpose(keys: tuple[str, ...], i: int, before: list[str]) -> bool:
+    """Whether ``keys[i]``, the trigger's key, was read off the proclitic لـ of purpose.
+
+    Only an indefinite singular: "لدعم الجيش" (to support the army) is an aim,
+    but after لـ + ال (للدعوة) and with a plural ("لانتقادات") the lam governs a
+    noun.  A few nouns are reached or applied, not aimed at ("توصل لاتفاق"), and
+    a few words take لـ as their object ("تعرض لهجوم": came under attack, also
+    with a subject between); both are listed in ``data/purpose_exceptions.tsv``.
+
+    Args:
+        keys: The trigger token's lookup keys.
+        i: Index of the key that matched.
+        before: Lookup keys of the (up to three) tokens before it in its sentence.
+    """
+    k = keys[i]
+    if i == 0 or keys[i - 1] != LAM + k or k.endswith(_PLURAL):
+        return False
+    exceptions = lexicon.purpose_exceptions()
+    return k not in exceptions["trigger"] and exceptions["before"].isdisjoint(before)
+
+
 def flags(doc: Doc, trig: Trigger) -> tuple[bool, bool, bool]:
     """(negated, hypothetical, future) from markers before the trigger in its sentence."""
     toks = doc.tokens
     table = lexicon.markers()
-    negated = hypothetical = False
+    negated = False
+    hypothetical = trig.purpose
     future = trig.future_prefix
     sent = toks[trig.t].sent
     for k in range(trig.t - 1, max(-1, trig.t - 5), -1):

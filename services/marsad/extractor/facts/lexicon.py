@@ -127,6 +127,27 @@ def event_masdars() -> dict[str, tuple[str, str]]:
 
 
 @cache
+def trigger_blockers() -> dict[str, frozenset[str]]:
+    """Trigger forms -> words that, just before them, make them no event (طائرة مسيرة)."""
+    return {fold(r[0]): frozenset(fold(w) for w in r[1].split())
+            for r in _rows("trigger_blockers.tsv")}
+
+
+@cache
+def purpose_exceptions() -> dict[str, frozenset[str]]:
+    """When لـ on a trigger is no aim.
+
+    Returns:
+        ``trigger``: forms reached or applied ("توصل لاتفاق": reached an agreement);
+        ``before``: words right before the trigger taking لـ as object ("تعرض لهجوم").
+    """
+    out: dict[str, set[str]] = {"trigger": set(), "before": set()}
+    for kind, word in _rows("purpose_exceptions.tsv"):
+        out[kind].add(fold(word))
+    return {kind: frozenset(words) for kind, words in out.items()}
+
+
+@cache
 def speech_verbs() -> frozenset[str]:
     """Speech verbs introducing quotes."""
     return frozenset(fold(r[0]) for r in _rows("speech_verbs.tsv"))
@@ -142,7 +163,7 @@ def load_lexicons() -> None:
     """Read every lexicon now (e.g. at worker start) instead of on the first article."""
     for loader in (months, weekdays, relative, time_units, date_modifiers, number_words,
                    qualifiers, casualty_triggers, victims, victim_number, event_triggers,
-                   speech_verbs,
+                   trigger_blockers, purpose_exceptions, speech_verbs,
                    markers, function_words, date_anchors, weekday_blockers,
                    ordinals, year_prepositions):
         loader()

@@ -283,6 +283,46 @@ def test_event_types_and_flags(text: str, expected: tuple[str, bool, bool, bool]
     check_spans(text, facts)
 
 
+PURPOSE = [
+    # (sentence, trigger, hypothetical): the proclitic لـ of purpose makes an aim, not a
+    # happening; after لـ + ال, on a plural, on a noun that is reached (اتفاق) or after a
+    # word that takes لـ as its object (تعرض, تلبية) the event stays asserted.
+    ("ونشرت إيران قوات في سوريا لمساعدة الرئيس بشار الأسد", "لمساعدة", True),
+    ("وقال إن السلطات ستفعل كل ما في وسعها لاعتقال الجناة", "لاعتقال", True),
+    ("وتم إطلاق الصاروخ بطريقة متعمدة لاستهداف المناطق المدنية", "لاستهداف", True),
+    ("وأخرج الرئيس روحاني بيانا لينتقد الحظر الذي فرضته السلطة القضائية", "لينتقد", True),
+    ("وتعرض الدبلوماسي لهجوم بسكين في الخرطوم", "لهجوم", False),
+    ("وتعرضت شركة فيسبوك لانتقادات شديدة", "لانتقادات", False),
+    ("وتوصل حزب الشعب الجمهوري لاتفاق مع حزب الخير", "لاتفاق", False),
+    ("ووصل رئيس الوزراء إلى الخرطوم تلبية لدعوة من الرئيس السوداني", "لدعوة", False),
+    ("وقال إن الحكومة استجابت للدعوة التي وجهها البرلمان", "للدعوة", False),
+]
+
+
+@pytest.mark.parametrize(("text", "trigger", "hypothetical"), PURPOSE)
+def test_an_aim_after_the_purpose_lam_is_not_asserted(text: str, trigger: str,
+                                                      hypothetical: bool) -> None:
+    facts = extract_facts(text, published_at=pub("2018-05-10T00:00:00+00:00"))
+    (ev,) = [e for e in facts.events if e.trigger.text == trigger]
+    assert ev.hypothetical is hypothetical
+    check_spans(text, facts)
+
+
+@pytest.mark.parametrize("text", [
+    "ويثير استخدام الطائرات المسيرة الجدل في بريطانيا",  # drones
+    "ونفذت القوات عمليات في منطقة الساحل باستخدام طائرات مسيرة",
+])
+def test_a_drone_is_not_a_march(text: str) -> None:
+    facts = extract_facts(text, published_at=pub("2018-05-10T00:00:00+00:00"))
+    assert not [e for e in facts.events if e.type == "PROTEST"]
+
+
+def test_a_march_is_still_a_protest() -> None:
+    text = "وانطلقت مسيرة حاشدة في وسط العاصمة"  # "a huge march set off downtown"
+    facts = extract_facts(text, published_at=pub("2018-05-10T00:00:00+00:00"))
+    assert [e.type for e in facts.events] == ["PROTEST"]
+
+
 def test_assault_event_carries_its_casualties_and_date() -> None:
     text = ("كما قتل 19 من قوات النظام السوري وفصائل المعارضة المسلحة، في اشتباكات عنيفة على أطراف "
             "الغوطة الشرقية الأحد")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 
 from marsad.deduplicator.events import (
     GIST_LINK,
@@ -24,10 +22,7 @@ from marsad.deduplicator.events import (
     record_merge_key,
     sentence_gist,
 )
-
-REPO = Path(__file__).resolve().parents[3]
-SCHEMA = json.loads((REPO / "schemas" / "defs" / "dedup.v1.json").read_text(encoding="utf-8"))
-MERGED = Draft202012Validator({"$ref": "#/$defs/merged_event", **SCHEMA})
+from tests.unit.deduplicator.test_events import MERGED
 
 GAZA = Place("غزه", 281133, "PS")
 # "The Israeli army announced that its planes struck two Hamas sites in the north of

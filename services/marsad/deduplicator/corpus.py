@@ -92,15 +92,14 @@ def common_words(path: Path = DEFAULT_ANT, share: float = 0.05) -> list[tuple[st
     Returns:
         (word, share of articles) pairs, commonest first.
     """
-    import re
     from collections import Counter
 
-    fold = load_fold()
-    word = re.compile(r"\w{3,}")
+    from marsad.deduplicator.events import gist_words
+
     counts: Counter[str] = Counter()
     n = 0
     for article in read_articles(path):
-        counts.update(set(word.findall(fold(article.get("text") or ""))))
+        counts.update(gist_words(article.get("text") or ""))
         n += 1
     if n == 0:
         return []

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from marsad.deduplicator.events import (
+    NOT_HAPPENED,
     EventReport,
     merge_key,
     reports_from_article,
@@ -82,7 +83,7 @@ def load_items(path: Path) -> list[AuditItem]:
 def reports_by_trigger(article: Mapping[str, Any]) -> dict[tuple[str, int], EventReport]:
     """The article's event reports keyed by (article id, trigger start offset)."""
     events = [e for e in (article.get("facts") or {}).get("events") or ()
-              if not any(e.get(flag) for flag in ("negated", "hypothetical", "future"))]
+              if not any(e.get(flag) for flag in NOT_HAPPENED)]
     reports = reports_from_article(article)
     return {(str(article.get("id")), int(e["trigger"]["start"])): r
             for e, r in zip(events, reports, strict=True)}

@@ -209,8 +209,8 @@ def _names(items: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-# Events that did not (yet) happen are not merged into happenings.
-_NOT_HAPPENED = ("negated", "hypothetical", "future")
+#: Flags of events that did not (yet) happen: they are not merged into happenings.
+NOT_HAPPENED = ("negated", "hypothetical", "future")
 
 
 def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
@@ -232,8 +232,10 @@ def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
     entities = {e.get("id"): e for e in article.get("entities") or () if isinstance(e, Mapping)}
     facts = article.get("facts") or {}
     reports: list[EventReport] = []
+    # Several events often share a sentence: one gist each.
+    gists: dict[tuple[int, int], tuple[int, ...]] = {}
     for event in facts.get("events") or ():
-        if any(event.get(flag) for flag in _NOT_HAPPENED):
+        if any(event.get(flag) for flag in NOT_HAPPENED):
             continue
         place_ent = entities.get(event.get("place"))
         place = None
@@ -251,7 +253,9 @@ def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
                 casualties[c["kind"]] = max(count, casualties.get(c["kind"], 0))
         date = event.get("date") or {}
         sentence = event.get("sentence") or {}
-        text = str(article.get("text") or "")[sentence.get("start", 0):sentence.get("end", 0)]
+        span = (int(sentence.get("start", 0)), int(sentence.get("end", 0)))
+        if span not in gists:
+            gists[span] = sentence_gist(str(article.get("text") or "")[span[0]:span[1]])
         reports.append(EventReport(
             article_id=str(article.get("id")),
             source=article.get("source"),
@@ -262,7 +266,7 @@ def reports_from_article(article: Mapping[str, Any]) -> list[EventReport]:
             actors=_names([entities[i] for i in [event.get("actor")] if i in entities]),
             targets=_names([entities[i] for i in [event.get("target")] if i in entities]),
             casualties=casualties,
-            gist=sentence_gist(text),
+            gist=gists[span],
         ))
     return reports
 
@@ -275,6 +279,11 @@ def common_words() -> frozenset[str]:
                          if line.strip() and not line.startswith("#"))
 
 
+def gist_words(text: str) -> set[str]:
+    """The words a sentence gist is made of: folded words of three letters or more."""
+    return set(_WORD.findall(fold(text)))
+
+
 def sentence_gist(text: str) -> tuple[int, ...]:
     """A small sketch of a sentence's words, to tell whether two reports share their account.
 
@@ -284,7 +293,7 @@ def sentence_gist(text: str) -> tuple[int, ...]:
     rather than ``hash()``: gists travel between processes, whose string
     hashes differ.
     """
-    words = set(_WORD.findall(fold(text))) - common_words()
+    words = gist_words(text) - common_words()
     return tuple(sorted({zlib.crc32(w.encode("utf-8")) for w in words})[:GIST_SIZE])
 
 

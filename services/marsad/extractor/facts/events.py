@@ -62,13 +62,8 @@ def find_triggers(doc: Doc) -> list[Trigger]:
             if hit is not None:
                 if k in blockers and t > 0 and not blockers[k].isdisjoint(doc.tokens[t - 1].keys):
                     break
-                # The words that may govern the lam: up to three back in the sentence
-                # ("تعرض الدبلوماسي لهجوم": the subject comes between).
-                before = [key for b in doc.tokens[max(0, t - 3):t] if b.sent == tok.sent
-                          for key in b.keys]
-                purpose = _purpose(tok.keys, i, before)
                 out.append(Trigger(t, hit[0], hit[1], False, k[:1] in PRESENT_PREFIXES[:3],
-                                   purpose))
+                                   _purpose(doc, t, i)))
                 break
             # سيطالب / ستفرض: future prefix on an imperfect verb.
             if len(k) > 3 and k[0] == SEEN and k[1] in PRESENT_PREFIXES[:3]:
@@ -79,8 +74,8 @@ def find_triggers(doc: Doc) -> list[Trigger]:
     return out
 
 
-def _purpose(keys: tuple[str, ...], i: int, before: list[str]) -> bool:
-    """Whether ``keys[i]``, the trigger's key, was read off the proclitic لـ of purpose.
+def _purpose(doc: Doc, t: int, i: int) -> bool:
+    """Whether token ``t``'s key ``i`` (the trigger's) was read off the proclitic لـ of purpose.
 
     Only an indefinite singular: "لدعم الجيش" (to support the army) is an aim,
     but after لـ + ال (للدعوة) and with a plural ("لانتقادات") the lam governs a
@@ -89,15 +84,22 @@ def _purpose(keys: tuple[str, ...], i: int, before: list[str]) -> bool:
     with a subject between); both are listed in ``data/purpose_exceptions.tsv``.
 
     Args:
-        keys: The trigger token's lookup keys.
-        i: Index of the key that matched.
-        before: Lookup keys of the (up to three) tokens before it in its sentence.
+        doc: The document.
+        t: Index of the trigger token.
+        i: Index of its lookup key that matched.
     """
+    keys = doc.tokens[t].keys
     k = keys[i]
     if i == 0 or keys[i - 1] != LAM + k or k.endswith(_PLURAL):
         return False
     exceptions = lexicon.purpose_exceptions()
-    return k not in exceptions["trigger"] and exceptions["before"].isdisjoint(before)
+    if k in exceptions["trigger"]:
+        return False
+    # The word governing the lam may stand up to three tokens back ("تعرض
+    # الدبلوماسي لهجوم": the subject comes between), in the same sentence.
+    sent = doc.tokens[t].sent
+    return not any(b.sent == sent and not exceptions["before"].isdisjoint(b.keys)
+                   for b in doc.tokens[max(0, t - 3):t])
 
 
 def flags(doc: Doc, trig: Trigger) -> tuple[bool, bool, bool]:

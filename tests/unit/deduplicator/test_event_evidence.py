@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import assume, given
@@ -14,11 +16,15 @@ from marsad.deduplicator.events import (
     GIST_SIZE,
     EventMerger,
     EventReport,
+    MergedEvent,
     Place,
+    closed_record,
     common_words,
+    event_gists,
     gist_similarity,
     linked,
     merge_key,
+    pack_gist,
     record_merge_key,
     sentence_gist,
 )
@@ -176,9 +182,50 @@ def test_an_event_keeps_a_few_gists_the_founders_first() -> None:
               for i, s in enumerate(sentences)]
     last = events[-1]
     assert last is not None and last.report_count == len(sentences)
-    gists = last.record["gists"]
+    gists = event_gists(last.record)
     assert len(gists) == 4
-    assert gists[0] == list(sentence_gist(STRIKE))
+    assert gists[0] == sentence_gist(STRIKE)
+
+
+def test_gists_are_stored_packed_and_lists_stored_before_still_link() -> None:
+    store: dict[str, Any] = {}
+    merger = EventMerger(store)
+    founded = merger.add(report("sk-1", 8, STRIKE, place=None))
+    assert founded is not None
+    packed = founded.record["gists"]
+    assert all(isinstance(g, str) for g in packed)
+    # The JSON the changelog carries is much smaller than a list of integers.
+    assert len(json.dumps(packed)) < len(json.dumps([list(sentence_gist(STRIKE))])) / 2
+    # An event stored before packing keeps lists of integers: they still link
+    # (a placeless key has only the gist), and are packed when it is next written.
+    store["e:" + founded.event_id] = {**founded.record, "gists": [list(sentence_gist(STRIKE))]}
+    joined = merger.add(report("al-2", 10, STRIKE_COPY, place=None))
+    assert joined is not None and joined.event_id == founded.event_id
+    assert all(isinstance(g, str) for g in joined.record["gists"])
+    assert event_gists(joined.record)[0] == sentence_gist(STRIKE)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=GIST_SIZE))
+def test_a_packed_gist_unpacks_to_itself(values: list[int]) -> None:
+    gist = tuple(sorted(set(values)))
+    assert event_gists({"gists": [pack_gist(gist)]}) == [gist]
+
+
+def test_closings_kept_for_republication_carry_no_gists() -> None:
+    store: dict[str, Any] = {}
+    merger = EventMerger(store, window_days=1.0)
+    merger.add(report("sk-1", 8, STRIKE))
+    merger.take_closed()
+    # Four days later the strike has left the window: its closing waits in the outbox.
+    later = dataclasses.replace(report("al-2", 8, CLASHES, actors=("حماس",)),
+                                published_at="2018-05-20T08:00:00+00:00")
+    merger.add(later)
+    closed = merger.take_closed()
+    assert len(closed) == 1
+    (eid, kept), = store["o:"]
+    assert eid == closed[0].event_id and "gists" not in kept
+    assert record_merge_key(kept) == record_merge_key(closed[0].record)
+    assert closed_record(MergedEvent(eid, kept, is_new=False)) == closed_record(closed[0])
 
 
 def test_a_gist_survives_the_internal_topic_also_without_a_place() -> None:

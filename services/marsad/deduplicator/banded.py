@@ -780,12 +780,15 @@ class BandedDeduplicator:
 def bench(
     matching_texts: Sequence[str], config: DedupConfig, partitions: int,
     reports: Sequence[Sequence[EventReport]] | None = None,
+    closing_grace: int = 200,
 ) -> dict[str, Any]:
     """CPU cost and messages per article of the band-keyed steps, in one process.
 
     The three handlers run in stream order over in-process FIFO queues (no
     broker), so the figure is the deduplicator's own work with the extra
-    steps of the partitioned design, comparable with ``core.bench``.
+    steps of the partitioned design, comparable with ``core.bench``.  Each
+    message is encoded and handed on decoded, as the wiring does: the state
+    then holds objects of its own, as in the stream, not the bench's inputs.
 
     Args:
         matching_texts: Matching texts (already folded), in stream order.
@@ -794,13 +797,20 @@ def bench(
         reports: Each article's event reports (as ``reports_from_article``
             gives them), to count the event merging's messages too; None: no
             event merging.
+        closing_grace: As the wiring sets it (its batch size): how long closed
+            merged events stay in the outbox.
 
     Returns:
         ``articles``, ``cpu_seconds``, ``articles_per_s`` (CPU), ``duplicates``,
         ``band_messages_per_article``, ``event_messages_per_article``,
         ``note_messages_per_article``, ``merged_records_per_article``
-        (``events.merged``), ``internal_bytes_per_article`` (JSON) and ``agreement_with_single``
-        (share of articles with the single-process core's kind).
+        (``events.merged``), ``internal_bytes_per_article`` (JSON),
+        ``remembered`` (articles in the window at the end),
+        ``bytes_per_article`` (all state per remembered article, tracemalloc),
+        ``event_outbox_bytes`` (of that state, the closings kept for
+        re-publication: a fixed amount per partition, ``closing_grace`` messages'
+        worth, not a cost per article) and ``agreement_with_single`` (share of
+        articles with the single-process core's kind).
     """
     import hashlib
 
@@ -821,7 +831,7 @@ def bench(
 
     def run() -> BandedDeduplicator:
         nonlocal size
-        core = BandedDeduplicator(config, partitions)
+        core = BandedDeduplicator(config, partitions, closing_grace=closing_grace)
         for i, text in enumerate(texts):
             aid = f"bench-{i}"
             pending: deque[Out] = deque(core.route(
@@ -838,16 +848,18 @@ def bench(
                     counts[MERGED] += 1
                     continue
                 counts[out.topic] += 1
-                # Encoded as the wiring does (it is part of the cost).
-                size += len(orjson.dumps(out.value))
+                # Encoded and decoded as the wiring does (it is part of the cost).
+                data = orjson.dumps(out.value)
+                size += len(data)
+                value = orjson.loads(data)
                 if out.topic == BANDS:
                     assert out.partition is not None
-                    pending.extend(core.band(out.value, out.partition))
+                    pending.extend(core.band(value, out.partition))
                 elif out.topic == EVENTS:
                     assert out.partition is not None
-                    pending.extend(core.merge(out.value, out.partition))
+                    pending.extend(core.merge(value, out.partition))
                 else:
-                    pending.extend(core.note(out.value))
+                    pending.extend(core.note(value))
         return core
 
     c0 = time.process_time()
@@ -865,6 +877,18 @@ def bench(
     if not tracing:
         tracemalloc.stop()
     remembered = core.remembered()[0]
+    outbox = 0
+    if reports is not None:
+        # The same state's outbox alone, as decoded objects (tracemalloc again).
+        boxes = orjson.dumps({k: v for k, v in core.merger.store.items() if k.startswith("o:")})
+        if not tracing:
+            tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        copy = orjson.loads(boxes)
+        outbox = tracemalloc.get_traced_memory()[0] - before
+        if not tracing:
+            tracemalloc.stop()
+        del copy
     single = Deduplicator(config)
     same = sum(
         single.decide(f"bench-{i}", t, source="bench", published_at=stamps[i]).kind
@@ -884,6 +908,8 @@ def bench(
         "internal_bytes_per_article": round(per_article_bytes),
         # All partitions' state in this one process: articles, stories,
         # signatures (one copy per partition holding a key) and buckets.
+        "remembered": remembered,
         "bytes_per_article": round(used / remembered) if remembered else None,
+        "event_outbox_bytes": outbox,
         "agreement_with_single": round(same / n, 4),
     }

@@ -94,6 +94,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--versus-no-order", action="store_true",
                    help="also measure, in the same run and first, the configuration without "
                         "the order sample and the ordered-cover path, and print the ratios")
+    p.add_argument("--events", action="store_true",
+                   help="with --partitions: also run the articles through the normaliser and "
+                        "the extractor (a few ms each), and measure the band-keyed steps again "
+                        "with their event reports: merging's cost, messages and state")
     p.set_defaults(func=cmd_bench)
 
     p = subparsers.add_parser(
@@ -364,11 +368,15 @@ def _by_ordered_cover(
     ]
 
 
-def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
+def cmd_bench(args: argparse.Namespace, settings: Any) -> int:
     """Fold ANT articles, then measure the deduplicator alone on them."""
     from marsad.deduplicator.core import bench
     from marsad.deduplicator.corpus import load_fold, read_articles
 
+    if args.events and args.partitions < 1:
+        print("dedup-bench: --events needs --partitions (the band-keyed steps carry the "
+              "event reports)", file=sys.stderr)
+        return 2
     fold = load_fold()
     arts = list(read_articles(args.data, limit=args.limit))
     texts = [fold(a.get("text") or "") for a in arts]
@@ -387,13 +395,54 @@ def cmd_bench(args: argparse.Namespace, *_: Any) -> int:
     if args.partitions > 0:
         from marsad.deduplicator import banded
 
-        result["banded"] = banded.bench(texts, _config(args), args.partitions)
+        grace = settings.batch_size
+        result["banded"] = banded.bench(texts, _config(args), args.partitions,
+                                        closing_grace=grace)
         single = result["articles_per_s"]
         if single and result["banded"]["articles_per_s"]:
             result["banded"]["speed_vs_single"] = round(
                 result["banded"]["articles_per_s"] / single, 3)
+        if args.events:
+            reports = _event_reports(arts, settings)
+            with_events = banded.bench(texts, _config(args), args.partitions, reports,
+                                       closing_grace=grace)
+            plain = result["banded"]
+            with_events["reports_per_article"] = round(
+                sum(map(len, reports)) / (len(reports) or 1), 2)
+            if plain["articles_per_s"] and with_events["articles_per_s"]:
+                with_events["speed_vs_without_events"] = round(
+                    with_events["articles_per_s"] / plain["articles_per_s"], 3)
+            if plain["bytes_per_article"] and with_events["bytes_per_article"]:
+                # The outbox is a fixed amount per partition: left out of the per-article cost.
+                with_events["event_bytes_per_article"] = round(
+                    with_events["bytes_per_article"] - plain["bytes_per_article"]
+                    - with_events["event_outbox_bytes"] / max(1, with_events["remembered"]))
+            result["banded_with_events"] = with_events
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+def _event_reports(arts: list[dict[str, Any]], settings: Any) -> list[list[Any]]:
+    """Each article's event reports, from the normaliser and the extractor run in-process."""
+    import orjson
+
+    from marsad.deduplicator.events import reports_from_article
+    from marsad.pipeline import Pipeline
+    from marsad.runtime import build_stage, make_codec
+    from marsad.topics import EXTRACTED
+
+    codec = make_codec(settings)
+    pipeline = Pipeline([build_stage(n, settings, codec) for n in ("normaliser", "extractor")],
+                        codec)
+    out: list[list[Any]] = []
+    for n, article in enumerate(arts, 1):
+        extracted = [orjson.loads(o.data) for o in pipeline.run(orjson.dumps(article))
+                     if o.topic == EXTRACTED]
+        out.append(reports_from_article(extracted[0]) if extracted else [])
+        if n % 500 == 0 or n == len(arts):
+            print(f"dedup-bench: extracted {n} of {len(arts)} articles", file=sys.stderr,
+                  flush=True)
+    return out
 
 
 def cmd_rekey(args: argparse.Namespace, settings: Any) -> int:

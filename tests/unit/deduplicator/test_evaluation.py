@@ -255,3 +255,30 @@ def test_the_fitted_rule_takes_the_ordered_cover_where_containment_cannot_separa
     # Without the ordered path no rule separates them: nothing is found.
     assert cv["without_ordered"]["leave_one_out"]["tp"] == 0
     assert cv["without_ordered"]["5_fold"]["tp"] == 0
+
+
+def test_dedup_bench_measures_event_merging_with_the_extractors_reports(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from marsad.cli import main
+
+    # 600 articles ten minutes apart span more than the merger's three days, so
+    # events close and their closings wait in the outbox.
+    assert main(["dedup-bench", "--data", str(ANT), "--limit", "600", "--partitions", "2",
+                 "--events"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    plain, events = out["banded"], out["banded_with_events"]
+    assert plain["event_messages_per_article"] == 0 and plain["event_outbox_bytes"] == 0
+    assert events["reports_per_article"] > 1
+    assert events["event_messages_per_article"] > 0
+    assert events["merged_records_per_article"] > 0
+    assert events["event_outbox_bytes"] > 0
+    # The state with events is larger, by more than the outbox alone.
+    assert events["event_bytes_per_article"] > 0
+    assert events["agreement_with_single"] == 1.0
+
+
+def test_dedup_bench_events_needs_partitions(capsys: pytest.CaptureFixture[str]) -> None:
+    from marsad.cli import main
+
+    assert main(["dedup-bench", "--data", str(ANT), "--limit", "10", "--events"]) == 2
+    assert "--events needs --partitions" in capsys.readouterr().err

@@ -198,7 +198,8 @@ class EventReport:
                 place["name"], place["geonames_id"], place["country"]),
             date=msg["d"], actors=tuple(msg["ac"]), targets=tuple(msg["tg"]),
             casualties={str(k): int(v) for k, v in msg["c"].items()},
-            gist=tuple(int(h) for h in msg.get("g") or ()),
+            # A value no CRC-32 gives (a corrupt message) would not pack: dropped.
+            gist=tuple(v for v in (int(h) for h in msg.get("g") or ()) if 0 <= v <= 0xFFFFFFFF),
         )
 
 

@@ -261,13 +261,13 @@ def test_dedup_bench_measures_event_merging_with_the_extractors_reports(
         capsys: pytest.CaptureFixture[str]) -> None:
     from marsad.cli import main
 
-    # 600 articles ten minutes apart span more than the merger's three days, so
-    # events close and their closings wait in the outbox.
+    # The bench dates the articles and their reports ten minutes apart: 600 span
+    # more than the merger's three days, so events close and wait in the outbox.
     assert main(["dedup-bench", "--data", str(ANT), "--limit", "600", "--partitions", "2",
                  "--events"]) == 0
     out = json.loads(capsys.readouterr().out)
     plain, events = out["banded"], out["banded_with_events"]
-    assert plain["event_messages_per_article"] == 0 and plain["event_outbox_bytes"] == 0
+    assert plain["event_messages_per_article"] == 0
     assert events["reports_per_article"] > 1
     assert events["event_messages_per_article"] > 0
     assert events["merged_records_per_article"] > 0

@@ -228,6 +228,32 @@ def test_closings_kept_for_republication_carry_no_gists() -> None:
     assert closed_record(MergedEvent(eid, kept, is_new=False)) == closed_record(closed[0])
 
 
+def test_a_corrupt_gist_value_on_the_internal_topic_is_dropped_not_fatal() -> None:
+    msg = report("sk-1", 8, STRIKE).to_message()
+    msg["g"] = [-1, *msg["g"][:3], 2**32]
+    got = EventReport.from_message(msg)
+    assert got.gist == tuple(report("sk-1", 8, STRIKE).gist[:3])
+    merger = EventMerger()
+    assert merger.add(got) is not None
+
+
+def test_the_band_keyed_bench_runs_the_merger_on_its_own_clock() -> None:
+    from marsad.deduplicator import banded
+    from marsad.deduplicator.core import DedupConfig
+
+    # Two reports of one happening dated six years apart: on the bench's clock
+    # (articles ten minutes apart) the second joins the first, as it would if
+    # the articles had come ten minutes apart in the stream.
+    first = dataclasses.replace(report("sk-1", 8, STRIKE, actors=("حماس",)),
+                                published_at="2012-05-16T08:00:00+00:00")
+    second = report("al-2", 9, STRIKE_COPY, actors=("حماس",))
+    texts = ["نص الخبر الاول عن الغارة", "نص اخر تماما عن موضوع مختلف"]
+    result = banded.bench(texts, DedupConfig(), 1, [[first], [second]])
+    # Founded, then joined: one record each; no closing, no second founding.
+    assert result["merged_records_per_article"] == 1.0
+    assert result["event_outbox_bytes"] == 0
+
+
 def test_a_gist_survives_the_internal_topic_also_without_a_place() -> None:
     for r in (report("sk-1", 8, STRIKE), report("sk-1", 8, STRIKE, place=None)):
         assert EventReport.from_message(json.loads(json.dumps(r.to_message()))) == r

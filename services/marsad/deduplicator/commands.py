@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -228,8 +229,6 @@ def cmd_eval(args: argparse.Namespace, *_: Any) -> int:
 
 def cmd_events_eval(args: argparse.Namespace, settings: Any) -> int:
     """Rebuild the audited event reports with the current extractor and score the merge rule."""
-    import orjson
-
     from marsad.deduplicator.corpus import read_articles
     from marsad.deduplicator.event_audit import (
         format_scores,
@@ -244,23 +243,18 @@ def cmd_events_eval(args: argparse.Namespace, settings: Any) -> int:
         merge_key,
         times_agree,
     )
-    from marsad.pipeline import Pipeline
-    from marsad.runtime import build_stage, make_codec
-    from marsad.topics import EXTRACTED
 
     _utf8_stdout()
     items = load_items(args.audit_file)
     wanted = {i.a[0] for i in items} | {i.b[0] for i in items}
-    codec = make_codec(settings)
-    pipeline = Pipeline([build_stage(n, settings, codec) for n in ("normaliser", "extractor")],
-                        codec)
+    extract = _extractor(settings)
     reports: dict[tuple[str, int], EventReport] = {}
     for article in read_articles(args.data):
         if article.get("id") not in wanted:
             continue
-        for out in pipeline.run(orjson.dumps(article)):
-            if out.topic == EXTRACTED:
-                reports.update(reports_by_trigger(orjson.loads(out.data)))
+        extracted = extract(article)
+        if extracted is not None:
+            reports.update(reports_by_trigger(extracted))
         wanted.discard(str(article["id"]))
         if not wanted:
             break
@@ -422,11 +416,14 @@ def cmd_bench(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _event_reports(arts: list[dict[str, Any]], settings: Any) -> list[list[Any]]:
-    """Each article's event reports, from the normaliser and the extractor run in-process."""
+def _extractor(settings: Any) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """A function giving an article's ``articles.extracted`` record, or None.
+
+    The normaliser and the extractor run in-process; None when the article goes
+    to the dead-letter topic.
+    """
     import orjson
 
-    from marsad.deduplicator.events import reports_from_article
     from marsad.pipeline import Pipeline
     from marsad.runtime import build_stage, make_codec
     from marsad.topics import EXTRACTED
@@ -434,11 +431,26 @@ def _event_reports(arts: list[dict[str, Any]], settings: Any) -> list[list[Any]]
     codec = make_codec(settings)
     pipeline = Pipeline([build_stage(n, settings, codec) for n in ("normaliser", "extractor")],
                         codec)
+
+    def extract(article: dict[str, Any]) -> dict[str, Any] | None:
+        for out in pipeline.run(orjson.dumps(article)):
+            if out.topic == EXTRACTED:
+                record: dict[str, Any] = orjson.loads(out.data)
+                return record
+        return None
+
+    return extract
+
+
+def _event_reports(arts: list[dict[str, Any]], settings: Any) -> list[list[Any]]:
+    """Each article's event reports, from the normaliser and the extractor run in-process."""
+    from marsad.deduplicator.events import reports_from_article
+
+    extract = _extractor(settings)
     out: list[list[Any]] = []
     for n, article in enumerate(arts, 1):
-        extracted = [orjson.loads(o.data) for o in pipeline.run(orjson.dumps(article))
-                     if o.topic == EXTRACTED]
-        out.append(reports_from_article(extracted[0]) if extracted else [])
+        extracted = extract(article)
+        out.append([] if extracted is None else reports_from_article(extracted))
         if n % 500 == 0 or n == len(arts):
             print(f"dedup-bench: extracted {n} of {len(arts)} articles", file=sys.stderr,
                   flush=True)
